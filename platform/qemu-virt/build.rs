@@ -1,0 +1,8 @@
+//! Links the EL3 monitor with its linker script.
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let script = format!("{dir}/../../linker/qemu-virt-el3.ld");
+    println!("cargo:rustc-link-arg-bins=-T{script}");
+    println!("cargo:rerun-if-changed={script}");
+    println!("cargo:rerun-if-changed=src/asm");
+}

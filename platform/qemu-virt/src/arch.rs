@@ -1,0 +1,145 @@
+//! AArch64 EL3 primitives: system registers, barriers, TLB/cache maintenance
+//! and semihosting. Every `unsafe` block of the monitor that touches the CPU
+//! lives here, each with the reason it is sound.
+
+use core::arch::asm;
+
+/// Read a system register by name (including generic `S3_...` names).
+macro_rules! read_sysreg {
+    ($reg:tt) => {{
+        let v: u64;
+        // SAFETY: reading a system register has no side effect on memory;
+        // every register named by callers is readable at EL3.
+        unsafe { core::arch::asm!(concat!(".arch_extension rme\nmrs {0}, ", $reg), out(reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }};
+}
+
+/// Write a system register by name.
+macro_rules! write_sysreg {
+    ($reg:tt, $val:expr) => {{
+        let v: u64 = $val;
+        // SAFETY: callers write EL3-owned or lower-EL context registers with
+        // values chosen by the monitor; none of them changes the memory map
+        // of the running EL3 code except where the caller documents it.
+        unsafe { core::arch::asm!(concat!(".arch_extension rme\nmsr ", $reg, ", {0}"), in(reg) v, options(nostack, preserves_flags)) };
+    }};
+}
+pub(crate) use {read_sysreg, write_sysreg};
+
+#[inline(always)]
+pub fn isb() {
+    // SAFETY: barrier only.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
+}
+#[inline(always)]
+pub fn dsb_sy() {
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+}
+#[inline(always)]
+pub fn dsb_ishst() {
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+}
+#[inline(always)]
+pub fn sev() {
+    // SAFETY: event signal only.
+    unsafe { asm!("sev", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Invalidate cached GPT information for all PAs in the Outer Shareable
+/// domain (TLBI PAALLOS, FEAT_RME): the broadcast form, so that every CPU
+/// observes a granule's new PAS before EL3 reports the change complete.
+#[inline(always)]
+pub fn tlbi_paallos() {
+    // SAFETY: TLB maintenance has no memory-safety effect on EL3 code.
+    unsafe { asm!(".arch_extension rme", "tlbi paallos", "dsb sy", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Local-only GPT invalidation used when the GPT is first enabled.
+#[inline(always)]
+pub fn tlbi_paall() {
+    // SAFETY: TLB maintenance only.
+    unsafe { asm!(".arch_extension rme", "isb", "tlbi paall", "dsb sy", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Invalidate all EL3 stage-1 TLB entries of this CPU.
+#[inline(always)]
+pub fn tlbi_alle3() {
+    // SAFETY: TLB maintenance only.
+    unsafe { asm!("dsb ishst", "tlbi alle3", "dsb sy", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Clean and invalidate `[pa, pa + len)` to the Point of Physical Aliasing
+/// for the PAS selected by `pas_bits` (Xt[63] = NS, Xt[62] = NSE). Required
+/// when a granule changes PAS so that no line tagged with the old PAS is
+/// written back later (Arm ARM DDI 0487, DC CIPAPA).
+pub fn dc_cipapa_range(pa: u64, len: u64, pas_bits: u64) {
+    let line = dcache_line();
+    let mut a = pa & !(line - 1);
+    while a < pa + len {
+        // SAFETY: cache maintenance by PA does not alter memory contents.
+        unsafe { asm!(".arch_extension rme", "dc cipapa, {0}", in(reg) a | pas_bits, options(nostack, preserves_flags)) };
+        a += line;
+    }
+    dsb_sy();
+}
+
+/// Clean and invalidate `[va, va + len)` to the Point of Coherency, so that a
+/// CPU running with its MMU off (the RMM at entry, a CPU in the hold loop)
+/// reads what EL3 wrote through its cacheable mapping.
+pub fn dc_civac_range(va: u64, len: u64) {
+    let line = dcache_line();
+    let mut a = va & !(line - 1);
+    while a < va + len {
+        // SAFETY: cache maintenance by VA of mapped memory; contents unchanged.
+        unsafe { asm!("dc civac, {0}", in(reg) a, options(nostack, preserves_flags)) };
+        a += line;
+    }
+    dsb_sy();
+}
+
+/// Invalidate the instruction caches (after loading an image).
+pub fn ic_iallu() {
+    // SAFETY: cache maintenance only.
+    unsafe { asm!("ic iallu", "dsb sy", "isb", options(nostack, preserves_flags)) };
+}
+
+fn dcache_line() -> u64 {
+    let ctr = read_sysreg!("ctr_el0");
+    4 << ((ctr >> 16) & 0xF)
+}
+
+/// Linear index of the running CPU (QEMU virt: 8 CPUs per cluster).
+pub fn cpu_index() -> usize {
+    let mpidr = read_sysreg!("mpidr_el1");
+    ((mpidr & 0xFF) + ((mpidr >> 8) & 0xFF) * 8) as usize
+}
+
+/// End the QEMU run with `code` through semihosting SYS_EXIT_EXTENDED-style
+/// `SYS_EXIT` (qemu-platforms.md §2.6). Needs `-semihosting`.
+pub fn semihosting_exit(code: u32) -> ! {
+    let block: [u64; 2] = [0x20026, code as u64];
+    loop {
+        // SAFETY: the semihosting trap reads the two-word block we pass and
+        // ends the emulation; if semihosting is off it is UNDEF, which our
+        // vectors report as a fatal exception.
+        unsafe {
+            asm!("hlt #0xf000", in("w0") 0x18u32, in("x1") block.as_ptr(), options(nostack));
+        }
+    }
+}
+
+/// Read a 32-bit MMIO register.
+pub fn mmio_read32(addr: u64) -> u32 {
+    // SAFETY: callers pass device registers of the QEMU virt map that EL3
+    // maps as Device memory; a volatile read of them is side-effect defined.
+    unsafe { core::ptr::read_volatile(addr as *const u32) }
+}
+
+/// Write a 32-bit MMIO register.
+pub fn mmio_write32(addr: u64, val: u32) {
+    // SAFETY: as for `mmio_read32`.
+    unsafe { core::ptr::write_volatile(addr as *mut u32, val) }
+}

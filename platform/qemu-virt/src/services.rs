@@ -1,0 +1,71 @@
+//! RMM -> EL3 attestation services (rmm-el3-interface.md §5) and the device
+//! key hierarchy they draw from.
+//!
+//! Device root secret on QEMU: there are no fuses, so the development root
+//! secret is an entry of the firmware package in *secure* flash (id 3,
+//! generated once per checkout by `cargo xtask build` into
+//! `target/dev-root-secret.bin`). Secure flash is not visible to the NS or
+//! Realm worlds, and the secret is never copied into the RMM: the RMM only
+//! receives the derived Realm Attestation Key. Development only: anyone with
+//! the build tree has the secret.
+
+use crate::layout::RMM_SHARED_PAGE;
+use crate::package::{self, ImageId};
+use crate::smc::{E_RMM_BAD_ADDR, E_RMM_INVAL, E_RMM_OK};
+use crate::sync::SpinLock;
+use cmon_keys::{KeyHierarchy, KeyVersion, RootSecret};
+
+/// Current sealing/attestation key version of this platform.
+pub const KEY_VERSION: KeyVersion = KeyVersion(1);
+
+static KEYS: SpinLock<Option<KeyHierarchy>> = SpinLock::new(None);
+
+/// Set up the key hierarchy from the package's development root secret.
+pub fn init() -> Result<(), &'static str> {
+    let e = package::find(ImageId::DevRootSecret)?;
+    let root = RootSecret::new(package::bytes(&e)).map_err(|_| "device root secret must be 32..=64 bytes")?;
+    *KEYS.lock() = Some(KeyHierarchy::new(root, KEY_VERSION));
+    Ok(())
+}
+
+/// `[buf, buf + len)` must lie in the shared page: BAD_ADDR if `buf` is not
+/// in it, INVAL if the range runs past its end (§5 error table).
+fn shared_range(buf: u64, len: u64) -> Result<(), u64> {
+    let end = RMM_SHARED_PAGE + 0x1000;
+    if !(RMM_SHARED_PAGE..end).contains(&buf) {
+        return Err(E_RMM_BAD_ADDR);
+    }
+    match buf.checked_add(len) {
+        Some(e) if e <= end => Ok(()),
+        _ => Err(E_RMM_INVAL),
+    }
+}
+
+fn write_shared(buf: u64, data: &[u8]) {
+    // SAFETY: callers checked [buf, buf+len) lies in the shared page, which
+    // EL3 maps read-write with Realm PAS for its whole life.
+    let dst = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, data.len()) };
+    dst.copy_from_slice(data);
+}
+
+/// RMM_ATTEST_GET_REALM_KEY(buf, size, curve): the raw P-384 RAK scalar.
+pub fn get_realm_key(buf: u64, size: u64, curve: u64) -> (u64, u64) {
+    if let Err(e) = shared_range(buf, size) {
+        return (e, 0);
+    }
+    if curve != 0 || size < 48 {
+        return (E_RMM_INVAL, 0);
+    }
+    let keys = KEYS.lock();
+    let Some(scalar) = keys.as_ref().and_then(|k| k.realm_attestation_key_scalar().ok()) else {
+        return (crate::smc::SMC_UNKNOWN, 0);
+    };
+    write_shared(buf, &scalar[..]);
+    (E_RMM_OK, 48)
+}
+
+/// RMM_ATTEST_GET_PLAT_TOKEN: not offered by this build of the monitor; the
+/// platform token arrives with the attestation work.
+pub fn get_plat_token(_buf: u64, _size: u64, _c_size: u64) -> (u64, u64) {
+    (crate::smc::SMC_UNKNOWN, 0)
+}

@@ -1,0 +1,162 @@
+//! SMC dispatch at EL3: RMI forwarding NS -> RMM and back, the RMM -> EL3
+//! services, PSCI and SMCCC for the NS world.
+
+use crate::console::println;
+use crate::context::{self, CpuData, GpContext, Phase};
+use crate::layout::*;
+use crate::{gpt, psci, services};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+pub const SMCCC_VERSION: u32 = 0x8000_0000;
+const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
+pub const SMC_UNKNOWN: u64 = u64::MAX;
+
+/// RMM -> EL3 FIDs (rmm-el3-interface.md §5).
+pub const RMM_RMI_REQ_COMPLETE: u32 = 0xC400_018F;
+pub const RMM_GTSI_DELEGATE: u32 = 0xC400_01B0;
+pub const RMM_GTSI_UNDELEGATE: u32 = 0xC400_01B1;
+pub const RMM_ATTEST_GET_REALM_KEY: u32 = 0xC400_01B2;
+pub const RMM_ATTEST_GET_PLAT_TOKEN: u32 = 0xC400_01B3;
+pub const RMM_EL3_FEATURES: u32 = 0xC400_01B4;
+pub const RMM_BOOT_COMPLETE: u32 = 0xC400_01CF;
+
+/// E_RMM_* codes returned to the RMM.
+pub const E_RMM_OK: u64 = 0;
+pub const E_RMM_BAD_ADDR: u64 = -2i64 as u64;
+pub const E_RMM_BAD_PAS: u64 = -3i64 as u64;
+pub const E_RMM_INVAL: u64 = -5i64 as u64;
+
+/// RMM status as seen by EL3.
+const RMM_BOOTING: u8 = 0;
+const RMM_ALIVE: u8 = 1;
+const RMM_FAILED: u8 = 2;
+static RMM_STATE: AtomicU8 = AtomicU8::new(RMM_BOOTING);
+
+/// Whether the RMM booted; after a failed boot every RMI call and every
+/// RMM -> EL3 call is answered SMC_UNKNOWN, as TF-A does (§2).
+pub fn rmm_failed() -> bool {
+    RMM_STATE.load(Ordering::Acquire) == RMM_FAILED
+}
+
+/// SVE hint (SMCCC 1.3, bit 16) and the MBZ bits 23:17 (cca-rmm-abi.md §1).
+const SVE_HINT: u32 = 1 << 16;
+const MBZ_MASK: u32 = 0x00FE_0000;
+
+fn is_rmi(fid: u32) -> bool {
+    let f = fid & !SVE_HINT;
+    f & MBZ_MASK == 0 && (0xC400_0150..=0xC400_018E).contains(&f)
+}
+
+fn is_psci(fid: u32) -> bool {
+    let f = fid & !0x4000_0000; // SMC32 and SMC64 forms
+    (0x8400_0000..=0x8400_001F).contains(&f)
+}
+
+/// Entry of a CPU: the exception handler for SMCs from NS-EL2 and R-EL2.
+#[unsafe(no_mangle)]
+extern "C" fn el3_handle_lower_sync(ctx: *mut GpContext) -> *mut GpContext {
+    let cpu = context::this_cpu();
+    let esr = crate::arch::read_sysreg!("esr_el3");
+    let from_realm = core::ptr::eq(ctx, &cpu.realm.gp);
+    if esr >> 26 != 0x17 {
+        let world = if from_realm { "Realm" } else { "NS" };
+        let elr = crate::arch::read_sysreg!("elr_el3");
+        crate::fatal(format_args!("unexpected trap from {world}: ESR_EL3={esr:#x} ELR_EL3={elr:#x}"));
+    }
+    if from_realm { from_rmm(cpu) } else { from_ns(cpu) }
+}
+
+fn from_ns(cpu: &mut CpuData) -> *mut GpContext {
+    let x = cpu.ns.gp.x;
+    let fid = x[0] as u32;
+    if x[0] >> 32 == 0 && is_rmi(fid) {
+        if RMM_STATE.load(Ordering::Acquire) != RMM_ALIVE {
+            cpu.ns.gp.x[0] = SMC_UNKNOWN;
+            return &mut cpu.ns.gp;
+        }
+        // The RMM sees x0 = FID (SVE hint kept) and x1..x7 as the return of
+        // its previous SMC (rmm-el3-interface.md §3).
+        cpu.realm.gp.x[..8].copy_from_slice(&x[..8]);
+        return cpu.switch_ns_to_realm();
+    }
+    let ret = if x[0] >> 32 != 0 {
+        SMC_UNKNOWN
+    } else if is_psci(fid) {
+        match psci::handle(fid, x[1], x[2], x[3], crate::secondary_entry_addr()) {
+            psci::Outcome::Return(v) => v as u64,
+            psci::Outcome::CpuOff => crate::cpu_off(cpu),
+        }
+    } else {
+        match fid {
+            SMCCC_VERSION => 0x0001_0002,
+            SMCCC_ARCH_FEATURES => -1i64 as u64,
+            _ => SMC_UNKNOWN,
+        }
+    };
+    cpu.ns.gp.x[0] = ret;
+    &mut cpu.ns.gp
+}
+
+fn from_rmm(cpu: &mut CpuData) -> *mut GpContext {
+    let x = cpu.realm.gp.x;
+    let fid = x[0] as u32;
+    if x[0] >> 32 != 0 || rmm_failed() {
+        cpu.realm.gp.x[0] = SMC_UNKNOWN;
+        return &mut cpu.realm.gp;
+    }
+    match fid {
+        RMM_RMI_REQ_COMPLETE => {
+            // NS x0..x4 = RMM x1..x5; NS x5.. keep the caller's values.
+            cpu.ns.gp.x[..5].copy_from_slice(&x[1..6]);
+            return cpu.switch_realm_to_ns();
+        }
+        RMM_BOOT_COMPLETE => return boot_complete(cpu, x[1] as i64),
+        _ => {}
+    }
+    let (r0, r1) = match fid {
+        RMM_GTSI_DELEGATE | RMM_GTSI_UNDELEGATE => {
+            match gpt::transition(x[1], fid == RMM_GTSI_DELEGATE) {
+                Ok(()) => (E_RMM_OK, x[1]),
+                Err(gpt::GtsiError::BadAddr) => (E_RMM_BAD_ADDR, x[1]),
+                Err(gpt::GtsiError::BadPas) => (E_RMM_BAD_PAS, x[1]),
+            }
+        }
+        RMM_ATTEST_GET_REALM_KEY => services::get_realm_key(x[1], x[2], x[3]),
+        RMM_ATTEST_GET_PLAT_TOKEN => services::get_plat_token(x[1], x[2], x[3]),
+        RMM_EL3_FEATURES => {
+            // Feature register 0: bit 0 EL3_TOKEN_SIGN is not offered; the
+            // RMM signs realm tokens itself with the key EL3 hands out.
+            if x[1] == 0 { (E_RMM_OK, 0) } else { (E_RMM_INVAL, x[1]) }
+        }
+        _ => (SMC_UNKNOWN, x[1]),
+    };
+    cpu.realm.gp.x[0] = r0;
+    cpu.realm.gp.x[1] = r1;
+    &mut cpu.realm.gp
+}
+
+/// RMM_BOOT_COMPLETE: the RMM finished its cold or warm boot on this CPU.
+fn boot_complete(cpu: &mut CpuData, status: i64) -> *mut GpContext {
+    let phase = cpu.phase;
+    cpu.phase = Phase::Running;
+    if status != 0 {
+        RMM_STATE.store(RMM_FAILED, Ordering::Release);
+        println!("RMM boot failed on CPU {} with status {status}; RMI disabled", cpu.index);
+    } else if phase == Phase::RmmColdBoot {
+        RMM_STATE.store(RMM_ALIVE, Ordering::Release);
+        println!("RMM cold boot complete");
+    }
+    // Keep the RMM's EL2 state (its MMU, vectors, stack) for later RMI calls.
+    cpu.save_realm_el2();
+    match phase {
+        Phase::RmmWarmBoot { entry, context_id } => {
+            cpu.prepare_ns_entry(entry, context_id);
+            psci::mark_on(cpu.index);
+        }
+        _ => {
+            println!("entering NS host at {NS_ENTRY:#x} (NS-EL2)");
+            cpu.prepare_ns_entry(NS_ENTRY, 0);
+        }
+    }
+    cpu.load_ns_el2()
+}

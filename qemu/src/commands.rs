@@ -1,0 +1,298 @@
+//! The subcommands: glue between building, provisioning, QEMU and reporting.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{self, BenchOpts, BootOpts, Command, RunOpts, TestOpts};
+use crate::qemu::{self, Boot, Mode, Outcome};
+use crate::report::{self, Verdict};
+use crate::{EL3, NS_HOST, Paths, RMM, Result, bail, build, provision};
+
+/// Runs `cmd`; returns the process exit status.
+pub fn dispatch(cmd: &Command, paths: &Paths) -> Result<u8> {
+    match cmd {
+        Command::Help(sub) => {
+            print!("{}", cli::help_text(*sub));
+            Ok(0)
+        }
+        Command::Build => build::build_all(paths).map(|_| 0),
+        Command::Size => build::size(paths).map(|_| 0),
+        Command::Run(o) => run(o, paths),
+        Command::Test(o) => test(o, paths),
+        Command::Bench(o) => bench(o, paths),
+    }
+}
+
+/// `--timeout`: the given value (0 = none), else `default`.
+pub fn timeout_of(boot: &BootOpts, default: Option<u64>) -> Option<Duration> {
+    match boot.timeout.or(default) {
+        None | Some(0) => None,
+        Some(s) => Some(Duration::from_secs(s)),
+    }
+}
+
+/// The flash package to boot: `--bios PATH`, or a fresh build.
+fn bios_image(boot: &BootOpts, paths: &Paths) -> Result<PathBuf> {
+    match &boot.bios {
+        Some(p) if p.is_file() => Ok(p.clone()),
+        Some(p) => bail!("--bios {}: no such file", p.display()),
+        None => build::build_all(paths),
+    }
+}
+
+/// Prints the QEMU command, boots, and returns the outcome.
+fn boot(
+    qemu_bin: &Path,
+    b: &Boot<'_>,
+    timeout: Option<Duration>,
+    interactive: bool,
+) -> Result<Outcome> {
+    let args = qemu::qemu_args(b);
+    let shown: Vec<String> = std::iter::once(qemu_bin.display().to_string())
+        .chain(args.iter().cloned())
+        .map(|a| qemu::shell_quote(&a))
+        .collect();
+    let limit = timeout.map_or("no time limit".to_string(), |t| {
+        format!("timeout {} s", t.as_secs())
+    });
+    println!("xtask: + {}   ({limit})", shown.join(" "));
+    qemu::run(qemu_bin, &args, timeout, true, interactive)
+}
+
+/// How to attach GDB to a `--gdb` run.
+pub fn gdb_help(paths: &Paths) -> String {
+    let rel = |fw| paths.rel(&paths.elf(fw)).display().to_string();
+    format!(
+        "xtask: QEMU is halted and waits for GDB on localhost:1234. In another terminal:\n\
+         \x20   cd {}\n\
+         \x20   gdb-multiarch {} -ex 'target remote :1234' \\\n\
+         \x20       -ex 'add-symbol-file {}' -ex 'add-symbol-file {}'\n\
+         xtask: then `continue`. Quit QEMU with Ctrl-A X.",
+        paths.root.display(),
+        rel(&EL3),
+        rel(&RMM),
+        rel(&NS_HOST)
+    )
+}
+
+/// `cargo xtask run`.
+fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
+    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref())?;
+    let bios = bios_image(&o.boot, paths)?;
+    let default = if o.gdb {
+        None
+    } else {
+        Some(cli::DEFAULT_TIMEOUT_SECS)
+    };
+    let timeout = timeout_of(&o.boot, default);
+    if o.gdb {
+        println!("{}", gdb_help(paths));
+    }
+    let b = Boot {
+        bios: &bios,
+        smp: o.smp,
+        mode: Mode::Test,
+        gdb: o.gdb,
+        iters: None,
+    };
+    let outcome = boot(&qemu_bin, &b, timeout, o.gdb)?;
+    let verdict = report::judge(&outcome);
+    println!("{}", verdict.line("RUN"));
+    Ok(verdict.exit_code())
+}
+
+/// One step of `cargo xtask test`.
+#[derive(Debug)]
+struct Step {
+    name: String,
+    result: std::result::Result<String, String>,
+}
+
+/// `cargo test` at the workspace root (default members), stdio inherited.
+fn host_tests(paths: &Paths) -> Step {
+    println!("xtask: + cargo test   (in {})", paths.root.display());
+    let status = build::cargo().arg("test").current_dir(&paths.root).status();
+    let result = match status {
+        Ok(s) if s.success() => Ok("cargo test passed".to_string()),
+        Ok(s) => Err(format!("cargo test failed ({s})")),
+        Err(e) => Err(format!("cannot run cargo: {e}")),
+    };
+    Step {
+        name: "host tests (cargo test)".into(),
+        result,
+    }
+}
+
+/// The QEMU boots of `cargo xtask test`.
+fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
+    let names: Vec<(u32, String)> = [4, 1]
+        .into_iter()
+        .map(|smp| (smp, format!("QEMU boot -smp {smp}")))
+        .collect();
+    let prepared = provision::ensure_qemu(o.boot.qemu.as_deref())
+        .and_then(|q| bios_image(&o.boot, paths).map(|b| (q, b)));
+    let (qemu_bin, bios) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            let why = e.lines().next().unwrap_or("setup failed").to_string();
+            return names
+                .into_iter()
+                .map(|(_, name)| Step {
+                    name,
+                    result: Err(why.clone()),
+                })
+                .collect();
+        }
+    };
+    let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
+    names
+        .into_iter()
+        .map(|(smp, name)| {
+            println!("xtask: ==== {name} ====");
+            let b = Boot {
+                bios: &bios,
+                smp,
+                mode: Mode::Test,
+                gdb: false,
+                iters: None,
+            };
+            let result = match boot(&qemu_bin, &b, timeout, false) {
+                Ok(outcome) => {
+                    let v = report::judge(&outcome);
+                    println!("{}", v.line("RUN"));
+                    match v {
+                        Verdict::Pass(note) => Ok(note),
+                        Verdict::Fail { why, .. } => Err(why),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            Step { name, result }
+        })
+        .collect()
+}
+
+/// The summary block of `cargo xtask test`, ending with the closing line.
+fn test_summary(steps: &[Step]) -> (String, usize) {
+    let mut s = String::from("xtask: test summary:\n");
+    let mut failed = 0;
+    for step in steps {
+        match &step.result {
+            Ok(note) => s += &format!("  PASS  {:<26} {note}\n", step.name),
+            Err(why) => {
+                failed += 1;
+                s += &format!("  FAIL  {:<26} {why}\n", step.name);
+            }
+        }
+    }
+    s += &report::final_line(steps.len() - failed, failed);
+    (s, failed)
+}
+
+/// `cargo xtask test`.
+fn test(o: &TestOpts, paths: &Paths) -> Result<u8> {
+    let mut steps = Vec::new();
+    if !o.qemu_only {
+        steps.push(host_tests(paths));
+    }
+    if !o.host_only {
+        steps.extend(qemu_tests(o, paths));
+    }
+    let (summary, failed) = test_summary(&steps);
+    println!("{summary}");
+    Ok(u8::from(failed > 0))
+}
+
+/// `cargo xtask bench`.
+fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
+    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref())?;
+    let bios = bios_image(&o.boot, paths)?;
+    let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
+    let b = Boot {
+        bios: &bios,
+        smp: 1,
+        mode: Mode::Bench,
+        gdb: false,
+        iters: o.iters,
+    };
+    let outcome = boot(&qemu_bin, &b, timeout, false)?;
+    let lines = report::parse_bench(&outcome.all_output());
+    let (table, over) = report::bench_table(&lines);
+    if !lines.is_empty() {
+        println!("xtask: bench results (ticks = instructions under -icount shift=0):");
+        print!("{table}");
+    }
+    let verdict = report::judge_bench(&outcome, &lines, over, o.check);
+    println!("{}", verdict.line("BENCH"));
+    Ok(verdict.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        let mut b = BootOpts::default();
+        assert_eq!(timeout_of(&b, Some(120)), Some(Duration::from_secs(120)));
+        assert_eq!(timeout_of(&b, None), None);
+        b.timeout = Some(0);
+        assert_eq!(timeout_of(&b, Some(120)), None);
+        b.timeout = Some(7);
+        assert_eq!(timeout_of(&b, None), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn summary_counts_steps() {
+        let steps = vec![
+            Step {
+                name: "host".into(),
+                result: Ok("ok".into()),
+            },
+            Step {
+                name: "smp4".into(),
+                result: Err("QEMU timed out".into()),
+            },
+            Step {
+                name: "smp1".into(),
+                result: Ok("3 checks".into()),
+            },
+        ];
+        let (s, failed) = test_summary(&steps);
+        assert_eq!(failed, 1);
+        assert_eq!(s.lines().last(), Some("xtask: 2 passed, 1 failed"));
+        assert!(s.contains("FAIL  smp4"));
+        assert!(s.contains("QEMU timed out"));
+    }
+
+    #[test]
+    fn gdb_instructions() {
+        let p = Paths {
+            root: PathBuf::from("/ws"),
+        };
+        let s = gdb_help(&p);
+        assert!(s.contains(
+            "gdb-multiarch target/aarch64-unknown-none-softfloat/firmware/qemu-virt-el3 \
+             -ex 'target remote :1234'"
+        ));
+        assert!(
+            s.contains("add-symbol-file target/aarch64-unknown-none-softfloat/firmware/rmm-image")
+        );
+        assert!(
+            s.contains("add-symbol-file target/aarch64-unknown-none-softfloat/firmware/ns-host")
+        );
+    }
+
+    #[test]
+    fn missing_bios_is_an_error() {
+        let b = BootOpts {
+            bios: Some(PathBuf::from("/nonexistent/x.bin")),
+            ..Default::default()
+        };
+        let p = Paths {
+            root: PathBuf::from("/ws"),
+        };
+        assert!(bios_image(&b, &p).unwrap_err().contains("no such file"));
+    }
+}

@@ -1,0 +1,139 @@
+//! `cargo xtask`: builds the firmware images, packages the QEMU flash image
+//! and boots it on `qemu-system-aarch64` (see `cargo xtask --help`).
+//!
+//! Host tool (std). The firmware crates are built into the normal workspace
+//! target directory (`<workspace>/target`), whatever `CARGO_TARGET_DIR` says.
+
+mod build;
+mod cli;
+mod commands;
+mod elf;
+mod package;
+mod provision;
+mod qemu;
+mod report;
+#[cfg(test)]
+mod smoke_tests;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Errors are human-readable messages; `main` prints them with an `xtask:` prefix.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// Returns early with a formatted error message.
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err(format!($($arg)*)) };
+}
+
+/// The bare-metal target all firmware crates are built for.
+pub const FIRMWARE_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// The Cargo profile used for firmware images.
+pub const FIRMWARE_PROFILE: &str = "firmware";
+
+/// One firmware crate and where its image goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Firmware {
+    /// Cargo package (and binary) name.
+    pub package: &'static str,
+    /// File name of the flat binary under `target/images/`.
+    pub flat_name: &'static str,
+    /// Link (and load) address of the image.
+    pub load_addr: u64,
+    /// Flash package entry id; `None` for the EL3 monitor at offset 0.
+    pub package_id: Option<u32>,
+}
+
+/// EL3 monitor: linked at 0x0, executes in place from secure flash.
+pub const EL3: Firmware = Firmware {
+    package: "qemu-virt-el3",
+    flat_name: "qemu-virt-el3.bin",
+    load_addr: 0x0,
+    package_id: None,
+};
+/// R-EL2 RMM image.
+pub const RMM: Firmware = Firmware {
+    package: "rmm-image",
+    flat_name: "rmm.bin",
+    load_addr: 0x4010_0000,
+    package_id: Some(package::ID_RMM),
+};
+/// NS-EL2 test host (BL33).
+pub const NS_HOST: Firmware = Firmware {
+    package: "ns-host",
+    flat_name: "ns-host.bin",
+    load_addr: 0x6000_0000,
+    package_id: Some(package::ID_NS),
+};
+/// All firmware crates, in package order.
+pub const FIRMWARE: [Firmware; 3] = [EL3, RMM, NS_HOST];
+
+/// Well-known paths inside the workspace.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Workspace root (holds the root `Cargo.toml`).
+    pub root: PathBuf,
+}
+
+impl Paths {
+    /// The workspace containing this xtask crate (`CARGO_MANIFEST_DIR/..`).
+    pub fn workspace() -> Self {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest.parent().unwrap_or(manifest).to_path_buf();
+        Paths { root }
+    }
+
+    /// The normal workspace target directory (never `CARGO_TARGET_DIR`).
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join("target")
+    }
+
+    /// Where Cargo puts the firmware ELF of `fw`.
+    pub fn elf(&self, fw: &Firmware) -> PathBuf {
+        self.target_dir()
+            .join(FIRMWARE_TARGET)
+            .join(FIRMWARE_PROFILE)
+            .join(fw.package)
+    }
+
+    /// Output directory for flat binaries and the flash package.
+    pub fn images(&self) -> PathBuf {
+        self.target_dir().join("images")
+    }
+
+    /// Flat binary of `fw`.
+    pub fn flat(&self, fw: &Firmware) -> PathBuf {
+        self.images().join(fw.flat_name)
+    }
+
+    /// The `-bios` flash package.
+    pub fn bios(&self) -> PathBuf {
+        self.images().join("qemu-virt-bios.bin")
+    }
+
+    /// `path` relative to the workspace root when it is inside it.
+    pub fn rel<'a>(&self, path: &'a Path) -> &'a Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match cli::parse(&args) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            eprintln!("Try `cargo xtask --help`.");
+            return ExitCode::from(2);
+        }
+    };
+    let paths = Paths::workspace();
+    match commands::dispatch(&cmd, &paths) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,115 @@
+// RMM entry at R-EL2, MMU off (rmm-el3-interface.md §2). Cold and warm boot
+// share this address; a flag in .data (zero in the image) tells them apart.
+// x0 = CPU index, x1..x3 = interface version, max CPUs, shared page (cold)
+// or 0 (warm).
+
+.equ RMM_MAX_CPUS,        16
+.equ STACK_SIZE,          0x4000
+.equ RMM_BOOT_COMPLETE,   0xC40001CF
+.equ E_CPU_ID_OUT_OF_RANGE, -4
+
+.section .text.boot, "ax"
+.global rmm_entry
+rmm_entry:
+    // Without a valid index there is no stack: report and stop here.
+    cmp     x0, #RMM_MAX_CPUS
+    b.hs    bad_cpu_id
+    mov     x19, x0
+    mov     x20, x1
+    mov     x21, x2
+    mov     x22, x3
+
+    adrp    x4, rmm_vectors
+    add     x4, x4, :lo12:rmm_vectors
+    msr     vbar_el2, x4
+    isb
+
+    adrp    x4, __stacks_end
+    add     x4, x4, :lo12:__stacks_end
+    mov     x5, #STACK_SIZE
+    msub    x4, x19, x5, x4
+    mov     sp, x4
+    msr     tpidr_el2, x19
+
+    adrp    x4, rmm_cold_boot_done
+    add     x4, x4, :lo12:rmm_cold_boot_done
+    ldr     x5, [x4]
+    cbnz    x5, 2f
+
+    // Cold boot: zero .bss (the stacks need no zeroing).
+    adrp    x6, __bss_start
+    add     x6, x6, :lo12:__bss_start
+    adrp    x7, __bss_end
+    add     x7, x7, :lo12:__bss_end
+1:  cmp     x6, x7
+    b.hs    3f
+    stp     xzr, xzr, [x6], #16
+    b       1b
+3:  mov     x5, #1
+    str     x5, [x4]
+    mov     x0, x19
+    mov     x1, x20
+    mov     x2, x21
+    mov     x3, x22
+    bl      rmm_cold_main
+    b       .
+
+2:  mov     x0, x19
+    mov     x1, x20
+    mov     x2, x21
+    mov     x3, x22
+    bl      rmm_warm_main
+    b       .
+
+bad_cpu_id:
+    mov     x1, #E_CPU_ID_OUT_OF_RANGE
+    movz    x0, #0x01CF
+    movk    x0, #0xC400, lsl #16
+    smc     #0
+    b       bad_cpu_id
+
+.section .data
+.balign 8
+.global rmm_cold_boot_done
+rmm_cold_boot_done:
+    .quad 0
+
+// R-EL2 vectors: the RMM takes no exceptions in normal operation (it runs
+// with DAIF masked and every access checked beforehand); any exception is
+// a monitor bug and is reported by rmm_unexpected_exception.
+.macro vec kind
+    .balign 0x80
+    mov     x0, #\kind
+    b       rmm_vector_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global rmm_vectors
+rmm_vectors:
+    vec 0
+    vec 1
+    vec 2
+    vec 3
+    vec 4
+    vec 5
+    vec 6
+    vec 7
+    vec 8
+    vec 9
+    vec 10
+    vec 11
+    vec 12
+    vec 13
+    vec 14
+    vec 15
+
+rmm_vector_common:
+    mrs     x1, tpidr_el2
+    adrp    x2, __stacks_end
+    add     x2, x2, :lo12:__stacks_end
+    mov     x3, #STACK_SIZE
+    msub    x2, x1, x3, x2
+    mov     sp, x2
+    bl      rmm_unexpected_exception
+    b       .

@@ -1,0 +1,62 @@
+//! Realm Management Monitor logic (RMI/RSI), host-testable.
+//!
+//! This crate is the architecture-independent half of an Arm CCA RMM running
+//! at R-EL2, implementing RMM spec DEN0137 1.0-rel0 (RMI 1.0) against the
+//! RMM-EL3 interface spoken by TF-A v2.12/v2.13. The AArch64 glue
+//! (`rmm-image`) owns the exception vectors, the SMC instructions and the MMU;
+//! everything that decides *what* to do lives here and is exercised on the
+//! host with `fake-platform`.
+//!
+//! # Design
+//!
+//! * **Boundary typing.** Registers from EL3 and the NS host are decoded once
+//!   into [`types`] values ([`PhysAddr`], [`RmiFid`], [`El3Error`], ...);
+//!   statuses are encoded once ([`RmiStatus::to_raw`]).
+//! * **Copy-in.** Boot validation ([`boot`], [`manifest`]) reads a private copy
+//!   of the shared page, never the page itself: no double fetch.
+//! * **No global state, no alloc, no unsafe.** [`Rmm`] owns the [`Platform`],
+//!   the [`GranuleTable`] (over caller-provided `AtomicU16` storage) and the
+//!   [`Features`]. Host tests build as many independent monitors as they like
+//!   and run them in parallel.
+//! * **Hardware behind one trait.** [`Platform`] (GTSI calls to EL3, granule
+//!   zeroing) is the only way out of the crate.
+//! * **SMP.** [`Rmm::handle_rmi`] takes `&self` and may run on every CPU at
+//!   once. Granule state changes happen only under that granule's spin lock
+//!   ([`granule::GranuleGuard`], Acquire/Release). **Lock order:** for now a
+//!   command holds at most one granule lock at a time, and never holds one
+//!   while taking another, so there is no lock-order cycle. EL3 calls are made
+//!   while holding the lock of the granule concerned, which serialises the
+//!   GPT transition with our state change.
+//! * **Errors never panic.** Bad input yields an RMI error status with all
+//!   state unchanged; impossible-with-a-correct-EL3 failures are reported as
+//!   errors too, not panics.
+//!
+//! # Boot flow for the arch code
+//!
+//! 1. Copy the shared page at x3 once into RMM memory.
+//! 2. [`boot::validate_cold_boot`]; on `Err(e)` report `e.code()` with
+//!    `RMM_BOOT_COMPLETE`.
+//! 3. Carve `granule::storage_len(&info.dram)` `AtomicU16`s, then
+//!    [`Rmm::new`] with the RMM image and the shared page as reserved ranges,
+//!    and [`Rmm::with_features`].
+//! 4. Secondary CPUs: [`boot::validate_warm_boot`].
+//! 5. Per RMI call: [`Rmm::handle_rmi`] and return `x` via `RMM_RMI_REQ_COMPLETE`.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod boot;
+pub mod features;
+pub mod granule;
+pub mod manifest;
+pub mod platform;
+pub mod rmi;
+pub mod types;
+
+pub use boot::{BootArgs, BootError, BootInfo, validate_cold_boot, validate_warm_boot};
+pub use features::Features;
+pub use granule::{GranuleGuard, GranuleTable, storage_len};
+pub use manifest::{ConsoleInfo, DramBank, DramLayout};
+pub use platform::Platform;
+pub use rmi::{RmiReturn, Rmm};
+pub use types::{El3Error, GRANULE_SIZE, GranuleState, PhysAddr, RmiFid, RmiStatus, SMC_UNKNOWN};

@@ -1,0 +1,260 @@
+//! RMI dispatcher and the RMI commands implemented so far (RMM spec DEN0137
+//! 1.0-rel0; values in cca-rmm-abi.md §1-§3).
+
+use core::sync::atomic::AtomicU16;
+
+use crate::boot::{BootError, BootInfo};
+use crate::features::Features;
+use crate::granule::GranuleTable;
+use crate::platform::Platform;
+use crate::types::{GranuleState, PhysAddr, RMI_ABI_VERSION, RmiFid, RmiStatus, SMC_UNKNOWN};
+
+/// x0..x4 as the NS caller must see them after the command. The arch code
+/// sends them to EL3 as `RMM_RMI_REQ_COMPLETE` x1..x5 (rmm-el3-interface.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RmiReturn {
+    /// x0 = status (or `SMC_UNKNOWN`), x1..x4 = outputs.
+    pub x: [u64; 5],
+}
+
+impl RmiReturn {
+    /// Status plus up to three outputs in x1..x3 (unused ones read 0, so no
+    /// RMM data leaks) and the caller's own x4: SMCCC 1.2 requires x4 to be
+    /// preserved when it is not a result, and EL3 always copies x0..x4 back.
+    /// None of the implemented commands has a fourth output yet.
+    fn new(status: u64, outputs: [u64; 3], caller_x4: u64) -> RmiReturn {
+        RmiReturn {
+            x: [status, outputs[0], outputs[1], outputs[2], caller_x4],
+        }
+    }
+
+    /// `SMC_UNKNOWN` in x0. SMCCC defines only x0 for this case; x1..x3 are 0
+    /// and x4 is preserved like for any other call.
+    fn unknown(caller_x4: u64) -> RmiReturn {
+        RmiReturn::new(SMC_UNKNOWN, [0; 3], caller_x4)
+    }
+}
+
+/// The monitor: owns the platform, the granule table and the feature
+/// values. There is no global state; the arch code keeps one `Rmm` and calls
+/// [`Rmm::handle_rmi`] from every CPU (`Rmm` is `Sync`).
+#[derive(Debug)]
+pub struct Rmm<'a, P: Platform> {
+    platform: P,
+    granules: GranuleTable<'a>,
+    features: Features,
+    max_cpus: u64,
+}
+
+impl<'a, P: Platform> Rmm<'a, P> {
+    /// Build the monitor after a successful cold boot.
+    ///
+    /// * `storage`: at least `granule::storage_len(&boot.dram)` entries; reset here.
+    /// * `reserved`: `(base, len)` ranges the RMM owns (its image, the shared
+    ///   page). Granules overlapping them can never be delegated.
+    ///
+    /// Features start as [`Features::CONSERVATIVE`]; see [`Rmm::with_features`].
+    /// Errors are `E_RMM_BOOT_UNKNOWN` (-1) class ([`BootError::Init`]).
+    pub fn new(
+        platform: P,
+        boot: &BootInfo,
+        storage: &'a [AtomicU16],
+        reserved: &[(PhysAddr, u64)],
+    ) -> Result<Self, BootError> {
+        let granules = GranuleTable::new(boot.dram, storage).map_err(BootError::Init)?;
+        for &(base, len) in reserved {
+            granules.reserve(base, len).map_err(BootError::Init)?;
+        }
+        Ok(Rmm {
+            platform,
+            granules,
+            features: Features::CONSERVATIVE,
+            max_cpus: boot.max_cpus,
+        })
+    }
+
+    /// Set the values reported by RMI_FEATURES (the arch reads ID registers).
+    pub fn with_features(mut self, features: Features) -> Self {
+        self.features = features;
+        self
+    }
+
+    /// The platform (tests inspect the fake EL3 through this).
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The granule table.
+    pub fn granules(&self) -> &GranuleTable<'a> {
+        &self.granules
+    }
+
+    /// Number of CPUs from cold boot (for `validate_warm_boot`).
+    pub fn max_cpus(&self) -> u64 {
+        self.max_cpus
+    }
+
+    /// State of the granule at `pa` (takes its lock briefly), `None` if `pa`
+    /// is in no DRAM bank or reserved for the RMM.
+    pub fn granule_state(&self, pa: PhysAddr) -> Option<GranuleState> {
+        self.granules.lock(pa).map(|g| g.state())
+    }
+
+    /// Handle one RMI call. `regs` = x0 (FID, possibly with the SVE hint bit)
+    /// .. x7 exactly as received from EL3. Never panics; on every error the
+    /// RMM state is unchanged.
+    ///
+    /// Valid RMI 1.0 commands not implemented yet (they arrive with the
+    /// realm-lifecycle work: DATA_CREATE, DATA_CREATE_UNKNOWN, DATA_DESTROY,
+    /// REALM_ACTIVATE/CREATE/DESTROY, REC_CREATE/DESTROY/ENTER, REC_AUX_COUNT,
+    /// RTT_CREATE/DESTROY/FOLD/MAP_UNPROTECTED/UNMAP_UNPROTECTED/READ_ENTRY/
+    /// INIT_RIPAS/SET_RIPAS, PSCI_COMPLETE) return `SMC_UNKNOWN`, as do
+    /// unknown FIDs and FIDs with MBZ bits set.
+    pub fn handle_rmi(&self, regs: &[u64; 8]) -> RmiReturn {
+        let caller_x4 = regs[4];
+        let Some(fid) = RmiFid::from_raw(regs[0]) else {
+            return RmiReturn::unknown(caller_x4);
+        };
+        match fid {
+            RmiFid::Version => {
+                let (status, lower, higher) = rmi_version(regs[1]);
+                RmiReturn::new(status.to_raw(), [lower, higher, 0], caller_x4)
+            }
+            RmiFid::Features => {
+                let value = self.rmi_features(regs[1]);
+                RmiReturn::new(RmiStatus::Success.to_raw(), [value, 0, 0], caller_x4)
+            }
+            RmiFid::GranuleDelegate => {
+                let status = self.granule_delegate(PhysAddr(regs[1]));
+                RmiReturn::new(status.to_raw(), [0; 3], caller_x4)
+            }
+            RmiFid::GranuleUndelegate => {
+                let status = self.granule_undelegate(PhysAddr(regs[1]));
+                RmiReturn::new(status.to_raw(), [0; 3], caller_x4)
+            }
+            RmiFid::DataCreate
+            | RmiFid::DataCreateUnknown
+            | RmiFid::DataDestroy
+            | RmiFid::RealmActivate
+            | RmiFid::RealmCreate
+            | RmiFid::RealmDestroy
+            | RmiFid::RecCreate
+            | RmiFid::RecDestroy
+            | RmiFid::RecEnter
+            | RmiFid::RttCreate
+            | RmiFid::RttDestroy
+            | RmiFid::RttMapUnprotected
+            | RmiFid::RttReadEntry
+            | RmiFid::RttUnmapUnprotected
+            | RmiFid::PsciComplete
+            | RmiFid::RttFold
+            | RmiFid::RecAuxCount
+            | RmiFid::RttInitRipas
+            | RmiFid::RttSetRipas => RmiReturn::unknown(caller_x4),
+        }
+    }
+
+    /// RMI_FEATURES: index 0 is FeatureRegister0; every other index reads 0
+    /// (TF-RMM behaviour, cca-rmm-abi.md §2).
+    fn rmi_features(&self, index: u64) -> u64 {
+        if index == 0 {
+            self.features.to_reg0()
+        } else {
+            0
+        }
+    }
+
+    /// RMI_GRANULE_DELEGATE. Failure conditions in the priority order of
+    /// DEN0137 1.0-rel0, RMI_GRANULE_DELEGATE "Failure conditions":
+    ///
+    /// 1. `gran_align`: addr not 4 KiB-aligned -> ERROR_INPUT
+    /// 2. `gran_bound`: addr not delegable (PaIsDelegable: in no manifest
+    ///    DRAM bank, or owned by the RMM) -> ERROR_INPUT
+    /// 3. `gran_state`: granule state != UNDELEGATED -> ERROR_INPUT
+    /// 4. `gran_gpt`: GPT entry not GPT_NS -> ERROR_INPUT. Only EL3 knows
+    ///    the GPT, so this is EL3's RMM_GTSI_DELEGATE refusing (BAD_PAS,
+    ///    e.g. the granule went to Secure on an SPM request, or BAD_ADDR).
+    ///
+    /// Checks 1-2 need no lock; 3 and everything after run under the granule
+    /// lock, so two CPUs cannot both pass `gran_state` for one granule.
+    fn granule_delegate(&self, pa: PhysAddr) -> RmiStatus {
+        // gran_align
+        if !pa.is_granule_aligned() {
+            return RmiStatus::ErrorInput;
+        }
+        // gran_bound: the reserved marker is immutable after init, so the
+        // lock-free read is exact. Rejecting RMM-owned granules here means EL3
+        // is never asked about them (rmm-el3-interface.md §9).
+        if self.granules.is_reserved(pa) != Some(false) {
+            return RmiStatus::ErrorInput;
+        }
+        let Some(mut g) = self.granules.lock(pa) else {
+            return RmiStatus::ErrorInput;
+        };
+        // gran_state
+        if g.state() != GranuleState::Undelegated {
+            return RmiStatus::ErrorInput;
+        }
+        // gran_gpt: any EL3 error leaves the GPT and our state unchanged.
+        if self.platform.gtsi_delegate(pa).is_err() {
+            return RmiStatus::ErrorInput;
+        }
+        // Zero only now that the granule is Realm PAS: the host can no longer
+        // write it, so the zeros are what the first realm object will see. The
+        // scrub happens under the lock, and the Release on unlock orders it
+        // before any later user of the granule.
+        self.platform.zero_granule(pa);
+        g.set_state(GranuleState::Delegated);
+        RmiStatus::Success
+    }
+
+    /// RMI_GRANULE_UNDELEGATE. Failure conditions in the priority order of
+    /// DEN0137 1.0-rel0, RMI_GRANULE_UNDELEGATE "Failure conditions":
+    ///
+    /// 1. `gran_align` -> ERROR_INPUT
+    /// 2. `gran_bound` -> ERROR_INPUT
+    /// 3. `gran_state`: state != DELEGATED -> ERROR_INPUT
+    ///
+    /// No scrub is needed: a DELEGATED granule is always zero (scrubbed on
+    /// delegation and on every return to DELEGATED from an object state).
+    fn granule_undelegate(&self, pa: PhysAddr) -> RmiStatus {
+        // gran_align
+        if !pa.is_granule_aligned() {
+            return RmiStatus::ErrorInput;
+        }
+        // gran_bound
+        if self.granules.is_reserved(pa) != Some(false) {
+            return RmiStatus::ErrorInput;
+        }
+        let Some(mut g) = self.granules.lock(pa) else {
+            return RmiStatus::ErrorInput;
+        };
+        // gran_state
+        if g.state() != GranuleState::Delegated {
+            return RmiStatus::ErrorInput;
+        }
+        // The spec has no failure condition here: with a correct EL3 this
+        // cannot fail. The granule is DELEGATED only because EL3 moved it to
+        // Realm PAS, only the RMM can move it back (EL3 accepts GTSI calls only
+        // from Realm state), and we hold its lock, so GPT = Realm and the PA is
+        // one EL3 already accepted. If EL3 misbehaves anyway, do not panic (that
+        // would take down every realm on every CPU): keep it DELEGATED, which
+        // matches a Realm-PAS GPT entry, and report ERROR_INPUT.
+        if self.platform.gtsi_undelegate(pa).is_err() {
+            return RmiStatus::ErrorInput;
+        }
+        g.set_state(GranuleState::Undelegated);
+        RmiStatus::Success
+    }
+}
+
+/// RMI_VERSION: SUCCESS iff the requested version is exactly 1.0 (TF-RMM
+/// requires an exact match); lower = higher = 1.0 are returned either way.
+fn rmi_version(requested: u64) -> (RmiStatus, u64, u64) {
+    let status = if requested == RMI_ABI_VERSION {
+        RmiStatus::Success
+    } else {
+        RmiStatus::ErrorInput
+    };
+    (status, RMI_ABI_VERSION, RMI_ABI_VERSION)
+}

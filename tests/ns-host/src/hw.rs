@@ -1,0 +1,151 @@
+//! Hardware access of the NS test host: SMC, console, counter, the fault
+//! probe and PSCI. All of the host's `unsafe` is in this module.
+
+use core::arch::asm;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// SMC with x0..x7 in and out (SMCCC 1.2 register convention).
+pub fn smc(r: [u64; 8]) -> [u64; 8] {
+    let mut o = r;
+    // SAFETY: an SMC to the platform firmware; per SMCCC it changes at most
+    // x0..x17 and no memory the host owns. x8..x17 are declared clobbered.
+    unsafe {
+        asm!("smc #0",
+            inout("x0") o[0], inout("x1") o[1], inout("x2") o[2], inout("x3") o[3],
+            inout("x4") o[4], inout("x5") o[5], inout("x6") o[6], inout("x7") o[7],
+            out("x8") _, out("x9") _, out("x10") _, out("x11") _, out("x12") _,
+            out("x13") _, out("x14") _, out("x15") _, out("x16") _, out("x17") _,
+            options(nostack));
+    }
+    o
+}
+
+/// Result of a load that may take a synchronous external / GPT fault.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub value: u64,
+    /// ESR_EL2 of the fault, or 0 if the load completed.
+    pub esr: u64,
+    pub far: u64,
+}
+
+unsafe extern "C" {
+    static ns_secondary_entry: u8;
+}
+
+/// Load 8 bytes from `addr`, catching a data abort on that one load.
+pub fn probe(addr: u64) -> Probe {
+    let (value, esr, far): (u64, u64, u64);
+    // SAFETY: probe_read performs one aligned 8-byte load from `addr`; the
+    // host's vector turns a fault on exactly that instruction into
+    // (0, ESR, FAR) and resumes after it. It clobbers x9/x10 only.
+    unsafe {
+        asm!("bl probe_read", inout("x0") addr => value, out("x1") esr, out("x2") far,
+             out("x9") _, out("x10") _, out("x30") _, options(nostack));
+    }
+    Probe { value, esr, far }
+}
+
+/// Fill the 4 KiB page at `pa` with `byte` (MMU off: PA = VA).
+pub fn fill_page(pa: u64, byte: u8) {
+    for off in (0..4096).step_by(8) {
+        // SAFETY: callers pass NS DRAM pages reserved for the tests (pool.rs),
+        // which the host owns while they are Non-secure.
+        unsafe { core::ptr::write_volatile((pa + off) as *mut u64, u64::from_ne_bytes([byte; 8])) };
+    }
+}
+
+/// Read the 8-byte word at `pa` in a host-owned NS page.
+pub fn read_u64(pa: u64) -> u64 {
+    // SAFETY: as for `fill_page`; only called on NS-owned pages.
+    unsafe { core::ptr::read_volatile(pa as *const u64) }
+}
+
+/// A word in NS memory written by QEMU's `-device loader` (run mode etc.).
+pub fn config_word(pa: u64) -> u32 {
+    // SAFETY: the config page 0x5FFF_F000 is NS DRAM outside every image.
+    unsafe { core::ptr::read_volatile(pa as *const u32) }
+}
+
+/// Physical counter (CNTPCT_EL0); under `-icount shift=0` one tick per
+/// instruction (qemu-platforms.md §4).
+#[inline(always)]
+pub fn counter() -> u64 {
+    let v: u64;
+    // SAFETY: reads the counter; ISB orders it against earlier instructions.
+    unsafe { asm!("isb", "mrs {0}, cntpct_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+pub fn mpidr() -> u64 {
+    let v: u64;
+    // SAFETY: reads an ID register.
+    unsafe { asm!("mrs {0}, mpidr_el1", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v & 0xFF_FFFF
+}
+
+pub fn secondary_entry() -> u64 {
+    // SAFETY: address of the assembly entry symbol.
+    unsafe { &ns_secondary_entry as *const u8 as u64 }
+}
+
+pub fn sev() {
+    // SAFETY: send event.
+    unsafe { asm!("sev", options(nomem, nostack)) };
+}
+
+// ---- PL011 console (UART0, NS) ----
+
+const UART: u64 = 0x0900_0000;
+static LOCK: AtomicBool = AtomicBool::new(false);
+
+struct Uart;
+impl fmt::Write for Uart {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            if b == b'\n' {
+                put(b'\r');
+            }
+            put(b);
+        }
+        Ok(())
+    }
+}
+
+fn put(b: u8) {
+    // SAFETY: QEMU virt PL011 UART0 registers (FR at +0x18, DR at +0).
+    unsafe {
+        while core::ptr::read_volatile((UART + 0x18) as *const u32) & (1 << 5) != 0 {}
+        core::ptr::write_volatile(UART as *mut u32, b as u32);
+    }
+}
+
+pub fn print(args: fmt::Arguments<'_>) {
+    while LOCK.swap(true, Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    let _ = fmt::Write::write_fmt(&mut Uart, args);
+    LOCK.store(false, Ordering::Release);
+}
+
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::hw::print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use println;
+
+// ---- PSCI (DEN0022) ----
+
+pub const PSCI_VERSION: u64 = 0x8400_0000;
+pub const PSCI_CPU_OFF: u64 = 0x8400_0002;
+pub const PSCI_CPU_ON: u64 = 0xC400_0003;
+pub const PSCI_AFFINITY_INFO: u64 = 0xC400_0004;
+pub const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
+
+/// PSCI SYSTEM_OFF. x1 carries the number of failed checks, which our EL3
+/// turns into QEMU's exit status (TF-A ignores it and exits 0).
+pub fn system_off(failed: u64) -> ! {
+    loop {
+        smc([PSCI_SYSTEM_OFF, failed, 0, 0, 0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,28 @@
+//! RMI 1.0 calls exactly as any NS host makes them (cca-rmm-abi.md §2), so
+//! this image can drive any RMM 1.0 implementation behind any EL3.
+
+use crate::hw::smc;
+
+pub const RMI_VERSION: u64 = 0xC400_0150;
+pub const RMI_GRANULE_DELEGATE: u64 = 0xC400_0151;
+pub const RMI_GRANULE_UNDELEGATE: u64 = 0xC400_0152;
+pub const RMI_FEATURES: u64 = 0xC400_0165;
+pub const RMI_ABI_VERSION: u64 = 0x1_0000;
+/// SMCCC 1.3 SVE live-state hint (FID bit 16).
+pub const SVE_HINT: u64 = 1 << 16;
+
+pub const SUCCESS: u64 = 0;
+pub const ERROR_INPUT: u64 = 1;
+pub const SMC_UNKNOWN: u64 = u64::MAX;
+
+pub fn call(fid: u64, a1: u64) -> [u64; 8] {
+    smc([fid, a1, 0, 0, 0, 0, 0, 0])
+}
+
+pub fn delegate(pa: u64) -> u64 {
+    call(RMI_GRANULE_DELEGATE, pa)[0]
+}
+
+pub fn undelegate(pa: u64) -> u64 {
+    call(RMI_GRANULE_UNDELEGATE, pa)[0]
+}
