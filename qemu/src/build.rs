@@ -151,6 +151,34 @@ fn objcopy_all(paths: &Paths) -> Result<()> {
     Ok(())
 }
 
+/// The development device root secret: `target/dev-root-secret.bin`, 32
+/// random bytes made once per checkout (from /dev/urandom) and reused, so
+/// keys derived from it (attestation, sealing) stay the same across builds
+/// and boots. QEMU has no fuses; this file stands in for them and is packed
+/// into secure flash, which only EL3 can read. Delete it to get a new device.
+pub fn dev_root_secret(paths: &Paths) -> Result<Vec<u8>> {
+    let path = paths.target_dir().join("dev-root-secret.bin");
+    if let Ok(data) = std::fs::read(&path) {
+        if data.len() == package::DEV_ROOT_SECRET_LEN {
+            return Ok(data);
+        }
+        bail!(
+            "{} must be exactly {} bytes; delete it to generate a new one",
+            path.display(),
+            package::DEV_ROOT_SECRET_LEN
+        );
+    }
+    let mut data = vec![0u8; package::DEV_ROOT_SECRET_LEN];
+    let mut rng = std::fs::File::open("/dev/urandom")
+        .map_err(|e| format!("cannot open /dev/urandom for the dev root secret: {e}"))?;
+    std::io::Read::read_exact(&mut rng, &mut data)
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    std::fs::create_dir_all(paths.target_dir()).map_err(|e| format!("target dir: {e}"))?;
+    write(&path, &data)?;
+    println!("xtask: generated development root secret {}", paths.rel(&path).display());
+    Ok(data)
+}
+
 /// Writes the `-bios` flash package from the flat binaries.
 fn write_package(paths: &Paths) -> Result<Vec<package::Entry>> {
     let el3 = read(&paths.flat(&crate::EL3))?;
@@ -158,7 +186,8 @@ fn write_package(paths: &Paths) -> Result<Vec<package::Entry>> {
     for fw in FIRMWARE.iter().filter(|f| f.package_id.is_some()) {
         blobs.push((fw, read(&paths.flat(fw))?));
     }
-    let images: Vec<Image> = blobs
+    let secret = dev_root_secret(paths)?;
+    let mut images: Vec<Image> = blobs
         .iter()
         .map(|(fw, data)| Image {
             id: fw.package_id.expect("filtered"),
@@ -166,6 +195,11 @@ fn write_package(paths: &Paths) -> Result<Vec<package::Entry>> {
             data,
         })
         .collect();
+    images.push(Image {
+        id: package::ID_DEV_ROOT_SECRET,
+        load_addr: 0,
+        data: &secret,
+    });
     let (pkg, entries) =
         package::build(&el3, &images).map_err(|e| format!("flash package: {e}"))?;
     package::parse(&pkg).map_err(|e| format!("flash package self-check: {e}"))?;
@@ -210,6 +244,7 @@ pub fn build_all(paths: &Paths) -> Result<PathBuf> {
         let name = match e.id {
             package::ID_RMM => "RMM",
             package::ID_NS => "NS payload",
+            package::ID_DEV_ROOT_SECRET => "dev secret",
             _ => "?",
         };
         println!(

@@ -59,6 +59,14 @@ fn boot(
     qemu::run(qemu_bin, &args, timeout, true, interactive)
 }
 
+/// Prints the verdict: the pass note (if any), then the closing line.
+fn print_verdict(v: &Verdict, what: &str) {
+    if let Verdict::Pass(note) = v {
+        println!("xtask: {note}");
+    }
+    println!("{}", v.line(what));
+}
+
 /// How to attach GDB to a `--gdb` run.
 pub fn gdb_help(paths: &Paths) -> String {
     let rel = |fw| paths.rel(&paths.elf(fw)).display().to_string();
@@ -97,7 +105,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
     };
     let outcome = boot(&qemu_bin, &b, timeout, o.gdb)?;
     let verdict = report::judge(&outcome);
-    println!("{}", verdict.line("RUN"));
+    print_verdict(&verdict, "RUN");
     Ok(verdict.exit_code())
 }
 
@@ -160,7 +168,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
             let result = match boot(&qemu_bin, &b, timeout, false) {
                 Ok(outcome) => {
                     let v = report::judge(&outcome);
-                    println!("{}", v.line("RUN"));
+                    print_verdict(&v, "RUN");
                     match v {
                         Verdict::Pass(note) => Ok(note),
                         Verdict::Fail { why, .. } => Err(why),
@@ -224,7 +232,7 @@ fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
         print!("{table}");
     }
     let verdict = report::judge_bench(&outcome, &lines, over, o.check);
-    println!("{}", verdict.line("BENCH"));
+    print_verdict(&verdict, "BENCH");
     Ok(verdict.exit_code())
 }
 

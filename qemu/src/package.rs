@@ -29,6 +29,11 @@ pub const MAX_TOTAL: u64 = 64 << 20;
 pub const ID_RMM: u32 = 1;
 /// Entry id of the NS payload (BL33).
 pub const ID_NS: u32 = 2;
+/// Entry id of the development device root secret (not loaded anywhere: the
+/// EL3 monitor reads it from secure flash to derive its keys).
+pub const ID_DEV_ROOT_SECRET: u32 = 3;
+/// Length of the generated development root secret.
+pub const DEV_ROOT_SECRET_LEN: usize = 32;
 
 /// One packaged image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

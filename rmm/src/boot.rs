@@ -26,6 +26,12 @@ pub struct Version {
     pub minor: u16,
 }
 
+impl core::fmt::Display for Version {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
 impl Version {
     /// Construct from parts.
     pub const fn new(major: u16, minor: u16) -> Version {

@@ -143,3 +143,28 @@ pub fn mmio_write32(addr: u64, val: u32) {
     // SAFETY: as for `mmio_read32`.
     unsafe { core::ptr::write_volatile(addr as *mut u32, val) }
 }
+
+/// Copy `dst.len()` bytes from physical (= EL3 virtual) address `src`.
+/// Exists for flash offset 0: Rust may not form a reference or pointer read
+/// at address 0 (null), but EL3 must measure its own image, which starts
+/// there. The loop is plain assembly, so no null dereference happens in Rust.
+pub fn copy_from_phys(src: u64, dst: &mut [u8]) {
+    // SAFETY: callers pass a range of mapped, readable flash; the asm reads
+    // `len` bytes from `src` and writes them to `dst`, which is a valid
+    // exclusive buffer of that length.
+    unsafe {
+        asm!(
+            "cbz {len}, 2f",
+            "1: ldrb {tmp:w}, [{src}], #1",
+            "strb {tmp:w}, [{dst}], #1",
+            "subs {len}, {len}, #1",
+            "b.ne 1b",
+            "2:",
+            src = inout(reg) src => _,
+            dst = inout(reg) dst.as_mut_ptr() => _,
+            len = inout(reg) dst.len() => _,
+            tmp = out(reg) _,
+            options(nostack),
+        );
+    }
+}

@@ -28,7 +28,8 @@ pub struct Entry {
 }
 
 fn flash_bytes(offset: u64, len: u64) -> Option<&'static [u8]> {
-    if offset.checked_add(len)? > FLASH_SIZE {
+    // Offset 0 is address 0: never form a slice there (see `measure_self`).
+    if offset == 0 || offset.checked_add(len)? > FLASH_SIZE {
         return None;
     }
     // SAFETY: secure flash is mapped read-only at FLASH_BASE for the whole
@@ -97,5 +98,15 @@ pub fn measure_self() -> [u8; 32] {
     }
     // SAFETY: address of a linker symbol.
     let end = unsafe { &__el3_image_end as *const u8 as u64 };
-    Sha256::digest(flash_bytes(0, end).unwrap_or(&[])).into()
+    // The first page is read through `copy_from_phys` because flash starts
+    // at address 0, which Rust code must never dereference.
+    let mut first = [0u8; GRANULE as usize];
+    let head = end.min(GRANULE);
+    crate::arch::copy_from_phys(FLASH_BASE, &mut first[..head as usize]);
+    let mut h = Sha256::new();
+    h.update(&first[..head as usize]);
+    if end > GRANULE {
+        h.update(flash_bytes(GRANULE, end - GRANULE).unwrap_or(&[]));
+    }
+    h.finalize().into()
 }

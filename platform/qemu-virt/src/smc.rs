@@ -67,7 +67,8 @@ extern "C" fn el3_handle_lower_sync(ctx: *mut GpContext) -> *mut GpContext {
 }
 
 fn from_ns(cpu: &mut CpuData) -> *mut GpContext {
-    let x = cpu.ns.gp.x;
+    // Only x0..x7 are arguments; copy no more than that (hot path).
+    let x: [u64; 8] = cpu.ns.gp.x[..8].try_into().unwrap_or([0; 8]);
     let fid = x[0] as u32;
     if x[0] >> 32 == 0 && is_rmi(fid) {
         if RMM_STATE.load(Ordering::Acquire) != RMM_ALIVE {
@@ -76,7 +77,7 @@ fn from_ns(cpu: &mut CpuData) -> *mut GpContext {
         }
         // The RMM sees x0 = FID (SVE hint kept) and x1..x7 as the return of
         // its previous SMC (rmm-el3-interface.md §3).
-        cpu.realm.gp.x[..8].copy_from_slice(&x[..8]);
+        cpu.realm.gp.x[..8].copy_from_slice(&x);
         return cpu.switch_ns_to_realm();
     }
     let ret = if x[0] >> 32 != 0 {
@@ -98,7 +99,7 @@ fn from_ns(cpu: &mut CpuData) -> *mut GpContext {
 }
 
 fn from_rmm(cpu: &mut CpuData) -> *mut GpContext {
-    let x = cpu.realm.gp.x;
+    let x: [u64; 8] = cpu.realm.gp.x[..8].try_into().unwrap_or([0; 8]);
     let fid = x[0] as u32;
     if x[0] >> 32 != 0 || rmm_failed() {
         cpu.realm.gp.x[0] = SMC_UNKNOWN;

@@ -129,7 +129,7 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     let iv = boot.if_version;
     let mv = boot.manifest_version;
     println!("cmon RMM (RMI 1.0) cold boot on CPU {x0} of {x2}");
-    println!("RMM-EL3 interface {iv:?}, boot manifest {mv:?}");
+    println!("RMM-EL3 interface {iv}, boot manifest {mv}");
     for bank in boot.dram.banks() {
         println!("DRAM bank {:#x}..{:#x} ({} granules tracked)", bank.base.0, bank.base.0 + bank.size, need);
     }
