@@ -175,7 +175,10 @@ pub fn dev_root_secret(paths: &Paths) -> Result<Vec<u8>> {
         .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
     std::fs::create_dir_all(paths.target_dir()).map_err(|e| format!("target dir: {e}"))?;
     write(&path, &data)?;
-    println!("xtask: generated development root secret {}", paths.rel(&path).display());
+    println!(
+        "xtask: generated development root secret {}",
+        paths.rel(&path).display()
+    );
     Ok(data)
 }
 

@@ -54,21 +54,46 @@ pub fn sev() {
 #[inline(always)]
 pub fn tlbi_paallos() {
     // SAFETY: TLB maintenance has no memory-safety effect on EL3 code.
-    unsafe { asm!(".arch_extension rme", "tlbi paallos", "dsb sy", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            ".arch_extension rme",
+            "tlbi paallos",
+            "dsb sy",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 /// Local-only GPT invalidation used when the GPT is first enabled.
 #[inline(always)]
 pub fn tlbi_paall() {
     // SAFETY: TLB maintenance only.
-    unsafe { asm!(".arch_extension rme", "isb", "tlbi paall", "dsb sy", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            ".arch_extension rme",
+            "isb",
+            "tlbi paall",
+            "dsb sy",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 /// Invalidate all EL3 stage-1 TLB entries of this CPU.
 #[inline(always)]
 pub fn tlbi_alle3() {
     // SAFETY: TLB maintenance only.
-    unsafe { asm!("dsb ishst", "tlbi alle3", "dsb sy", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi alle3",
+            "dsb sy",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 /// Clean and invalidate `[pa, pa + len)` to the Point of Physical Aliasing
@@ -80,7 +105,9 @@ pub fn dc_cipapa_range(pa: u64, len: u64, pas_bits: u64) {
     let mut a = pa & !(line - 1);
     while a < pa + len {
         // SAFETY: cache maintenance by PA does not alter memory contents.
-        unsafe { asm!(".arch_extension rme", "dc cipapa, {0}", in(reg) a | pas_bits, options(nostack, preserves_flags)) };
+        unsafe {
+            asm!(".arch_extension rme", "dc cipapa, {0}", in(reg) a | pas_bits, options(nostack, preserves_flags))
+        };
         a += line;
     }
     dsb_sy();
@@ -103,7 +130,14 @@ pub fn dc_civac_range(va: u64, len: u64) {
 /// Invalidate the instruction caches (after loading an image).
 pub fn ic_iallu() {
     // SAFETY: cache maintenance only.
-    unsafe { asm!("ic iallu", "dsb sy", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            "ic iallu",
+            "dsb sy",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 fn dcache_line() -> u64 {

@@ -118,8 +118,14 @@ impl CpuData {
         Self {
             index: 0,
             phase: Phase::Running,
-            ns: World { gp: GP, el2: El2Regs([0; 32]) },
-            realm: World { gp: GP, el2: El2Regs([0; 32]) },
+            ns: World {
+                gp: GP,
+                el2: El2Regs([0; 32]),
+            },
+            realm: World {
+                gp: GP,
+                el2: El2Regs([0; 32]),
+            },
         }
     }
 }
@@ -168,7 +174,10 @@ impl CpuData {
     /// Fresh NS EL2 state for a payload entered at `entry` with `x0`.
     pub fn prepare_ns_entry(&mut self, entry: u64, x0: u64) {
         let rt_sp = self.ns.gp.rt_sp;
-        self.ns.gp = GpContext { rt_sp, ..GpContext::default() };
+        self.ns.gp = GpContext {
+            rt_sp,
+            ..GpContext::default()
+        };
         self.ns.gp.x[0] = x0;
         self.ns.gp.elr = entry;
         self.ns.gp.spsr = SPSR_EL2H_MASKED;
@@ -179,7 +188,10 @@ impl CpuData {
     /// Fresh R-EL2 state for an RMM boot entry with `x0..x3`.
     pub fn prepare_realm_entry(&mut self, entry: u64, args: [u64; 4]) {
         let rt_sp = self.realm.gp.rt_sp;
-        self.realm.gp = GpContext { rt_sp, ..GpContext::default() };
+        self.realm.gp = GpContext {
+            rt_sp,
+            ..GpContext::default()
+        };
         self.realm.gp.x[..4].copy_from_slice(&args);
         self.realm.gp.elr = entry;
         self.realm.gp.spsr = SPSR_EL2H_MASKED;

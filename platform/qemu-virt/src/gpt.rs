@@ -63,14 +63,17 @@ struct Gpt {
     dram_end: u64,
 }
 
-static GPT: SpinLock<Gpt> = SpinLock::new(Gpt { dram_gib: [0; L0_ENTRIES / 64], dram_end: 0 });
+static GPT: SpinLock<Gpt> = SpinLock::new(Gpt {
+    dram_gib: [0; L0_ENTRIES / 64],
+    dram_end: 0,
+});
 
 fn l0() -> *mut u64 {
     GPT_L0_BASE as *mut u64
 }
 
 fn l1_of(gib: usize) -> *mut u64 {
-    // SAFETY (read): the L0 table lives in EL3-only secure RAM; entry `gib`
+    // SAFETY: the L0 table lives in EL3-only secure RAM; entry `gib`
     // is in bounds (callers index with gib < L0_ENTRIES).
     let desc = unsafe { l0().add(gib).read_volatile() };
     (desc & 0x000F_FFFF_FFFF_F000) as *mut u64
@@ -170,10 +173,14 @@ pub fn gpccr() -> u64 {
 
 fn check_addr(gpt: &Gpt, pa: u64) -> Result<(), GtsiError> {
     let gib = (pa >> L0_SHIFT) as usize;
-    let aligned = pa % GRANULE == 0;
+    let aligned = pa.is_multiple_of(GRANULE);
     let in_dram = pa >= DRAM_BASE && pa < gpt.dram_end;
     let covered = gib < L0_ENTRIES && gpt.dram_gib[gib / 64] & (1 << (gib % 64)) != 0;
-    if aligned && in_dram && covered { Ok(()) } else { Err(GtsiError::BadAddr) }
+    if aligned && in_dram && covered {
+        Ok(())
+    } else {
+        Err(GtsiError::BadAddr)
+    }
 }
 
 /// PAS bits for DC CIPAPA operands: Xt[63] = NS, Xt[62] = NSE.

@@ -63,7 +63,9 @@ extern "C" fn el3_unexpected_exception(kind: u64) -> ! {
     let esr = arch::read_sysreg!("esr_el3");
     let elr = arch::read_sysreg!("elr_el3");
     let far = arch::read_sysreg!("far_el3");
-    fatal(format_args!("exception {kind} at EL3: ESR={esr:#x} ELR={elr:#x} FAR={far:#x}"))
+    fatal(format_args!(
+        "exception {kind} at EL3: ESR={esr:#x} ELR={elr:#x} FAR={far:#x}"
+    ))
 }
 
 /// DRAM end and CPU count from the DTB QEMU places at the base of RAM.
@@ -71,7 +73,9 @@ fn probe_dtb() -> (u64, usize) {
     // SAFETY: QEMU writes a valid FDT at DRAM_BASE for -bios boots; the
     // parser only reads within the size the header declares.
     let fdt = unsafe { fdt::Fdt::from_ptr(DRAM_BASE as *const u8) };
-    let Ok(fdt) = fdt else { fatal(format_args!("no device tree at {DRAM_BASE:#x}")) };
+    let Ok(fdt) = fdt else {
+        fatal(format_args!("no device tree at {DRAM_BASE:#x}"))
+    };
     let end = fdt
         .memory()
         .regions()
@@ -87,15 +91,20 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
     psci::clear_mailboxes();
     // The DTB must be read before the GPT makes DRAM NS-only to Root.
     let (dram_end, ncpus) = probe_dtb();
-    if dram_end < RMM_BASE + RMM_CARVEOUT_SIZE + 0x0100_0000 || dram_end > NS_ENTRY + (64 << 30) {
-        fatal(format_args!("unsupported RAM size (DRAM end {dram_end:#x}); use -m 1G..64G"));
+    if !(RMM_BASE + RMM_CARVEOUT_SIZE + 0x0100_0000..=NS_ENTRY + (64 << 30)).contains(&dram_end) {
+        fatal(format_args!(
+            "unsupported RAM size (DRAM end {dram_end:#x}); use -m 1G..64G"
+        ));
     }
     if let Err(e) = mmu::build(dram_end) {
         fatal(format_args!("EL3 page tables: {e}"));
     }
     mmu::enable_on_this_cpu();
     let cpu = context::init_this_cpu(0);
-    println!("cmon EL3 monitor for QEMU virt (FEAT_RME), {} CPUs, DRAM {:#x}..{:#x}", ncpus, DRAM_BASE, dram_end);
+    println!(
+        "cmon EL3 monitor for QEMU virt (FEAT_RME), {} CPUs, DRAM {:#x}..{:#x}",
+        ncpus, DRAM_BASE, dram_end
+    );
 
     match gpt::build(dram_end) {
         Ok(n) => println!("GPT: L0 at {GPT_L0_BASE:#x}, {n} L1 tables, PPS 1TB, PGS 4KB"),
@@ -118,7 +127,10 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
     psci::init(ncpus, dram_end);
     println!("cold-booting RMM at {RMM_BASE:#x} (R-EL2), interface 0.6, manifest 0.5");
     cpu.phase = Phase::RmmColdBoot;
-    cpu.prepare_realm_entry(RMM_BASE, [0, BOOT_INTERFACE_VERSION, MAX_CPUS as u64, RMM_SHARED_PAGE]);
+    cpu.prepare_realm_entry(
+        RMM_BASE,
+        [0, BOOT_INTERFACE_VERSION, MAX_CPUS as u64, RMM_SHARED_PAGE],
+    );
     context::enter(cpu.load_realm_el2())
 }
 
@@ -145,7 +157,11 @@ fn print_hash(what: &str, h: &[u8; 32]) {
 
 fn write_manifest(dram_end: u64) {
     let mut page = [0u8; 4096];
-    manifest::build(&mut page, RMM_SHARED_PAGE, (DRAM_BASE, dram_end - DRAM_BASE));
+    manifest::build(
+        &mut page,
+        RMM_SHARED_PAGE,
+        (DRAM_BASE, dram_end - DRAM_BASE),
+    );
     // SAFETY: the shared page is mapped read-write with Realm PAS at its
     // identity address (mmu::build) and the RMM has not started yet.
     let dst = unsafe { &mut *(RMM_SHARED_PAGE as *mut [u8; 4096]) };

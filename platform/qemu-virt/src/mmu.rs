@@ -23,7 +23,12 @@ static POOL: Pool = Pool(UnsafeCell::new([Table::ZERO; POOL_TABLES]));
 static mut ROOT_PA: u64 = 0;
 
 const fn attrs(mem: MemType, access: Access, exec: bool, pas: Pas) -> Attrs {
-    Attrs { mem, access, exec, pas }
+    Attrs {
+        mem,
+        access,
+        exec,
+        pas,
+    }
 }
 
 /// Build the EL3 tables (primary CPU, once). `dram_end` is the exclusive end
@@ -36,9 +41,24 @@ pub fn build(dram_end: u64) -> Result<(), arm_paging::MapError> {
     let mut pt = PageTables::new(pool, pool_pa, Regime::El3, VA_BITS)?;
     use Access::*;
     use MemType::*;
-    pt.map(FLASH_BASE, FLASH_BASE, FLASH_SIZE, attrs(Normal, ReadOnly, true, Pas::Root))?;
-    pt.map(DEVICE_BASE, DEVICE_BASE, DEVICE_SIZE, attrs(Device, ReadWrite, false, Pas::Root))?;
-    pt.map(SECRAM_BASE, SECRAM_BASE, SECRAM_SIZE, attrs(Normal, ReadWrite, false, Pas::Root))?;
+    pt.map(
+        FLASH_BASE,
+        FLASH_BASE,
+        FLASH_SIZE,
+        attrs(Normal, ReadOnly, true, Pas::Root),
+    )?;
+    pt.map(
+        DEVICE_BASE,
+        DEVICE_BASE,
+        DEVICE_SIZE,
+        attrs(Device, ReadWrite, false, Pas::Root),
+    )?;
+    pt.map(
+        SECRAM_BASE,
+        SECRAM_BASE,
+        SECRAM_SIZE,
+        attrs(Normal, ReadWrite, false, Pas::Root),
+    )?;
     let ns = attrs(Normal, ReadWrite, false, Pas::NonSecure);
     pt.map(DRAM_BASE, DRAM_BASE, dram_end - DRAM_BASE, ns)?;
     let realm = attrs(Normal, ReadWrite, false, Pas::Realm);
@@ -53,7 +73,10 @@ pub fn enable_on_this_cpu() {
     // SAFETY: written once by the primary before any CPU calls this.
     let root = unsafe { ROOT_PA };
     write_sysreg!("mair_el3", arm_paging::mair_value());
-    write_sysreg!("tcr_el3", arm_paging::tcr_el3(VA_BITS, PS_40BIT).unwrap_or(0));
+    write_sysreg!(
+        "tcr_el3",
+        arm_paging::tcr_el3(VA_BITS, PS_40BIT).unwrap_or(0)
+    );
     write_sysreg!("ttbr0_el3", root);
     arch::dsb_sy();
     arch::tlbi_alle3();

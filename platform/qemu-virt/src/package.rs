@@ -46,7 +46,8 @@ fn le64(b: &[u8], o: usize) -> u64 {
 
 /// Parse and validate the package header.
 pub fn entries() -> Result<([Entry; MAX_ENTRIES], usize), &'static str> {
-    let hdr = flash_bytes(PACKAGE_OFFSET, 16 + 32 * MAX_ENTRIES as u64).ok_or("package header out of flash")?;
+    let hdr = flash_bytes(PACKAGE_OFFSET, 16 + 32 * MAX_ENTRIES as u64)
+        .ok_or("package header out of flash")?;
     if &hdr[..8] != MAGIC || le32(hdr, 8) != 1 {
         return Err("no firmware package (bad magic or version) at flash+0x200000");
     }
@@ -54,11 +55,21 @@ pub fn entries() -> Result<([Entry; MAX_ENTRIES], usize), &'static str> {
     if count > MAX_ENTRIES {
         return Err("firmware package has too many entries");
     }
-    let mut out = [Entry { id: 0, offset: 0, size: 0, load: 0 }; MAX_ENTRIES];
+    let mut out = [Entry {
+        id: 0,
+        offset: 0,
+        size: 0,
+        load: 0,
+    }; MAX_ENTRIES];
     for (i, e) in out.iter_mut().enumerate().take(count) {
         let o = 16 + 32 * i;
-        *e = Entry { id: le32(hdr, o), offset: le64(hdr, o + 8), size: le64(hdr, o + 16), load: le64(hdr, o + 24) };
-        if e.offset % GRANULE != 0 || flash_bytes(e.offset, e.size).is_none() {
+        *e = Entry {
+            id: le32(hdr, o),
+            offset: le64(hdr, o + 8),
+            size: le64(hdr, o + 16),
+            load: le64(hdr, o + 24),
+        };
+        if !e.offset.is_multiple_of(GRANULE) || flash_bytes(e.offset, e.size).is_none() {
             return Err("firmware package entry outside flash or misaligned");
         }
     }
@@ -67,7 +78,11 @@ pub fn entries() -> Result<([Entry; MAX_ENTRIES], usize), &'static str> {
 
 pub fn find(id: ImageId) -> Result<Entry, &'static str> {
     let (es, n) = entries()?;
-    es[..n].iter().copied().find(|e| e.id == id as u32).ok_or("firmware package lacks a required image")
+    es[..n]
+        .iter()
+        .copied()
+        .find(|e| e.id == id as u32)
+        .ok_or("firmware package lacks a required image")
 }
 
 /// The bytes of an entry in flash.
@@ -79,7 +94,7 @@ pub fn bytes(e: &Entry) -> &'static [u8] {
 /// and return its SHA-256 measurement.
 pub fn load(e: &Entry, lo: u64, hi: u64) -> Result<[u8; 32], &'static str> {
     let end = e.load.checked_add(e.size).ok_or("image size overflows")?;
-    if e.load < lo || end > hi || e.load % GRANULE != 0 {
+    if e.load < lo || end > hi || !e.load.is_multiple_of(GRANULE) {
         return Err("image load address outside its region");
     }
     let src = bytes(e);

@@ -54,7 +54,10 @@ pub fn init(present: usize, dram_end: u64) {
 
 /// Entry point and context id that CPU_ON recorded for `cpu`.
 pub fn take_entry(cpu: usize) -> (u64, u64) {
-    (ENTRY[cpu].load(Ordering::Acquire), CONTEXT[cpu].load(Ordering::Acquire))
+    (
+        ENTRY[cpu].load(Ordering::Acquire),
+        CONTEXT[cpu].load(Ordering::Acquire),
+    )
 }
 
 /// The CPU finished powering on (after the RMM warm boot).
@@ -97,8 +100,8 @@ fn cpu_of(mpidr: u64) -> Option<usize> {
 
 fn valid_ns_entry(entry: u64) -> bool {
     let in_dram = entry >= DRAM_BASE && entry < DRAM_END.load(Ordering::Relaxed);
-    let in_carveout = entry >= RMM_BASE && entry < RMM_BASE + RMM_CARVEOUT_SIZE;
-    in_dram && !in_carveout && entry % 4 == 0
+    let in_carveout = (RMM_BASE..RMM_BASE + RMM_CARVEOUT_SIZE).contains(&entry);
+    in_dram && !in_carveout && entry.is_multiple_of(4)
 }
 
 /// Handle PSCI function `fid` with arguments x1..x3 from the NS host.
@@ -108,8 +111,10 @@ pub fn handle(fid: u32, x1: u64, x2: u64, x3: u64, warm_entry: u64) -> Outcome {
     Outcome::Return(match fid {
         PSCI_VERSION => 0x0001_0001,
         PSCI_FEATURES => match x1 as u32 {
-            PSCI_VERSION | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32 | AFFINITY_INFO_64
-            | MIGRATE_INFO_TYPE | SYSTEM_OFF | SYSTEM_RESET | PSCI_FEATURES => SUCCESS,
+            PSCI_VERSION | CPU_OFF | CPU_ON_32 | CPU_ON_64 | AFFINITY_INFO_32
+            | AFFINITY_INFO_64 | MIGRATE_INFO_TYPE | SYSTEM_OFF | SYSTEM_RESET | PSCI_FEATURES => {
+                SUCCESS
+            }
             crate::smc::SMCCC_VERSION => SUCCESS,
             _ => NOT_SUPPORTED,
         },
@@ -134,7 +139,9 @@ pub fn handle(fid: u32, x1: u64, x2: u64, x3: u64, warm_entry: u64) -> Outcome {
 }
 
 fn cpu_on(target: u64, entry: u64, context_id: u64, warm_entry: u64) -> i64 {
-    let Some(cpu) = cpu_of(target) else { return INVALID_PARAMS };
+    let Some(cpu) = cpu_of(target) else {
+        return INVALID_PARAMS;
+    };
     if !valid_ns_entry(entry) {
         return INVALID_ADDRESS;
     }

@@ -23,7 +23,8 @@ static KEYS: SpinLock<Option<KeyHierarchy>> = SpinLock::new(None);
 /// Set up the key hierarchy from the package's development root secret.
 pub fn init() -> Result<(), &'static str> {
     let e = package::find(ImageId::DevRootSecret)?;
-    let root = RootSecret::new(package::bytes(&e)).map_err(|_| "device root secret must be 32..=64 bytes")?;
+    let root = RootSecret::new(package::bytes(&e))
+        .map_err(|_| "device root secret must be 32..=64 bytes")?;
     *KEYS.lock() = Some(KeyHierarchy::new(root, KEY_VERSION));
     Ok(())
 }
@@ -57,7 +58,10 @@ pub fn get_realm_key(buf: u64, size: u64, curve: u64) -> (u64, u64) {
         return (E_RMM_INVAL, 0);
     }
     let keys = KEYS.lock();
-    let Some(scalar) = keys.as_ref().and_then(|k| k.realm_attestation_key_scalar().ok()) else {
+    let Some(scalar) = keys
+        .as_ref()
+        .and_then(|k| k.realm_attestation_key_scalar().ok())
+    else {
         return (crate::smc::SMC_UNKNOWN, 0);
     };
     write_shared(buf, &scalar[..]);

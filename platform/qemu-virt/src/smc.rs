@@ -61,9 +61,15 @@ extern "C" fn el3_handle_lower_sync(ctx: *mut GpContext) -> *mut GpContext {
     if esr >> 26 != 0x17 {
         let world = if from_realm { "Realm" } else { "NS" };
         let elr = crate::arch::read_sysreg!("elr_el3");
-        crate::fatal(format_args!("unexpected trap from {world}: ESR_EL3={esr:#x} ELR_EL3={elr:#x}"));
+        crate::fatal(format_args!(
+            "unexpected trap from {world}: ESR_EL3={esr:#x} ELR_EL3={elr:#x}"
+        ));
     }
-    if from_realm { from_rmm(cpu) } else { from_ns(cpu) }
+    if from_realm {
+        from_rmm(cpu)
+    } else {
+        from_ns(cpu)
+    }
 }
 
 fn from_ns(cpu: &mut CpuData) -> *mut GpContext {
@@ -127,7 +133,11 @@ fn from_rmm(cpu: &mut CpuData) -> *mut GpContext {
         RMM_EL3_FEATURES => {
             // Feature register 0: bit 0 EL3_TOKEN_SIGN is not offered; the
             // RMM signs realm tokens itself with the key EL3 hands out.
-            if x[1] == 0 { (E_RMM_OK, 0) } else { (E_RMM_INVAL, x[1]) }
+            if x[1] == 0 {
+                (E_RMM_OK, 0)
+            } else {
+                (E_RMM_INVAL, x[1])
+            }
         }
         _ => (SMC_UNKNOWN, x[1]),
     };
@@ -142,7 +152,10 @@ fn boot_complete(cpu: &mut CpuData, status: i64) -> *mut GpContext {
     cpu.phase = Phase::Running;
     if status != 0 {
         RMM_STATE.store(RMM_FAILED, Ordering::Release);
-        println!("RMM boot failed on CPU {} with status {status}; RMI disabled", cpu.index);
+        println!(
+            "RMM boot failed on CPU {} with status {status}; RMI disabled",
+            cpu.index
+        );
     } else if phase == Phase::RmmColdBoot {
         RMM_STATE.store(RMM_ALIVE, Ordering::Release);
         println!("RMM cold boot complete");

@@ -39,13 +39,23 @@ pub fn dsb_sy() {
 #[inline(always)]
 pub fn tlbi_va_local(va: u64) {
     // SAFETY: TLB maintenance only; the caller updated the descriptor.
-    unsafe { asm!("dsb ishst", "tlbi vae2, {0}", "dsb nsh", "isb", in(reg) va >> 12, options(nostack, preserves_flags)) };
+    unsafe {
+        asm!("dsb ishst", "tlbi vae2, {0}", "dsb nsh", "isb", in(reg) va >> 12, options(nostack, preserves_flags))
+    };
 }
 
 /// Invalidate all EL2 TLB entries of this CPU.
 pub fn tlbi_alle2() {
     // SAFETY: TLB maintenance only.
-    unsafe { asm!("dsb ishst", "tlbi alle2", "dsb sy", "isb", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi alle2",
+            "dsb sy",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
 }
 
 /// SMC to EL3 with x0..x7 in and out. EL3 preserves x8..x30 and SP_EL2

@@ -47,7 +47,10 @@ pub fn print(args: fmt::Arguments<'_>) {
     if base == 0 {
         return;
     }
-    while LOCK.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         core::hint::spin_loop();
     }
     let _ = fmt::Write::write_fmt(&mut Pl011(base), args);

@@ -20,7 +20,10 @@ pub struct Global {
 // is Sync.
 unsafe impl Sync for Global {}
 
-pub static RMM: Global = Global { ready: AtomicBool::new(false), value: UnsafeCell::new(MaybeUninit::uninit()) };
+pub static RMM: Global = Global {
+    ready: AtomicBool::new(false),
+    value: UnsafeCell::new(MaybeUninit::uninit()),
+};
 
 impl Global {
     /// Store the monitor (cold boot, once).
@@ -31,7 +34,8 @@ impl Global {
         // SAFETY: not yet published, and only the cold-boot CPU runs now.
         unsafe { (*self.value.get()).write(m) };
         self.ready.store(true, Ordering::Release);
-        self.get().unwrap_or_else(|| crate::fatal(format_args!("monitor missing")))
+        self.get()
+            .unwrap_or_else(|| crate::fatal(format_args!("monitor missing")))
     }
 
     pub fn get(&'static self) -> Option<&'static Monitor> {

@@ -53,7 +53,9 @@ extern "C" fn rmm_unexpected_exception(kind: u64) -> ! {
     let esr = arch::read_sysreg!("esr_el2");
     let elr = arch::read_sysreg!("elr_el2");
     let far = arch::read_sysreg!("far_el2");
-    fatal(format_args!("exception {kind} at R-EL2: ESR={esr:#x} ELR={elr:#x} FAR={far:#x}"))
+    fatal(format_args!(
+        "exception {kind} at R-EL2: ESR={esr:#x} ELR={elr:#x} FAR={far:#x}"
+    ))
 }
 
 /// Report a boot failure to EL3; it never enters this RMM again (§2).
@@ -94,7 +96,7 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     // Copy the shared page in once (MMU off, so x3 is a PA) and validate the
     // copy; nothing re-reads EL3's page afterwards.
     let mut page = [0u8; 4096];
-    if x3 != 0 && x3 % 4096 == 0 {
+    if x3 != 0 && x3.is_multiple_of(4096) {
         // SAFETY: x3 is EL3's shared page, Realm PAS and cleaned to PoC
         // (§2); with the MMU off it is readable at its PA. A bad x3 is
         // rejected by validate_cold_boot before the copy is used... but the
@@ -131,14 +133,21 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     println!("cmon RMM (RMI 1.0) cold boot on CPU {x0} of {x2}");
     println!("RMM-EL3 interface {iv}, boot manifest {mv}");
     for bank in boot.dram.banks() {
-        println!("DRAM bank {:#x}..{:#x} ({} granules tracked)", bank.base.0, bank.base.0 + bank.size, need);
+        println!(
+            "DRAM bank {:#x}..{:#x} ({} granules tracked)",
+            bank.base.0,
+            bank.base.0 + bank.size,
+            need
+        );
     }
     serve(monitor)
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn rmm_warm_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
-    let Some(monitor) = global::RMM.get() else { boot_failed(E_RMM_BOOT_UNKNOWN) };
+    let Some(monitor) = global::RMM.get() else {
+        boot_failed(E_RMM_BOOT_UNKNOWN)
+    };
     if let Err(e) = rmm::validate_warm_boot(&BootArgs { x0, x1, x2, x3 }, monitor.max_cpus()) {
         boot_failed(e.code());
     }

@@ -51,7 +51,12 @@ pub fn image_range() -> (u64, u64) {
 }
 
 const fn attrs(mem: MemType, access: Access, exec: bool, pas: Pas) -> Attrs {
-    Attrs { mem, access, exec, pas }
+    Attrs {
+        mem,
+        access,
+        exec,
+        pas,
+    }
 }
 
 /// Build the tables (cold boot only, MMU off).
@@ -61,16 +66,47 @@ pub fn build(shared_page: u64, console: Option<(u64, u64)>) -> Result<(), MapErr
     let pool = unsafe { &mut *POOL.0.get() };
     let mut pt = PageTables::new(pool, pool_pa, Regime::El2, VA_BITS)?;
     // SAFETY: linker symbol addresses.
-    let (start, text_end, ro_end, end) =
-        unsafe { (sym(&__rmm_start), sym(&__text_end), sym(&__rodata_end), sym(&__rmm_end)) };
+    let (start, text_end, ro_end, end) = unsafe {
+        (
+            sym(&__rmm_start),
+            sym(&__text_end),
+            sym(&__rodata_end),
+            sym(&__rmm_end),
+        )
+    };
     use Access::*;
     use MemType::*;
-    pt.map(start, start, text_end - start, attrs(Normal, ReadOnly, true, Pas::Realm))?;
-    pt.map(text_end, text_end, ro_end - text_end, attrs(Normal, ReadOnly, false, Pas::Realm))?;
-    pt.map(ro_end, ro_end, end - ro_end, attrs(Normal, ReadWrite, false, Pas::Realm))?;
-    pt.map(shared_page, shared_page, 0x1000, attrs(Normal, ReadWrite, false, Pas::Realm))?;
+    pt.map(
+        start,
+        start,
+        text_end - start,
+        attrs(Normal, ReadOnly, true, Pas::Realm),
+    )?;
+    pt.map(
+        text_end,
+        text_end,
+        ro_end - text_end,
+        attrs(Normal, ReadOnly, false, Pas::Realm),
+    )?;
+    pt.map(
+        ro_end,
+        ro_end,
+        end - ro_end,
+        attrs(Normal, ReadWrite, false, Pas::Realm),
+    )?;
+    pt.map(
+        shared_page,
+        shared_page,
+        0x1000,
+        attrs(Normal, ReadWrite, false, Pas::Realm),
+    )?;
     if let Some((base, pages)) = console {
-        pt.map(base, base, pages.max(1) * 0x1000, attrs(Device, ReadWrite, false, Pas::NonSecure))?;
+        pt.map(
+            base,
+            base,
+            pages.max(1) * 0x1000,
+            attrs(Device, ReadWrite, false, Pas::NonSecure),
+        )?;
     }
     let (t, first) = pt.l3_table_for(SLOT_BASE)?;
     let slot_table = pt.table_pa(t).ok_or(MapError::PoolExhausted)?;
@@ -85,7 +121,10 @@ pub fn slot_descriptor(cpu: usize, slot: usize) -> (u64 /*va*/, *mut u64) {
     let i = cpu * SLOTS_PER_CPU + slot;
     let table = SLOT_TABLE.load(Ordering::Relaxed);
     let first = SLOT_FIRST.load(Ordering::Relaxed) as usize;
-    (SLOT_BASE + (i as u64) * 0x1000, (table + 8 * (first + i) as u64) as *mut u64)
+    (
+        SLOT_BASE + (i as u64) * 0x1000,
+        (table + 8 * (first + i) as u64) as *mut u64,
+    )
 }
 
 /// Turn on this CPU's MMU with the tables from `build`.
@@ -93,7 +132,10 @@ pub fn enable_on_this_cpu() {
     // PS = 2 (40-bit PA) matches the GPT's PPS on QEMU; IPS must cover DRAM.
     let parange = (read_sysreg!("id_aa64mmfr0_el1") & 0xF).min(5) as u8;
     write_sysreg!("mair_el2", arm_paging::mair_value());
-    write_sysreg!("tcr_el2", arm_paging::tcr_el2(VA_BITS, parange).unwrap_or(0));
+    write_sysreg!(
+        "tcr_el2",
+        arm_paging::tcr_el2(VA_BITS, parange).unwrap_or(0)
+    );
     write_sysreg!("ttbr0_el2", ROOT.load(Ordering::Relaxed));
     arch::dsb_sy();
     arch::tlbi_alle2();

@@ -15,7 +15,12 @@ pub enum Slot {
 /// virtual address, then unmap it.
 pub fn with_realm_granule<R>(slot: Slot, pa: u64, f: impl FnOnce(u64) -> R) -> R {
     const _: () = assert!(SLOTS_PER_CPU >= 1);
-    let attrs = Attrs { mem: MemType::Normal, access: Access::ReadWrite, exec: false, pas: Pas::Realm };
+    let attrs = Attrs {
+        mem: MemType::Normal,
+        access: Access::ReadWrite,
+        exec: false,
+        pas: Pas::Realm,
+    };
     let (va, desc) = mmu::slot_descriptor(arch::cpu_index(), slot as usize);
     let d = page_descriptor(pa, attrs, Regime::El2).unwrap_or(arm_paging::INVALID);
     // SAFETY: `desc` is this CPU's own slot entry in the live L3 table (only

@@ -13,7 +13,11 @@ const MAX_ITERS: usize = 1001;
 fn report(name: &str, samples: &mut [u64]) {
     samples.sort_unstable();
     let n = samples.len();
-    let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2 };
+    let median = if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2
+    };
     println!("BENCH {name} median={median} min={} iters={n}", samples[0]);
 }
 
@@ -43,7 +47,10 @@ pub fn run(iters_word: u32) {
         smc([hw::PSCI_VERSION, 0, 0, 0, 0, 0, 0, 0]);
         psci[i] = hw::counter() - t0;
         if v[0] != SUCCESS || d != SUCCESS || u != SUCCESS {
-            println!("ns-host: bench call failed (version {} delegate {d} undelegate {u})", v[0]);
+            println!(
+                "ns-host: bench call failed (version {} delegate {d} undelegate {u})",
+                v[0]
+            );
             hw::system_off(1);
         }
     }

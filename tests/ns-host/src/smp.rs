@@ -31,10 +31,24 @@ impl SmpResult {
 }
 
 pub fn run_secondaries() -> SmpResult {
-    let mut res = SmpResult { started: 0, passed: 0, failed: 0, self_on: 0 };
+    let mut res = SmpResult {
+        started: 0,
+        passed: 0,
+        failed: 0,
+        self_on: 0,
+    };
     let mut on = [false; MAX_CPUS];
     for (cpu, slot) in on.iter_mut().enumerate().skip(1) {
-        let r = smc([PSCI_CPU_ON, cpu as u64, hw::secondary_entry(), cpu as u64, 0, 0, 0, 0])[0];
+        let r = smc([
+            PSCI_CPU_ON,
+            cpu as u64,
+            hw::secondary_entry(),
+            cpu as u64,
+            0,
+            0,
+            0,
+            0,
+        ])[0];
         if r == 0 {
             *slot = true;
             res.started += 1;
@@ -45,7 +59,16 @@ pub fn run_secondaries() -> SmpResult {
         }
     }
     // PSCI: CPU_ON of a CPU that is already on is ALREADY_ON (-4).
-    res.self_on = smc([PSCI_CPU_ON, hw::mpidr(), hw::secondary_entry(), 0, 0, 0, 0, 0])[0] as i64;
+    res.self_on = smc([
+        PSCI_CPU_ON,
+        hw::mpidr(),
+        hw::secondary_entry(),
+        0,
+        0,
+        0,
+        0,
+        0,
+    ])[0] as i64;
     for (cpu, _) in on.iter().enumerate().filter(|(_, o)| **o) {
         let mut spins = 0u64;
         while RESULT[cpu].load(Ordering::Acquire) == 0 && spins < 200_000_000 {
