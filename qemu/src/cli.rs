@@ -17,6 +17,7 @@ pub enum Sub {
     Run,
     Test,
     Bench,
+    Lint,
 }
 
 impl Sub {
@@ -27,6 +28,7 @@ impl Sub {
             "run" => Sub::Run,
             "test" => Sub::Test,
             "bench" => Sub::Bench,
+            "lint" => Sub::Lint,
             _ => return None,
         })
     }
@@ -75,6 +77,7 @@ pub enum Command {
     Run(RunOpts),
     Test(TestOpts),
     Bench(BenchOpts),
+    Lint,
 }
 
 pub const MAIN_HELP: &str = "\
@@ -90,6 +93,7 @@ COMMANDS:
     run      Build and boot once on QEMU; prints RUN PASSED or RUN FAILED: <why>
     test     Host tests (`cargo test`) plus QEMU test boots with -smp 4 and -smp 1
     bench    Build and boot in bench mode (-smp 1, -icount); print BENCH results
+    lint     cargo clippy -D warnings on the host crates and the firmware crates
     help     Print this text, or `cargo xtask help <COMMAND>`
 
 OPTIONS:
@@ -132,6 +136,21 @@ USAGE:
 Builds the firmware crates (no-op when up to date), then prints a table of
 the .text, .rodata, .data and .bss sizes (including .text.* etc.), other
 allocated sections, and the flash/RAM totals of each ELF.
+
+OPTIONS:
+    -h, --help    Print this help
+";
+
+pub const LINT_HELP: &str = "\
+cargo xtask lint: clippy with warnings denied, everywhere
+
+USAGE:
+    cargo xtask lint
+
+Runs `cargo clippy --all-targets -- -D warnings` for the host crates (the
+workspace default members), then `cargo clippy --profile firmware --target
+aarch64-unknown-none-softfloat -p qemu-virt-el3 -p rmm-image -p ns-host --
+-D warnings` for the firmware. Fails on the first warning.
 
 OPTIONS:
     -h, --help    Print this help
@@ -215,6 +234,7 @@ pub fn help_text(sub: Option<Sub>) -> &'static str {
         Some(Sub::Run) => RUN_HELP,
         Some(Sub::Test) => TEST_HELP,
         Some(Sub::Bench) => BENCH_HELP,
+        Some(Sub::Lint) => LINT_HELP,
     }
 }
 
@@ -323,6 +343,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             Command::Test(TestOpts { boot, ..test })
         }
         Sub::Bench => Command::Bench(BenchOpts { boot, ..bench }),
+        Sub::Lint => Command::Lint,
     })
 }
 

@@ -20,6 +20,7 @@ pub fn dispatch(cmd: &Command, paths: &Paths) -> Result<u8> {
         Command::Run(o) => run(o, paths),
         Command::Test(o) => test(o, paths),
         Command::Bench(o) => bench(o, paths),
+        Command::Lint => build::lint(paths).map(|_| 0),
     }
 }
 
