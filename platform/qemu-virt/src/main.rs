@@ -17,10 +17,12 @@ mod arch;
 mod console;
 mod context;
 mod gpt;
+mod heap;
 mod layout;
 mod manifest;
 mod mmu;
 mod package;
+mod plat_token;
 mod psci;
 mod services;
 mod smc;
@@ -101,6 +103,7 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
     }
     mmu::enable_on_this_cpu();
     let cpu = context::init_this_cpu(0);
+    heap::init();
     println!(
         "cmon EL3 monitor for QEMU virt (FEAT_RME), {} CPUs, DRAM {:#x}..{:#x}",
         ncpus, DRAM_BASE, dram_end
@@ -117,6 +120,10 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
     };
     print_hash("EL3 image sha256", &el3_hash);
     print_hash("RMM image sha256", &rmm_hash);
+    services::set_measurements(plat_token::Measurements {
+        el3: el3_hash,
+        rmm: rmm_hash,
+    });
     if let Err(e) = services::init() {
         fatal(format_args!("key hierarchy: {e}"));
     }

@@ -11,8 +11,12 @@
 
 use crate::layout::RMM_SHARED_PAGE;
 use crate::package::{self, ImageId};
-use crate::smc::{E_RMM_BAD_ADDR, E_RMM_INVAL, E_RMM_OK};
+extern crate alloc;
+
+use crate::plat_token::{self, Measurements};
+use crate::smc::{E_RMM_BAD_ADDR, E_RMM_INVAL, E_RMM_OK, E_RMM_UNK};
 use crate::sync::SpinLock;
+use alloc::vec::Vec;
 use cmon_keys::{KeyHierarchy, KeyVersion, RootSecret};
 
 /// Current sealing/attestation key version of this platform.
@@ -42,6 +46,13 @@ fn shared_range(buf: u64, len: u64) -> Result<(), u64> {
     }
 }
 
+fn read_shared(buf: u64, out: &mut [u8]) {
+    // SAFETY: callers checked [buf, buf+len) lies in the shared page (Realm
+    // PAS, mapped by EL3); copied in once before use (no double fetch).
+    let src = unsafe { core::slice::from_raw_parts(buf as *const u8, out.len()) };
+    out.copy_from_slice(src);
+}
+
 fn write_shared(buf: u64, data: &[u8]) {
     // SAFETY: callers checked [buf, buf+len) lies in the shared page, which
     // EL3 maps read-write with Realm PAS for its whole life.
@@ -68,8 +79,56 @@ pub fn get_realm_key(buf: u64, size: u64, curve: u64) -> (u64, u64) {
     (E_RMM_OK, 48)
 }
 
-/// RMM_ATTEST_GET_PLAT_TOKEN: not offered by this build of the monitor; the
-/// platform token arrives with the attestation work.
-pub fn get_plat_token(_buf: u64, _size: u64, _c_size: u64) -> (u64, u64) {
-    (crate::smc::SMC_UNKNOWN, 0)
+/// Platform token being handed out in hunks.
+struct TokenState {
+    token: Vec<u8>,
+    sent: usize,
+}
+
+static TOKEN: SpinLock<Option<TokenState>> = SpinLock::new(None);
+static MEASUREMENTS: SpinLock<Option<Measurements>> = SpinLock::new(None);
+
+/// Record the boot measurements that go into the platform token.
+pub fn set_measurements(m: Measurements) {
+    *MEASUREMENTS.lock() = Some(m);
+}
+
+/// RMM_ATTEST_GET_PLAT_TOKEN(buf, size, c_size) -> (x0, hunk size, remaining).
+///
+/// A non-zero `c_size` (32, 48 or 64) starts a new token over the challenge
+/// at `buf`; later calls with `c_size` = 0 fetch the next hunk into `buf`
+/// until `remaining` is 0 (rmm-el3-interface.md §5).
+pub fn get_plat_token(buf: u64, size: u64, c_size: u64) -> (u64, u64, u64) {
+    if let Err(e) = shared_range(buf, size.max(c_size)) {
+        return (e, 0, 0);
+    }
+    let mut state = TOKEN.lock();
+    match c_size {
+        0 => {}
+        32 | 48 | 64 => {
+            let mut challenge = [0u8; 64];
+            let n = c_size as usize;
+            read_shared(buf, &mut challenge[..n]);
+            let keys = KEYS.lock();
+            let m = *MEASUREMENTS.lock();
+            let token = match (keys.as_ref(), m) {
+                (Some(k), Some(m)) => plat_token::build(k, &m, &challenge[..n]),
+                _ => None,
+            };
+            let Some(token) = token else {
+                return (E_RMM_UNK, 0, 0);
+            };
+            *state = Some(TokenState { token, sent: 0 });
+        }
+        _ => return (E_RMM_INVAL, 0, 0),
+    }
+    let Some(st) = state.as_mut() else {
+        return (E_RMM_INVAL, 0, 0);
+    };
+    let rest = &st.token[st.sent..];
+    let hunk = rest.len().min(size as usize);
+    write_shared(buf, &rest[..hunk]);
+    st.sent += hunk;
+    let remaining = (st.token.len() - st.sent) as u64;
+    (E_RMM_OK, hunk as u64, remaining)
 }

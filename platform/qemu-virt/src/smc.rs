@@ -22,6 +22,7 @@ pub const RMM_BOOT_COMPLETE: u32 = 0xC400_01CF;
 
 /// E_RMM_* codes returned to the RMM.
 pub const E_RMM_OK: u64 = 0;
+pub const E_RMM_UNK: u64 = -1i64 as u64;
 pub const E_RMM_BAD_ADDR: u64 = -2i64 as u64;
 pub const E_RMM_BAD_PAS: u64 = -3i64 as u64;
 pub const E_RMM_INVAL: u64 = -5i64 as u64;
@@ -120,29 +121,29 @@ fn from_rmm(cpu: &mut CpuData) -> *mut GpContext {
         RMM_BOOT_COMPLETE => return boot_complete(cpu, x[1] as i64),
         _ => {}
     }
-    let (r0, r1) = match fid {
+    let (r0, r1, r2) = match fid {
         RMM_GTSI_DELEGATE | RMM_GTSI_UNDELEGATE => {
-            match gpt::transition(x[1], fid == RMM_GTSI_DELEGATE) {
-                Ok(()) => (E_RMM_OK, x[1]),
-                Err(gpt::GtsiError::BadAddr) => (E_RMM_BAD_ADDR, x[1]),
-                Err(gpt::GtsiError::BadPas) => (E_RMM_BAD_PAS, x[1]),
-            }
+            let r = match gpt::transition(x[1], fid == RMM_GTSI_DELEGATE) {
+                Ok(()) => E_RMM_OK,
+                Err(gpt::GtsiError::BadAddr) => E_RMM_BAD_ADDR,
+                Err(gpt::GtsiError::BadPas) => E_RMM_BAD_PAS,
+            };
+            (r, x[1], x[2])
         }
-        RMM_ATTEST_GET_REALM_KEY => services::get_realm_key(x[1], x[2], x[3]),
+        RMM_ATTEST_GET_REALM_KEY => {
+            let (r, len) = services::get_realm_key(x[1], x[2], x[3]);
+            (r, len, x[2])
+        }
         RMM_ATTEST_GET_PLAT_TOKEN => services::get_plat_token(x[1], x[2], x[3]),
-        RMM_EL3_FEATURES => {
-            // Feature register 0: bit 0 EL3_TOKEN_SIGN is not offered; the
-            // RMM signs realm tokens itself with the key EL3 hands out.
-            if x[1] == 0 {
-                (E_RMM_OK, 0)
-            } else {
-                (E_RMM_INVAL, x[1])
-            }
-        }
-        _ => (SMC_UNKNOWN, x[1]),
+        // Feature register 0: bit 0 EL3_TOKEN_SIGN is not offered; the RMM
+        // signs realm tokens itself with the key EL3 hands out.
+        RMM_EL3_FEATURES if x[1] == 0 => (E_RMM_OK, 0, x[2]),
+        RMM_EL3_FEATURES => (E_RMM_INVAL, x[1], x[2]),
+        _ => (SMC_UNKNOWN, x[1], x[2]),
     };
     cpu.realm.gp.x[0] = r0;
     cpu.realm.gp.x[1] = r1;
+    cpu.realm.gp.x[2] = r2;
     &mut cpu.realm.gp
 }
 

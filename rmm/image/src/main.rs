@@ -11,8 +11,10 @@
 #![no_main]
 
 mod arch;
+mod attest;
 mod console;
 mod global;
+mod heap;
 mod mmu;
 mod platform;
 mod slots;
@@ -113,6 +115,7 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
         boot_failed(E_RMM_BOOT_UNKNOWN);
     }
     mmu::enable_on_this_cpu();
+    heap::init();
     if let Some((base, _)) = console {
         console::init(base);
     }
@@ -139,6 +142,14 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
             bank.base.0 + bank.size,
             need
         );
+    }
+    match attest::init(boot.shared_buf.0) {
+        Ok(s) => println!(
+            "attestation: RAK from EL3; platform token {} bytes, bound to SHA-256(RAK COSE_Key) = {:02x}{:02x}{:02x}{:02x}..",
+            s.token_len, s.challenge[0], s.challenge[1], s.challenge[2], s.challenge[3]
+        ),
+        // Realms can still run; only attestation is unavailable.
+        Err(e) => println!("attestation unavailable: {e}"),
     }
     serve(monitor)
 }
