@@ -91,7 +91,7 @@ COMMANDS:
              binaries and write the flash package target/images/qemu-virt-bios.bin
     size     Build, then print .text/.rodata/.data/.bss sizes of each firmware ELF
     run      Build and boot once on QEMU; prints RUN PASSED or RUN FAILED: <why>
-    test     Host tests (`cargo test`) plus QEMU test boots with -smp 4 and -smp 1
+    test     Host tests (`cargo test`) plus QEMU test boots (-smp 4, -smp 1, -m 3G)
     bench    Build and boot in bench mode (-smp 1, -icount); print BENCH results
     lint     cargo clippy -D warnings on the host crates and the firmware crates
     help     Print this text, or `cargo xtask help <COMMAND>`
@@ -189,8 +189,8 @@ USAGE:
                      [--bios PATH]
 
 Steps: (1) `cargo test` at the workspace root (the default members);
-(2) build, boot with -smp 4, (3) boot again with -smp 1, each judged like
-`cargo xtask run`. Ends with `xtask: N passed, M failed` over the steps and
+(2) build, boot with -smp 4 -m 1G, (3) -smp 1 -m 1G, (4) -smp 2 -m 3G (a
+GPT with several L1 tables), each judged like `cargo xtask run`. Ends with `xtask: N passed, M failed` over the steps and
 exits non-zero if any step failed or timed out.
 
 OPTIONS:

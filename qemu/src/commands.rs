@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{self, BenchOpts, BootOpts, Command, RunOpts, TestOpts};
-use crate::qemu::{self, Boot, Mode, Outcome};
+use crate::qemu::{self, Boot, DEFAULT_MEM, Mode, Outcome};
 use crate::report::{self, Verdict};
 use crate::{EL3, NS_HOST, Paths, RMM, Result, bail, build, provision};
 
@@ -100,6 +100,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
     let b = Boot {
         bios: &bios,
         smp: o.smp,
+        mem: DEFAULT_MEM,
         mode: Mode::Test,
         gdb: o.gdb,
         iters: None,
@@ -134,9 +135,11 @@ fn host_tests(paths: &Paths) -> Step {
 
 /// The QEMU boots of `cargo xtask test`.
 fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
-    let names: Vec<(u32, String)> = [4, 1]
+    // -smp 4: SMP races; -smp 1: the single-CPU paths; -m 3G: a GPT with
+    // several L1 tables and a 3 GiB manifest DRAM bank.
+    let names: Vec<((u32, &str), String)> = [(4, DEFAULT_MEM), (1, DEFAULT_MEM), (2, "3G")]
         .into_iter()
-        .map(|smp| (smp, format!("QEMU boot -smp {smp}")))
+        .map(|(smp, mem)| ((smp, mem), format!("QEMU boot -smp {smp} -m {mem}")))
         .collect();
     let prepared = provision::ensure_qemu(o.boot.qemu.as_deref())
         .and_then(|q| bios_image(&o.boot, paths).map(|b| (q, b)));
@@ -157,11 +160,12 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
     let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
     names
         .into_iter()
-        .map(|(smp, name)| {
+        .map(|((smp, mem), name)| {
             println!("xtask: ==== {name} ====");
             let b = Boot {
                 bios: &bios,
                 smp,
+                mem,
                 mode: Mode::Test,
                 gdb: false,
                 iters: None,
@@ -221,6 +225,7 @@ fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
     let b = Boot {
         bios: &bios,
         smp: 1,
+        mem: DEFAULT_MEM,
         mode: Mode::Bench,
         gdb: false,
         iters: o.iters,

@@ -13,6 +13,8 @@ use crate::Result;
 pub const MODE_ADDR: u64 = 0x5FFF_F000;
 /// DRAM word the NS host reads for the bench iteration count (0 = default).
 pub const ITERS_ADDR: u64 = 0x5FFF_F004;
+/// Guest RAM of every boot unless a test asks for more.
+pub const DEFAULT_MEM: &str = "1G";
 
 /// What the firmware does after boot (loader word at [`MODE_ADDR`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub enum Mode {
 pub struct Boot<'a> {
     pub bios: &'a Path,
     pub smp: u32,
+    /// Guest RAM (`-m`), e.g. "1G".
+    pub mem: &'a str,
     pub mode: Mode,
     pub gdb: bool,
     /// Bench iterations (loader word at [`ITERS_ADDR`]).
@@ -42,12 +46,12 @@ pub fn qemu_args(b: &Boot<'_>) -> Vec<String> {
         "-cpu",
         "max,x-rme=on,pauth-impdef=on",
         "-m",
-        "1G",
-        "-smp",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    a.push(b.mem.to_string());
+    a.push("-smp".to_string());
     a.push(b.smp.to_string());
     a.extend(["-nographic", "-semihosting", "-bios"].map(String::from));
     a.push(b.bios.display().to_string());
@@ -204,6 +208,7 @@ mod tests {
         Boot {
             bios: Path::new("target/images/qemu-virt-bios.bin"),
             smp,
+            mem: DEFAULT_MEM,
             mode,
             gdb: false,
             iters: None,

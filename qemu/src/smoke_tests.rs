@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::package::{self, Image};
 use crate::provision;
-use crate::qemu::{self, Boot, Mode};
+use crate::qemu::{self, Boot, DEFAULT_MEM, Mode};
 use crate::report;
 
 /// A flat EL3 image that prints `msg` on the PL011 at 0x0900_0000 and ends
@@ -57,6 +57,7 @@ fn boot(qemu_bin: &Path, name: &str, msg: &str, code: u64, mode: Mode) -> qemu::
     let b = Boot {
         bios: &bios,
         smp: 1,
+        mem: DEFAULT_MEM,
         mode,
         gdb: false,
         iters: Some(3),

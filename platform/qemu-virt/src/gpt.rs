@@ -117,9 +117,10 @@ fn set_range(base: u64, size: u64, gpi: Gpi) {
     }
 }
 
-/// Build the GPT in secure RAM for DRAM `[DRAM_BASE, dram_end)`:
-/// secure RAM is Root, the RMM carve-out is Realm, the rest of DRAM is
-/// Non-secure, everything else in the address space is ALL.
+/// Build the GPT in secure RAM for DRAM `[DRAM_BASE, dram_end)`: EL3's
+/// secure RAM is Root, the top of secure RAM is Secure, the RMM carve-out is
+/// Realm, the rest of DRAM is Non-secure, DRAM holes in a described GiB are
+/// no-access, and everything else in the address space is ALL.
 /// Returns the number of L1 tables used.
 pub fn build(dram_end: u64) -> Result<usize, &'static str> {
     let mut gpt = GPT.lock();
@@ -151,7 +152,8 @@ pub fn build(dram_end: u64) -> Result<usize, &'static str> {
     if dram_end < last_end {
         set_range(dram_end, last_end - dram_end, Gpi::NoAccess);
     }
-    set_range(SECRAM_BASE, SECRAM_SIZE, Gpi::Root);
+    set_range(SECRAM_BASE, SECRAM_SIZE - SECURE_SIZE, Gpi::Root);
+    set_range(SECURE_BASE, SECURE_SIZE, Gpi::Secure);
     set_range(RMM_BASE, RMM_CARVEOUT_SIZE, Gpi::Realm);
     gpt.dram_end = dram_end;
     Ok(needed)

@@ -29,9 +29,14 @@ pub const SECRAM_SIZE: u64 = 16 << 20;
 pub const MAILBOX_BASE: u64 = 0x0E00_0000;
 /// GPT level-0 table (8 KiB for a 1 TB PPS with 1 GiB L0 entries).
 pub const GPT_L0_BASE: u64 = 0x0E7F_E000;
-/// GPT level-1 tables, 128 KiB each (one per GiB described at 4 KiB).
+/// GPT level-1 tables, 128 KiB each (one per GiB described at 4 KiB):
+/// GiB 0 plus up to 31 GiB of DRAM.
 pub const GPT_L1_BASE: u64 = 0x0E80_0000;
-pub const GPT_L1_POOL_SIZE: u64 = 8 << 20;
+pub const GPT_L1_POOL_SIZE: u64 = 4 << 20;
+/// Top 4 MiB of secure RAM: Secure PAS, reserved for a Secure-world payload
+/// (none on this platform), like TF-A's secure DRAM on QEMU (§8).
+pub const SECURE_BASE: u64 = GPT_L1_BASE + GPT_L1_POOL_SIZE;
+pub const SECURE_SIZE: u64 = SECRAM_BASE + SECRAM_SIZE - SECURE_BASE;
 
 /// Non-secure DRAM; QEMU places the DTB at its base for `-bios` boots.
 pub const DRAM_BASE: u64 = 0x4000_0000;

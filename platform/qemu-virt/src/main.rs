@@ -93,9 +93,9 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
     psci::clear_mailboxes();
     // The DTB must be read before the GPT makes DRAM NS-only to Root.
     let (dram_end, ncpus) = probe_dtb();
-    if !(RMM_BASE + RMM_CARVEOUT_SIZE + 0x0100_0000..=NS_ENTRY + (64 << 30)).contains(&dram_end) {
+    if !(RMM_BASE + RMM_CARVEOUT_SIZE + 0x0100_0000..=DRAM_BASE + (31 << 30)).contains(&dram_end) {
         fatal(format_args!(
-            "unsupported RAM size (DRAM end {dram_end:#x}); use -m 1G..64G"
+            "unsupported RAM size (DRAM end {dram_end:#x}); use -m 1G..31G"
         ));
     }
     if let Err(e) = mmu::build(dram_end) {
