@@ -5,7 +5,7 @@ use core::sync::atomic::AtomicU16;
 
 use crate::boot::{BootError, BootInfo};
 use crate::features::Features;
-use crate::granule::GranuleTable;
+use crate::granule::{GranuleGuard, GranuleTable};
 use crate::platform::Platform;
 use crate::types::{GranuleState, PhysAddr, RMI_ABI_VERSION, RmiFid, RmiStatus, SMC_UNKNOWN};
 
@@ -164,6 +164,32 @@ impl<'a, P: Platform> Rmm<'a, P> {
         }
     }
 
+    /// The checks DELEGATE and UNDELEGATE share, in spec order: `gran_align`,
+    /// `gran_bound`, then (under the granule lock) `gran_state`. Returns the
+    /// locked granule, or ERROR_INPUT with nothing changed.
+    fn lock_granule_in_state(
+        &self,
+        pa: PhysAddr,
+        expected: GranuleState,
+    ) -> Result<GranuleGuard<'a>, RmiStatus> {
+        // gran_align
+        if !pa.is_granule_aligned() {
+            return Err(RmiStatus::ErrorInput);
+        }
+        // gran_bound: the reserved marker is immutable after init, so the
+        // lock-free read is exact. Rejecting RMM-owned granules here means EL3
+        // is never asked about them (rmm-el3-interface.md §9).
+        if self.granules.is_reserved(pa) != Some(false) {
+            return Err(RmiStatus::ErrorInput);
+        }
+        let g = self.granules.lock(pa).ok_or(RmiStatus::ErrorInput)?;
+        // gran_state
+        if g.state() != expected {
+            return Err(RmiStatus::ErrorInput);
+        }
+        Ok(g)
+    }
+
     /// RMI_GRANULE_DELEGATE. Failure conditions in the priority order of
     /// DEN0137 1.0-rel0, RMI_GRANULE_DELEGATE "Failure conditions":
     ///
@@ -178,23 +204,10 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// Checks 1-2 need no lock; 3 and everything after run under the granule
     /// lock, so two CPUs cannot both pass `gran_state` for one granule.
     fn granule_delegate(&self, pa: PhysAddr) -> RmiStatus {
-        // gran_align
-        if !pa.is_granule_aligned() {
-            return RmiStatus::ErrorInput;
-        }
-        // gran_bound: the reserved marker is immutable after init, so the
-        // lock-free read is exact. Rejecting RMM-owned granules here means EL3
-        // is never asked about them (rmm-el3-interface.md §9).
-        if self.granules.is_reserved(pa) != Some(false) {
-            return RmiStatus::ErrorInput;
-        }
-        let Some(mut g) = self.granules.lock(pa) else {
-            return RmiStatus::ErrorInput;
+        let mut g = match self.lock_granule_in_state(pa, GranuleState::Undelegated) {
+            Ok(g) => g,
+            Err(status) => return status,
         };
-        // gran_state
-        if g.state() != GranuleState::Undelegated {
-            return RmiStatus::ErrorInput;
-        }
         // gran_gpt: any EL3 error leaves the GPT and our state unchanged.
         if self.platform.gtsi_delegate(pa).is_err() {
             return RmiStatus::ErrorInput;
@@ -218,21 +231,10 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// No scrub is needed: a DELEGATED granule is always zero (scrubbed on
     /// delegation and on every return to DELEGATED from an object state).
     fn granule_undelegate(&self, pa: PhysAddr) -> RmiStatus {
-        // gran_align
-        if !pa.is_granule_aligned() {
-            return RmiStatus::ErrorInput;
-        }
-        // gran_bound
-        if self.granules.is_reserved(pa) != Some(false) {
-            return RmiStatus::ErrorInput;
-        }
-        let Some(mut g) = self.granules.lock(pa) else {
-            return RmiStatus::ErrorInput;
+        let mut g = match self.lock_granule_in_state(pa, GranuleState::Delegated) {
+            Ok(g) => g,
+            Err(status) => return status,
         };
-        // gran_state
-        if g.state() != GranuleState::Delegated {
-            return RmiStatus::ErrorInput;
-        }
         // The spec has no failure condition here: with a correct EL3 this
         // cannot fail. The granule is DELEGATED only because EL3 moved it to
         // Realm PAS, only the RMM can move it back (EL3 accepts GTSI calls only
