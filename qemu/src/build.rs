@@ -33,45 +33,44 @@ pub fn firmware_build_args(target_dir: &Path) -> Vec<String> {
     args
 }
 
+/// Runs `cargo ARGS` at the workspace root (echoing the command); `what`
+/// names the step in the error.
+fn run_cargo(paths: &Paths, args: &[String], what: &str) -> Result<()> {
+    println!("xtask: cargo {}", args.join(" "));
+    let status = cargo()
+        .args(args)
+        .current_dir(&paths.root)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
 /// `cargo xtask lint`: clippy with `-D warnings` on host and firmware crates.
 pub fn lint(paths: &Paths) -> Result<()> {
     let host: Vec<String> = ["clippy", "--all-targets", "--", "-D", "warnings"]
         .iter()
         .map(|s| s.to_string())
         .collect();
+    run_cargo(paths, &host, "cargo clippy (host crates)")?;
     let mut fw = firmware_build_args(&paths.target_dir());
     fw[0] = "clippy".into();
     fw.extend(["--".into(), "-D".into(), "warnings".into()]);
-    for args in [host, fw] {
-        println!("xtask: cargo {}", args.join(" "));
-        let status = cargo()
-            .args(&args)
-            .current_dir(&paths.root)
-            .env_remove("CARGO_TARGET_DIR")
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            bail!("cargo clippy failed ({status})");
-        }
-    }
+    run_cargo(paths, &fw, "cargo clippy (firmware)")?;
     println!("xtask: lint passed");
     Ok(())
 }
 
 /// Builds the three firmware crates into `<workspace>/target`.
 pub fn cargo_build_firmware(paths: &Paths) -> Result<()> {
-    let args = firmware_build_args(&paths.target_dir());
-    println!("xtask: cargo {}", args.join(" "));
-    let status = cargo()
-        .args(&args)
-        .current_dir(&paths.root)
-        .env_remove("CARGO_TARGET_DIR")
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        bail!("firmware build failed ({status})");
-    }
-    Ok(())
+    run_cargo(
+        paths,
+        &firmware_build_args(&paths.target_dir()),
+        "firmware build",
+    )
 }
 
 /// Host triple from `rustc -vV` output.

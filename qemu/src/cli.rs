@@ -150,7 +150,8 @@ USAGE:
 Runs `cargo clippy --all-targets -- -D warnings` for the host crates (the
 workspace default members), then `cargo clippy --profile firmware --target
 aarch64-unknown-none-softfloat -p qemu-virt-el3 -p rmm-image -p ns-host --
--D warnings` for the firmware. Fails on the first warning.
+-D warnings` for the firmware and its path dependencies (arm-rt, rmm,
+core/*). Fails on the first warning.
 
 OPTIONS:
     -h, --help    Print this help

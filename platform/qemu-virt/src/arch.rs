@@ -4,49 +4,8 @@
 
 use core::arch::asm;
 
-/// Read a system register by name (including generic `S3_...` names).
-macro_rules! read_sysreg {
-    ($reg:tt) => {{
-        let v: u64;
-        // SAFETY: reading a system register has no side effect on memory;
-        // every register named by callers is readable at EL3.
-        unsafe { core::arch::asm!(concat!(".arch_extension rme\nmrs {0}, ", $reg), out(reg) v, options(nomem, nostack, preserves_flags)) };
-        v
-    }};
-}
-
-/// Write a system register by name.
-macro_rules! write_sysreg {
-    ($reg:tt, $val:expr) => {{
-        let v: u64 = $val;
-        // SAFETY: callers write EL3-owned or lower-EL context registers with
-        // values chosen by the monitor; none of them changes the memory map
-        // of the running EL3 code except where the caller documents it.
-        unsafe { core::arch::asm!(concat!(".arch_extension rme\nmsr ", $reg, ", {0}"), in(reg) v, options(nostack, preserves_flags)) };
-    }};
-}
-pub(crate) use {read_sysreg, write_sysreg};
-
-#[inline(always)]
-pub fn isb() {
-    // SAFETY: barrier only.
-    unsafe { asm!("isb", options(nostack, preserves_flags)) };
-}
-#[inline(always)]
-pub fn dsb_sy() {
-    // SAFETY: barrier only.
-    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
-}
-#[inline(always)]
-pub fn dsb_ishst() {
-    // SAFETY: barrier only.
-    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
-}
-#[inline(always)]
-pub fn sev() {
-    // SAFETY: event signal only.
-    unsafe { asm!("sev", options(nomem, nostack, preserves_flags)) };
-}
+pub use arm_rt::{dsb_ishst, dsb_sy, isb, semihosting_exit, sev};
+pub(crate) use arm_rt::{read_sysreg, write_sysreg};
 
 /// Invalidate cached GPT information for all PAs in the Outer Shareable
 /// domain (TLBI PAALLOS, FEAT_RME): the broadcast form, so that every CPU
@@ -151,30 +110,11 @@ pub fn cpu_index() -> usize {
     ((mpidr & 0xFF) + ((mpidr >> 8) & 0xFF) * 8) as usize
 }
 
-/// End the QEMU run with `code` through semihosting SYS_EXIT_EXTENDED-style
-/// `SYS_EXIT` (qemu-platforms.md §2.6). Needs `-semihosting`.
-pub fn semihosting_exit(code: u32) -> ! {
-    let block: [u64; 2] = [0x20026, code as u64];
-    loop {
-        // SAFETY: the semihosting trap reads the two-word block we pass and
-        // ends the emulation; if semihosting is off it is UNDEF, which our
-        // vectors report as a fatal exception.
-        unsafe {
-            asm!("hlt #0xf000", in("w0") 0x18u32, in("x1") block.as_ptr(), options(nostack));
-        }
-    }
-}
-
-/// Read a 32-bit MMIO register.
-pub fn mmio_read32(addr: u64) -> u32 {
-    // SAFETY: callers pass device registers of the QEMU virt map that EL3
-    // maps as Device memory; a volatile read of them is side-effect defined.
-    unsafe { core::ptr::read_volatile(addr as *const u32) }
-}
-
 /// Write a 32-bit MMIO register.
 pub fn mmio_write32(addr: u64, val: u32) {
-    // SAFETY: as for `mmio_read32`.
+    // SAFETY: callers pass device registers of the QEMU virt map (the secure
+    // GPIO) that EL3 maps as Device memory; the write has no effect on
+    // Rust-visible memory.
     unsafe { core::ptr::write_volatile(addr as *mut u32, val) }
 }
 

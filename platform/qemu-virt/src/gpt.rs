@@ -10,7 +10,7 @@
 
 use crate::arch::{self, read_sysreg, write_sysreg};
 use crate::layout::*;
-use crate::sync::SpinLock;
+use arm_rt::sync::SpinLock;
 
 /// Granule Protection Information values (Arm ARM D9.3, GPT formats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

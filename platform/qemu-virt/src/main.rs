@@ -26,7 +26,6 @@ mod plat_token;
 mod psci;
 mod services;
 mod smc;
-mod sync;
 
 use console::println;
 use context::Phase;

@@ -15,8 +15,8 @@ extern crate alloc;
 
 use crate::plat_token::{self, Measurements};
 use crate::smc::{E_RMM_BAD_ADDR, E_RMM_INVAL, E_RMM_OK, E_RMM_UNK};
-use crate::sync::SpinLock;
 use alloc::vec::Vec;
+use arm_rt::sync::SpinLock;
 use cmon_keys::{KeyHierarchy, KeyVersion, RootSecret};
 
 /// Current sealing/attestation key version of this platform.

@@ -1,25 +1,12 @@
 //! Hardware access of the NS test host: SMC, console, counter, the fault
 //! probe and PSCI. All of the host's `unsafe` is in this module.
 
+use arm_rt::pl011::Pl011;
+use arm_rt::sync::SpinLock;
 use core::arch::asm;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
 
-/// SMC with x0..x7 in and out (SMCCC 1.2 register convention).
-pub fn smc(r: [u64; 8]) -> [u64; 8] {
-    let mut o = r;
-    // SAFETY: an SMC to the platform firmware; per SMCCC it changes at most
-    // x0..x17 and no memory the host owns. x8..x17 are declared clobbered.
-    unsafe {
-        asm!("smc #0",
-            inout("x0") o[0], inout("x1") o[1], inout("x2") o[2], inout("x3") o[3],
-            inout("x4") o[4], inout("x5") o[5], inout("x6") o[6], inout("x7") o[7],
-            out("x8") _, out("x9") _, out("x10") _, out("x11") _, out("x12") _,
-            out("x13") _, out("x14") _, out("x15") _, out("x16") _, out("x17") _,
-            options(nostack));
-    }
-    o
-}
+pub use arm_rt::smc;
 
 /// Result of a load that may take a synchronous external / GPT fault.
 #[derive(Debug, Clone, Copy)]
@@ -90,43 +77,14 @@ pub fn secondary_entry() -> u64 {
     unsafe { &ns_secondary_entry as *const u8 as u64 }
 }
 
-pub fn sev() {
-    // SAFETY: send event.
-    unsafe { asm!("sev", options(nomem, nostack)) };
-}
+pub use arm_rt::sev;
 
 // ---- PL011 console (UART0, NS) ----
 
-const UART: u64 = 0x0900_0000;
-static LOCK: AtomicBool = AtomicBool::new(false);
-
-struct Uart;
-impl fmt::Write for Uart {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            if b == b'\n' {
-                put(b'\r');
-            }
-            put(b);
-        }
-        Ok(())
-    }
-}
-
-fn put(b: u8) {
-    // SAFETY: QEMU virt PL011 UART0 registers (FR at +0x18, DR at +0).
-    unsafe {
-        while core::ptr::read_volatile((UART + 0x18) as *const u32) & (1 << 5) != 0 {}
-        core::ptr::write_volatile(UART as *mut u32, b as u32);
-    }
-}
+static CONSOLE: SpinLock<Pl011> = SpinLock::new(Pl011::new(0x0900_0000));
 
 pub fn print(args: fmt::Arguments<'_>) {
-    while LOCK.swap(true, Ordering::Acquire) {
-        core::hint::spin_loop();
-    }
-    let _ = fmt::Write::write_fmt(&mut Uart, args);
-    LOCK.store(false, Ordering::Release);
+    let _ = fmt::Write::write_fmt(&mut *CONSOLE.lock(), args);
 }
 
 macro_rules! println {

@@ -1,21 +1,31 @@
-//! A minimal spin lock for state shared between CPUs at EL3 (GPT, console,
-//! PSCI bookkeeping). Used only with the MMU and caches on, where exclusive
-//! and atomic accesses are architecturally well defined.
+//! A minimal spin lock for state shared between CPUs. On real hardware the
+//! exclusive accesses it uses need Normal cacheable memory, i.e. the MMU on;
+//! the NS test host (MMU off by the BL33 contract) relies on QEMU here.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
+/// A spin lock protecting a `T`.
 pub struct SpinLock<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: access to `value` is serialised by `locked` (acquire on lock,
-// release on unlock), so sharing the lock between CPUs is sound for Send T.
+// SAFETY: access to `value` is serialised by `locked` (Acquire on lock,
+// Release on unlock), so sharing the lock between CPUs is sound for Send T.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 
+impl<T> core::fmt::Debug for SpinLock<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SpinLock")
+            .field("locked", &self.locked)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> SpinLock<T> {
+    /// A new, unlocked lock.
     pub const fn new(value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
@@ -23,6 +33,7 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// Spin until the lock is ours.
     pub fn lock(&self) -> SpinGuard<'_, T> {
         while self
             .locked
@@ -35,6 +46,8 @@ impl<T> SpinLock<T> {
     }
 }
 
+/// Holds the lock until dropped.
+#[derive(Debug)]
 pub struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
 }
