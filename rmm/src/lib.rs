@@ -59,4 +59,6 @@ pub use granule::{GranuleGuard, GranuleTable, storage_len};
 pub use manifest::{ConsoleInfo, DramBank, DramLayout};
 pub use platform::Platform;
 pub use rmi::{RmiReturn, Rmm};
-pub use types::{El3Error, GRANULE_SIZE, GranuleState, PhysAddr, RmiFid, RmiStatus, SMC_UNKNOWN};
+pub use types::{
+    El3Error, GRANULE_SIZE, GranuleState, MemoryFault, PhysAddr, RmiFid, RmiStatus, SMC_UNKNOWN,
+};

@@ -10,9 +10,12 @@
 //!    RMM_GTSI_UNDELEGATE (shared/spec/rmm-el3-interface.md §5) and report
 //!    EL3's error code unchanged.
 //! 3. `zero_granule` is only called for granules the RMM owns in Realm PAS
-//!    (state DELEGATED or higher, lock held by the caller).
+//!    (lock held by the caller). It reports `MemoryFault` instead of
+//!    crashing when the access aborts: a manifest DRAM bank may be larger
+//!    than the memory actually fitted (TF-A on QEMU reports a fixed 3 GiB,
+//!    rmm-el3-interface.md §9), so a host can name a PA with no RAM behind it.
 
-use crate::types::{El3Error, PhysAddr};
+use crate::types::{El3Error, MemoryFault, PhysAddr};
 
 /// Hardware access for the monitor logic.
 pub trait Platform: Sync {
@@ -20,6 +23,7 @@ pub trait Platform: Sync {
     fn gtsi_delegate(&self, pa: PhysAddr) -> Result<(), El3Error>;
     /// RMM_GTSI_UNDELEGATE: move the granule at `pa` from Realm to Non-secure PAS.
     fn gtsi_undelegate(&self, pa: PhysAddr) -> Result<(), El3Error>;
-    /// Fill the 4 KiB Realm-PAS granule at `pa` with zeros.
-    fn zero_granule(&self, pa: PhysAddr);
+    /// Fill the 4 KiB Realm-PAS granule at `pa` with zeros; `Err` if the
+    /// memory access aborted (no RAM at `pa`).
+    fn zero_granule(&self, pa: PhysAddr) -> Result<(), MemoryFault>;
 }

@@ -216,7 +216,16 @@ impl<'a, P: Platform> Rmm<'a, P> {
         // write it, so the zeros are what the first realm object will see. The
         // scrub happens under the lock, and the Release on unlock orders it
         // before any later user of the granule.
-        self.platform.zero_granule(pa);
+        if self.platform.zero_granule(pa).is_err() {
+            // No RAM behind this PA (a manifest bank larger than the memory
+            // fitted). Undo the GPT change so nothing changed, and refuse:
+            // the spec's gran_bound failure (the PA is not usable memory).
+            // Undelegating a granule EL3 just delegated cannot fail with a
+            // correct EL3; if it did, the granule stays Realm PAS and our
+            // state UNDELEGATED, so no realm can ever use it.
+            let _ = self.platform.gtsi_undelegate(pa);
+            return RmiStatus::ErrorInput;
+        }
         g.set_state(GranuleState::Delegated);
         RmiStatus::Success
     }

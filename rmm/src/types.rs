@@ -46,6 +46,10 @@ impl PhysAddr {
     }
 }
 
+/// A granule access aborted (external abort: no memory at that PA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryFault(pub PhysAddr);
+
 /// Error codes returned by the RMM->EL3 services in x0
 /// (rmm-el3-interface.md §5; `E_RMM_OK` = 0 is the absence of an error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

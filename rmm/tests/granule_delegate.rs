@@ -290,3 +290,33 @@ fn reserved_granules_are_not_exposed() {
     );
     assert_eq!(rmm.granules().is_reserved(PhysAddr(0)), None);
 }
+
+#[test]
+fn delegate_of_granule_without_ram_is_refused_and_rolled_back() {
+    // TF-A on QEMU reports a 3 GiB bank whatever `-m` is (rmm-el3-interface
+    // §9): a host can name a PA the GPT covers but no RAM backs. The zero-fill
+    // aborts; the RMM must not crash, must undo the GPT change and must leave
+    // the granule UNDELEGATED.
+    let env = Env::new();
+    let rmm = env.rmm();
+    let pa = PhysAddr(NS_GRANULE);
+    rmm.platform().add_ram_hole(pa, 0x1000);
+    let r = call(&rmm, DELEGATE, pa.0);
+    assert_eq!(r.x, [1, 0, 0, 0, 0x4444_4444], "ERROR_INPUT, x4 preserved");
+    assert_eq!(rmm.granule_state(pa), Some(GranuleState::Undelegated));
+    assert_eq!(
+        rmm.platform().pas(pa),
+        Some(Pas::NonSecure),
+        "GPT rolled back"
+    );
+    assert_eq!(
+        rmm.platform().calls(),
+        vec![
+            Call::Delegate(pa, Ok(())),
+            Call::Zero(pa),
+            Call::Undelegate(pa, Ok(()))
+        ]
+    );
+    // The neighbouring granule (with RAM) still delegates normally.
+    assert_eq!(status(&rmm, DELEGATE, pa.0 + 0x1000), 0);
+}

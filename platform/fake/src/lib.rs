@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use rmm::types::GRANULE_SHIFT;
-use rmm::{El3Error, GRANULE_SIZE, PhysAddr, Platform};
+use rmm::{El3Error, GRANULE_SIZE, MemoryFault, PhysAddr, Platform};
 
 mod manifest;
 pub use manifest::{ConsoleSpec, ManifestBuilder, read_u64, write_u64};
@@ -59,6 +59,9 @@ struct Inner {
     mem: HashMap<u64, Box<[u8; 4096]>>,
     calls: Vec<Call>,
     inject: Option<El3Error>,
+    /// `(base, size)` ranges the GPT covers but with no RAM behind them:
+    /// accesses abort (like a manifest bank larger than `-m` on QEMU).
+    holes: Vec<(u64, u64)>,
     /// Contract breaches by the RMM (e.g. zeroing a non-Realm granule).
     violations: Vec<String>,
 }
@@ -145,6 +148,13 @@ impl FakePlatform {
     /// without touching the GPT.
     pub fn fail_next_gtsi(&self, err: El3Error) {
         self.lock().inject = Some(err);
+    }
+
+    /// Declare `[base, base + size)` as covered by the GPT but without RAM:
+    /// `zero_granule` there reports a `MemoryFault` (an external abort on
+    /// hardware).
+    pub fn add_ram_hole(&self, base: PhysAddr, size: u64) {
+        self.lock().holes.push((base.0, size));
     }
 
     /// All calls so far, in order.
@@ -248,9 +258,12 @@ impl Platform for FakePlatform {
         r
     }
 
-    fn zero_granule(&self, pa: PhysAddr) {
+    fn zero_granule(&self, pa: PhysAddr) -> Result<(), MemoryFault> {
         let mut i = self.lock();
         i.calls.push(Call::Zero(pa));
+        if i.holes.iter().any(|&(b, s)| pa.0 >= b && pa.0 - b < s) {
+            return Err(MemoryFault(pa));
+        }
         let g = pa.granule_index();
         // Platform contract 3: only Realm-PAS granules the RMM owns.
         if !pa.is_granule_aligned() || !i.covered(pa.0) || i.pas_of(g) != Pas::Realm {
@@ -259,6 +272,7 @@ impl Platform for FakePlatform {
         }
         // Absent = zero: dropping the page is the sparse form of a 4 KiB memset.
         i.mem.remove(&g);
+        Ok(())
     }
 }
 
@@ -308,10 +322,10 @@ mod tests {
         assert_eq!(f.read_raw(pa, 4), vec![1, 2, 3, 4]);
         f.gtsi_delegate(pa).unwrap();
         assert_eq!(f.host_write(pa, &[0]), Err(HostFault(pa)));
-        f.zero_granule(pa);
+        f.zero_granule(pa).unwrap();
         assert!(f.granule_is_zero(pa));
         assert!(f.violations().is_empty());
-        f.zero_granule(PhysAddr(BASE));
+        f.zero_granule(PhysAddr(BASE)).unwrap();
         assert_eq!(
             f.violations().len(),
             1,

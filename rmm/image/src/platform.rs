@@ -2,7 +2,7 @@
 //! access goes through slot buffers.
 
 use crate::{arch, slots};
-use rmm::{El3Error, PhysAddr, Platform};
+use rmm::{El3Error, MemoryFault, PhysAddr, Platform};
 
 pub const RMM_GTSI_DELEGATE: u64 = 0xC400_01B0;
 pub const RMM_GTSI_UNDELEGATE: u64 = 0xC400_01B1;
@@ -23,7 +23,8 @@ impl Platform for ArmPlatform {
         el3_result(arch::smc([RMM_GTSI_UNDELEGATE, pa.0, 0, 0, 0, 0, 0, 0])[0])
     }
 
-    fn zero_granule(&self, pa: PhysAddr) {
-        slots::with_realm_granule(slots::Slot::Delegated, pa.0, slots::zero_page);
+    fn zero_granule(&self, pa: PhysAddr) -> Result<(), MemoryFault> {
+        slots::with_realm_granule(slots::Slot::Delegated, pa.0, slots::zero_page)
+            .map_err(|()| MemoryFault(pa))
     }
 }

@@ -35,15 +35,21 @@ pub fn with_realm_granule<R>(slot: Slot, pa: u64, f: impl FnOnce(u64) -> R) -> R
     r
 }
 
-/// Zero the 4 KiB page mapped at `va` with DC ZVA.
-pub fn zero_page(va: u64) {
-    let bs = 4u64 << (arch::read_sysreg!("dczid_el0") & 0xF);
-    let mut a = va;
-    while a < va + 0x1000 {
-        // SAFETY: [va, va + 4 KiB) is a writable Normal mapping of a granule
-        // the RMM owns (with_realm_granule), and DC ZVA writes only zeros
-        // into the aligned block containing `a`.
-        unsafe { core::arch::asm!("dc zva, {0}", in(reg) a, options(nostack, preserves_flags)) };
-        a += bs;
+unsafe extern "C" {
+    fn rmm_zero_page(va: u64, block: u64) -> u64;
+}
+
+/// Zero the 4 KiB page mapped at `va` with DC ZVA (two blocks per loop
+/// iteration: this is on the DELEGATE path). `Err` if the access aborted
+/// (no memory behind the PA); the vector turns that abort into a return.
+pub fn zero_page(va: u64) -> Result<(), ()> {
+    let block = 4u64 << (arch::read_sysreg!("dczid_el0") & 0xF);
+    // SAFETY: [va, va + 4 KiB) is a writable Normal mapping of a granule the
+    // RMM owns (with_realm_granule); the routine writes only zeros inside
+    // it, and DC ZVA blocks (<= 2 KiB, power of two) tile the page exactly.
+    // An abort on it is recovered by the R-EL2 vector (entry.S).
+    match unsafe { rmm_zero_page(va, block) } {
+        0 => Ok(()),
+        _ => Err(()),
     }
 }

@@ -91,7 +91,8 @@ rmm_vectors:
     vec 1
     vec 2
     vec 3
-    vec 4
+    .balign 0x80            // current EL, SP_ELx, synchronous
+    b       rmm_sync_current
     vec 5
     vec 6
     vec 7
@@ -104,6 +105,50 @@ rmm_vectors:
     vec 14
     vec 15
 
+// A synchronous abort inside rmm_zero_page (no RAM behind a granule the
+// host named) returns 1 from it; anything else is fatal. Uses only x16/x17,
+// which rmm_zero_page's callers treat as clobbered (AAPCS64 IP0/IP1).
+rmm_sync_current:
+    mrs     x16, elr_el2
+    adrp    x17, rmm_zero_page_start
+    add     x17, x17, :lo12:rmm_zero_page_start
+    cmp     x16, x17
+    b.lo    1f
+    adrp    x17, rmm_zero_page_end
+    add     x17, x17, :lo12:rmm_zero_page_end
+    cmp     x16, x17
+    b.hs    1f
+    adrp    x16, rmm_zero_page_fault
+    add     x16, x16, :lo12:rmm_zero_page_fault
+    msr     elr_el2, x16
+    eret
+1:  mov     x0, #4
+    b       rmm_vector_common
+
+// u64 rmm_zero_page(va, block): zero the 4 KiB page at va with DC ZVA
+// (block = DC ZVA block size in bytes). Returns 0, or 1 if an access
+// aborted.
+.section .text, "ax"
+.global rmm_zero_page
+rmm_zero_page:
+    add     x2, x0, #0x1000
+.global rmm_zero_page_start
+rmm_zero_page_start:
+2:  dc      zva, x0
+    add     x0, x0, x1
+    dc      zva, x0
+    add     x0, x0, x1
+    cmp     x0, x2
+    b.lo    2b
+.global rmm_zero_page_end
+rmm_zero_page_end:
+    mov     x0, #0
+    ret
+rmm_zero_page_fault:
+    mov     x0, #1
+    ret
+
+.section .text.vectors, "ax"
 rmm_vector_common:
     mrs     x1, tpidr_el2
     adrp    x2, __stacks_end
