@@ -60,10 +60,15 @@ extern "C" fn el3_handle_lower_sync(ctx: *mut GpContext) -> *mut GpContext {
     let esr = crate::arch::read_sysreg!("esr_el3");
     let from_realm = core::ptr::eq(ctx, &cpu.realm.gp);
     if esr >> 26 != 0x17 {
-        let world = if from_realm { "Realm" } else { "NS" };
+        if !from_realm {
+            // An NS access EL3 traps but does not emulate (FGT or HCRX
+            // registers, SME, ...): the NS world gets an UNDEF, as from TF-A.
+            // It must never stop the machine.
+            return inject_undef(&mut cpu.ns.gp);
+        }
         let elr = crate::arch::read_sysreg!("elr_el3");
         crate::fatal(format_args!(
-            "unexpected trap from {world}: ESR_EL3={esr:#x} ELR_EL3={elr:#x}"
+            "unexpected trap from the RMM: ESR_EL3={esr:#x} ELR_EL3={elr:#x}"
         ));
     }
     if from_realm {
@@ -72,6 +77,43 @@ extern "C" fn el3_handle_lower_sync(ctx: *mut GpContext) -> *mut GpContext {
         from_ns(cpu)
     }
 }
+
+/// Deliver an Undefined Instruction exception (ESR EC 0, IL 1) to the
+/// lower EL that trapped, at the instruction that trapped (Arm ARM D1.3,
+/// exception entry): EL2 for traps from EL2, or from EL0 with HCR_EL2.TGE;
+/// EL1 otherwise.
+fn inject_undef(ctx: &mut GpContext) -> *mut GpContext {
+    use crate::arch::write_sysreg;
+    const ESR_UNKNOWN_IL: u64 = 1 << 25;
+    const HCR_TGE: u64 = 1 << 27;
+    let from_el = (ctx.spsr >> 2) & 3;
+    let tge = crate::arch::read_sysreg!("hcr_el2") & HCR_TGE != 0;
+    let to_el2 = from_el == 2 || (from_el == 0 && tge);
+    let to_el = if to_el2 { 2 } else { 1 };
+    // Vector offset: same EL with SP_ELx 0x200 (SP_EL0 0x0), lower EL 0x400.
+    let offset = match (from_el == to_el, ctx.spsr & 1 != 0) {
+        (true, true) => 0x200,
+        (true, false) => 0x0,
+        (false, _) => 0x400,
+    };
+    if to_el2 {
+        write_sysreg!("esr_el2", ESR_UNKNOWN_IL);
+        write_sysreg!("elr_el2", ctx.elr);
+        write_sysreg!("spsr_el2", ctx.spsr);
+        ctx.elr = crate::arch::read_sysreg!("vbar_el2") + offset;
+        ctx.spsr = context::SPSR_EL2H_MASKED;
+    } else {
+        write_sysreg!("esr_el1", ESR_UNKNOWN_IL);
+        write_sysreg!("elr_el1", ctx.elr);
+        write_sysreg!("spsr_el1", ctx.spsr);
+        ctx.elr = crate::arch::read_sysreg!("vbar_el1") + offset;
+        ctx.spsr = SPSR_EL1H_MASKED;
+    }
+    ctx
+}
+
+/// EL1h with D, A, I, F masked.
+const SPSR_EL1H_MASKED: u64 = 0x3C5;
 
 fn from_ns(cpu: &mut CpuData) -> *mut GpContext {
     // Only x0..x7 are arguments; copy no more than that (hot path).

@@ -157,6 +157,14 @@ pub fn run() -> u64 {
         format_args!("status {s}"),
     );
 
+    // A trapped, unemulated register access must come back as an UNDEF to
+    // this host (EC 0x00, IL set), never stop the machine.
+    let esr = hw::probe_trapped_sysreg();
+    r.check(
+        "el3_trap_injects_undef",
+        esr == 1 << 25,
+        format_args!("HFGRTR_EL2 read -> ESR_EL2 {esr:#x} (UNDEF injected by EL3)"),
+    );
     let v = hw::smc([hw::PSCI_VERSION, 0, 0, 0, 0, 0, 0, 0])[0];
     r.check("psci_version", v == 0x1_0001, format_args!("{v:#x}"));
     let s = smp::run_secondaries();

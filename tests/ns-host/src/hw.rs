@@ -34,6 +34,21 @@ pub fn probe(addr: u64) -> Probe {
     Probe { value, esr, far }
 }
 
+/// Access a register that EL3 traps and does not emulate (HFGRTR_EL2 with
+/// SCR_EL3.FGTEn = 0); returns the ESR_EL2 of the exception the host took,
+/// or 0 if the access completed (no FEAT_FGT, so nothing traps).
+pub fn probe_trapped_sysreg() -> u64 {
+    let esr: u64;
+    // SAFETY: probe_undef executes one MRS; the host's vector turns an
+    // exception on exactly that instruction into x1 = ESR and resumes after
+    // it. It clobbers x0, x2, x9, x10 and the link register only.
+    unsafe {
+        asm!("bl probe_undef", out("x0") _, out("x1") esr, out("x2") _,
+             out("x9") _, out("x10") _, out("x30") _, options(nostack));
+    }
+    esr
+}
+
 /// Fill the 4 KiB page at `pa` with `byte` (MMU off: PA = VA).
 pub fn fill_page(pa: u64, byte: u8) {
     for off in (0..4096).step_by(8) {

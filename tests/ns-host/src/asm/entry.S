@@ -39,6 +39,18 @@ ns_secondary_entry:
     bl      ns_secondary_main
     b       .
 
+// probe_undef() -> x1 = ESR_EL2 of the UNDEF taken by an access to
+// HFGRTR_EL2 (FEAT_FGT), which EL3 traps (SCR_EL3.FGTEn = 0) and answers
+// with an injected UNDEF; x1 = 0 if the read simply worked.
+.global probe_undef
+probe_undef:
+    mov     x1, #0
+    mov     x2, #0
+.global probe_undef_insn
+probe_undef_insn:
+    mrs     x0, S3_4_C1_C1_4
+    ret
+
 // probe_read(addr) -> x0 = value, x1 = ESR_EL2 if the load faulted (else 0),
 // x2 = FAR_EL2. The vector below recognises a fault on `probe_load` and
 // returns past it, so a granule protection fault is observed, not fatal.
@@ -83,7 +95,12 @@ ns_sync_current:
     adrp    x10, probe_load
     add     x10, x10, :lo12:probe_load
     cmp     x9, x10
+    b.eq    3f
+    adrp    x10, probe_undef_insn
+    add     x10, x10, :lo12:probe_undef_insn
+    cmp     x9, x10
     b.ne    1f
+3:
     mrs     x1, esr_el2
     mrs     x2, far_el2
     mov     x0, #0
