@@ -143,11 +143,11 @@ fn check_elf(paths: &Paths, fw: &Firmware) -> Result<()> {
     }
     match elf.load_base() {
         None => bail!("{}: no loadable contents", path.display()),
-        Some(base) if base != fw.load_addr => bail!(
+        Some(base) if base != fw.link_addr => bail!(
             "{}: first loadable byte is at {base:#x}, but {} must be linked at {:#x}",
             path.display(),
             fw.package,
-            fw.load_addr
+            fw.link_addr
         ),
         Some(_) => Ok(()),
     }

@@ -75,11 +75,13 @@ pub fn gdb_help(paths: &Paths) -> String {
         "xtask: QEMU is halted and waits for GDB on localhost:1234. In another terminal:\n\
          \x20   cd {}\n\
          \x20   gdb-multiarch {} -ex 'target remote :1234' \\\n\
-         \x20       -ex 'add-symbol-file {}' -ex 'add-symbol-file {}'\n\
-         xtask: then `continue`. Quit QEMU with Ctrl-A X.",
+         \x20       -ex 'add-symbol-file {} -o {:#x}' -ex 'add-symbol-file {}'\n\
+         xtask: then `continue`. Quit QEMU with Ctrl-A X. (The RMM is a PIE linked at 0:\n\
+         xtask: -o gives its load address.)",
         paths.root.display(),
         rel(&EL3),
         rel(&RMM),
+        RMM.load_addr - RMM.link_addr,
         rel(&NS_HOST)
     )
 }

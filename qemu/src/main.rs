@@ -39,7 +39,9 @@ pub struct Firmware {
     pub package: &'static str,
     /// File name of the flat binary under `target/images/`.
     pub flat_name: &'static str,
-    /// Link (and load) address of the image.
+    /// Link address of the ELF (its first loadable byte).
+    pub link_addr: u64,
+    /// Where the image is loaded on QEMU virt.
     pub load_addr: u64,
     /// Flash package entry id; `None` for the EL3 monitor at offset 0.
     pub package_id: Option<u32>,
@@ -49,13 +51,16 @@ pub struct Firmware {
 pub const EL3: Firmware = Firmware {
     package: "qemu-virt-el3",
     flat_name: "qemu-virt-el3.bin",
+    link_addr: 0x0,
     load_addr: 0x0,
     package_id: None,
 };
-/// R-EL2 RMM image.
+/// R-EL2 RMM image: position independent (a PIE linked at 0, relocating
+/// itself at cold boot), loaded at TF-A's QEMU address.
 pub const RMM: Firmware = Firmware {
     package: "rmm-image",
     flat_name: "rmm.bin",
+    link_addr: 0x0,
     load_addr: 0x4010_0000,
     package_id: Some(package::ID_RMM),
 };
@@ -63,6 +68,7 @@ pub const RMM: Firmware = Firmware {
 pub const NS_HOST: Firmware = Firmware {
     package: "ns-host",
     flat_name: "ns-host.bin",
+    link_addr: 0x6000_0000,
     load_addr: 0x6000_0000,
     package_id: Some(package::ID_NS),
 };

@@ -7,6 +7,7 @@
 .equ STACK_SIZE,          0x4000
 .equ RMM_BOOT_COMPLETE,   0xC40001CF
 .equ E_CPU_ID_OUT_OF_RANGE, -4
+.equ E_BOOT_UNKNOWN,        -1
 
 .section .text.boot, "ax"
 .global rmm_entry
@@ -36,7 +37,27 @@ rmm_entry:
     ldr     x5, [x4]
     cbnz    x5, 2f
 
-    // Cold boot: zero .bss (the stacks need no zeroing).
+    // Cold boot: the image is a PIE linked at 0; apply its
+    // R_AARCH64_RELATIVE relocations for the address EL3 loaded it at
+    // (*(base + offset) = base + addend). Any other type is a build error
+    // and fails the boot rather than running with wrong pointers.
+    adrp    x6, __rmm_start
+    add     x6, x6, :lo12:__rmm_start
+    adrp    x7, __rela_start
+    add     x7, x7, :lo12:__rela_start
+    adrp    x8, __rela_end
+    add     x8, x8, :lo12:__rela_end
+5:  cmp     x7, x8
+    b.hs    6f
+    ldp     x9, x10, [x7], #16      // r_offset, r_info
+    ldr     x11, [x7], #8           // r_addend
+    cmp     x10, #1027              // R_AARCH64_RELATIVE
+    b.ne    bad_reloc
+    add     x11, x11, x6
+    str     x11, [x6, x9]
+    b       5b
+6:
+    // Zero .bss (the stacks need no zeroing).
     adrp    x6, __bss_start
     add     x6, x6, :lo12:__bss_start
     adrp    x7, __bss_end
@@ -61,12 +82,16 @@ rmm_entry:
     bl      rmm_warm_main
     b       .
 
+bad_reloc:
+    mov     x1, #E_BOOT_UNKNOWN
+    b       boot_failed
 bad_cpu_id:
     mov     x1, #E_CPU_ID_OUT_OF_RANGE
+boot_failed:
     movz    x0, #0x01CF
     movk    x0, #0xC400, lsl #16
     smc     #0
-    b       bad_cpu_id
+    b       boot_failed
 
 .section .data
 .balign 8
