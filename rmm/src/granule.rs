@@ -18,9 +18,8 @@
 //! REFCOUNT are only changed while the lock is held; [`GranuleGuard`] is the
 //! only way to hold it and it unlocks on drop.
 //!
-//! Lock order: for now every command holds **at most one granule lock at a
-//! time**, so no deadlock is possible. (Commands that lock several granules
-//! will have to lock in a fixed order, e.g. ascending PA.)
+//! Lock order for commands that hold several granule locks: RD, then RTTs
+//! root to leaf, then object granules with `try_lock` (crate docs).
 //!
 //! The storage is supplied by the caller (the arch carves it out of `.bss`,
 //! tests use a `Vec`), sized with [`storage_len`]; there is no global state.

@@ -19,14 +19,30 @@
 //!   [`Features`]. Host tests build as many independent monitors as they like
 //!   and run them in parallel.
 //! * **Hardware behind one trait.** [`Platform`] (GTSI calls to EL3, granule
-//!   zeroing) is the only way out of the crate.
+//!   zeroing and mapping, NS copies, TLB invalidation) is the only way out
+//!   of the crate.
 //! * **SMP.** [`Rmm::handle_rmi`] takes `&self` and may run on every CPU at
 //!   once. Granule state changes happen only under that granule's spin lock
-//!   ([`granule::GranuleGuard`], Acquire/Release). **Lock order:** for now a
-//!   command holds at most one granule lock at a time, and never holds one
-//!   while taking another, so there is no lock-order cycle. EL3 calls are made
+//!   ([`granule::GranuleGuard`], Acquire/Release). EL3 calls are made
 //!   while holding the lock of the granule concerned, which serialises the
 //!   GPT transition with our state change.
+//! * **Lock order** (commands that hold several granule locks):
+//!   1. the RD of an existing realm (blocking);
+//!   2. RTTs, parent before child, root to leaf (blocking; a walk locks the
+//!      child before releasing the parent, hand over hand);
+//!   3. object granules (DATA, REC, REC_AUX, and DELEGATED granules being
+//!      claimed as a new RD/RTT/DATA/REC). A command that holds no lock may
+//!      wait for its first one; every object lock taken while other locks
+//!      are held uses `try_lock`, and a busy granule fails that granule's
+//!      state check (ERROR_INPUT): the host is racing two commands on one
+//!      granule. Nobody ever waits while holding an object lock, nobody
+//!      waits for a parent RTT or an RD while holding an RTT, so there is no
+//!      cycle. Exception: REALM_DESTROY waits for its own root RTTs under
+//!      its RD (level 2 after level 1).
+//!
+//!   Every command gathers its locks, evaluates all failure conditions in
+//!   the spec's priority order, and only then changes state, so a failing
+//!   command changes nothing.
 //! * **Errors never panic.** Bad input yields an RMI error status with all
 //!   state unchanged; impossible-with-a-correct-EL3 failures are reported as
 //!   errors too, not panics.
@@ -50,14 +66,19 @@ pub mod features;
 pub mod granule;
 pub mod manifest;
 pub mod platform;
+pub mod realm;
+pub mod rec;
+mod rim;
 pub mod rmi;
+pub(crate) mod rtt;
 pub mod types;
+pub mod vmid;
 
 pub use boot::{BootArgs, BootError, BootInfo, validate_cold_boot, validate_warm_boot};
 pub use features::Features;
 pub use granule::{GranuleGuard, GranuleTable, storage_len};
 pub use manifest::{ConsoleInfo, DramBank, DramLayout};
-pub use platform::Platform;
+pub use platform::{GRANULE_WORDS, GranuleWords, NsAccessError, Platform, Slot};
 pub use rmi::{RmiReturn, Rmm};
 pub use types::{
     El3Error, GRANULE_SIZE, GranuleState, MemoryFault, PhysAddr, RmiFid, RmiStatus, SMC_UNKNOWN,

@@ -1,8 +1,9 @@
 //! The one trait through which RMM logic reaches hardware.
 //!
 //! `rmm-image` implements it on real AArch64 (SMCs to EL3, transient stage-1
-//! mappings); `fake-platform` implements it over a host memory arena and a
-//! fake GPT so that every RMI command is tested with `cargo test`.
+//! mappings through per-CPU slot buffers, TLB maintenance); `fake-platform`
+//! implements it over a host memory arena and a fake GPT so that every RMI
+//! command is tested with `cargo test`.
 //!
 //! Contract for implementors:
 //! 1. Every method may be called concurrently from several CPUs (`Sync`).
@@ -14,11 +15,66 @@
 //!    crashing when the access aborts: a manifest DRAM bank may be larger
 //!    than the memory actually fitted (TF-A on QEMU reports a fixed 3 GiB,
 //!    rmm-el3-interface.md §9), so a host can name a PA with no RAM behind it.
+//! 4. `map_granule` is only called for granules the RMM owns (state
+//!    DELEGATED or an object state, so known to be RAM in Realm PAS). The
+//!    mapping is valid until the returned guard is dropped. Several CPUs may
+//!    map the same granule at once, which is why the view is `AtomicU64`s:
+//!    the logic serialises mutation with granule locks and never holds a
+//!    plain `&mut` to granule memory. At most one mapping per `Slot` per CPU
+//!    is live at a time (the caller guarantees it).
+//! 5. `read_ns` / `write_ns` access Non-secure memory named by the host. The
+//!    range must lie within one 4 KiB granule. The host may change the GPT
+//!    (or name memory that does not exist) at any time, so an access that
+//!    faults returns `NsAccessError` instead of crashing. Callers copy in
+//!    once, validate the copy, and never re-read (no double fetch).
+//! 6. `tlbi_*` invalidate stage-2 (and combined stage-1+2) TLB entries of the
+//!    realm with `vmid` on all CPUs (Inner Shareable), completing before
+//!    returning, so a removed or changed RTT entry can no longer be used.
+
+use core::ops::Deref;
+use core::sync::atomic::AtomicU64;
 
 use crate::types::{El3Error, MemoryFault, PhysAddr};
 
+/// Words in one 4 KiB granule.
+pub const GRANULE_WORDS: usize = 512;
+
+/// The view of a mapped granule.
+pub type GranuleWords = [AtomicU64; GRANULE_WORDS];
+
+/// Which per-CPU mapping slot an access uses. Commands that need several
+/// granules at once (e.g. an RTT walk holding a parent and a child) use
+/// different slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// The granule being delegated / zeroed.
+    Delegated,
+    /// A Realm Descriptor.
+    Rd,
+    /// An RTT being walked or modified.
+    Rtt,
+    /// The parent (or second) RTT during a walk, fold or create.
+    RttParent,
+    /// A DATA granule.
+    Data,
+    /// A REC.
+    Rec,
+    /// A REC auxiliary granule.
+    RecAux,
+}
+
+/// A host-named NS range could not be accessed (GPF: not Non-secure PAS, or
+/// no memory there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NsAccessError(pub PhysAddr);
+
 /// Hardware access for the monitor logic.
 pub trait Platform: Sync {
+    /// A live mapping of one granule; unmapped when dropped.
+    type Mapping<'a>: Deref<Target = GranuleWords>
+    where
+        Self: 'a;
+
     /// RMM_GTSI_DELEGATE: move the granule at `pa` from Non-secure to Realm PAS.
     fn gtsi_delegate(&self, pa: PhysAddr) -> Result<(), El3Error>;
     /// RMM_GTSI_UNDELEGATE: move the granule at `pa` from Realm to Non-secure PAS.
@@ -26,4 +82,16 @@ pub trait Platform: Sync {
     /// Fill the 4 KiB Realm-PAS granule at `pa` with zeros; `Err` if the
     /// memory access aborted (no RAM at `pa`).
     fn zero_granule(&self, pa: PhysAddr) -> Result<(), MemoryFault>;
+    /// Map the Realm-PAS granule at `pa` (contract 4).
+    fn map_granule(&self, pa: PhysAddr, slot: Slot) -> Self::Mapping<'_>;
+    /// Copy `buf.len()` bytes of Non-secure memory at `pa` into `buf`
+    /// (contract 5).
+    fn read_ns(&self, pa: PhysAddr, buf: &mut [u8]) -> Result<(), NsAccessError>;
+    /// Copy `buf` to Non-secure memory at `pa` (contract 5).
+    fn write_ns(&self, pa: PhysAddr, buf: &[u8]) -> Result<(), NsAccessError>;
+    /// Invalidate stage-2 TLB entries for `ipa` (one page or block) of the
+    /// realm with `vmid`, on all CPUs (contract 6).
+    fn tlbi_ipa(&self, vmid: u16, ipa: u64);
+    /// Invalidate all TLB entries of the realm with `vmid`, on all CPUs.
+    fn tlbi_vmid(&self, vmid: u16);
 }

@@ -3,6 +3,8 @@
 
 use core::sync::atomic::AtomicU16;
 
+use crate::vmid::VmidSet;
+
 use crate::boot::{BootError, BootInfo};
 use crate::features::Features;
 use crate::granule::{GranuleGuard, GranuleTable};
@@ -22,10 +24,15 @@ impl RmiReturn {
     /// RMM data leaks) and the caller's own x4: SMCCC 1.2 requires x4 to be
     /// preserved when it is not a result, and EL3 always copies x0..x4 back.
     /// None of the implemented commands has a fourth output yet.
-    fn new(status: u64, outputs: [u64; 3], caller_x4: u64) -> RmiReturn {
+    pub(crate) fn new(status: u64, outputs: [u64; 3], caller_x4: u64) -> RmiReturn {
         RmiReturn {
             x: [status, outputs[0], outputs[1], outputs[2], caller_x4],
         }
+    }
+
+    /// A status with no outputs (x1..x3 = 0, x4 preserved).
+    pub(crate) fn status(status: RmiStatus, caller_x4: u64) -> RmiReturn {
+        RmiReturn::new(status.to_raw(), [0; 3], caller_x4)
     }
 
     /// `SMC_UNKNOWN` in x0. SMCCC defines only x0 for this case; x1..x3 are 0
@@ -40,10 +47,12 @@ impl RmiReturn {
 /// [`Rmm::handle_rmi`] from every CPU (`Rmm` is `Sync`).
 #[derive(Debug)]
 pub struct Rmm<'a, P: Platform> {
-    platform: P,
-    granules: GranuleTable<'a>,
-    features: Features,
+    pub(crate) platform: P,
+    pub(crate) granules: GranuleTable<'a>,
+    pub(crate) features: Features,
     max_cpus: u64,
+    /// VMIDs in use by realms (REALM_CREATE reserves, REALM_DESTROY frees).
+    pub(crate) vmids: VmidSet,
 }
 
 impl<'a, P: Platform> Rmm<'a, P> {
@@ -70,12 +79,20 @@ impl<'a, P: Platform> Rmm<'a, P> {
             granules,
             features: Features::CONSERVATIVE,
             max_cpus: boot.max_cpus,
+            vmids: VmidSet::new(),
         })
     }
 
     /// Set the values reported by RMI_FEATURES (the arch reads ID registers).
     pub fn with_features(mut self, features: Features) -> Self {
         self.features = features;
+        self
+    }
+
+    /// Limit realm VMIDs to `bits` bits (8 without FEAT_VMID16, 16 with it;
+    /// the default is 16). The arch reads ID_AA64MMFR1_EL1.VMIDBits.
+    pub fn with_vmid_bits(self, bits: u8) -> Self {
+        self.vmids.set_bits(bits);
         self
     }
 
@@ -87,6 +104,11 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// The granule table.
     pub fn granules(&self) -> &GranuleTable<'a> {
         &self.granules
+    }
+
+    /// The VMIDs in use (tests, diagnostics).
+    pub fn vmids(&self) -> &VmidSet {
+        &self.vmids
     }
 
     /// Number of CPUs from cold boot (for `validate_warm_boot`).
@@ -104,12 +126,13 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// .. x7 exactly as received from EL3. Never panics; on every error the
     /// RMM state is unchanged.
     ///
-    /// Valid RMI 1.0 commands not implemented yet (they arrive with the
-    /// realm-lifecycle work: DATA_CREATE, DATA_CREATE_UNKNOWN, DATA_DESTROY,
-    /// REALM_ACTIVATE/CREATE/DESTROY, REC_CREATE/DESTROY/ENTER, REC_AUX_COUNT,
-    /// RTT_CREATE/DESTROY/FOLD/MAP_UNPROTECTED/UNMAP_UNPROTECTED/READ_ENTRY/
-    /// INIT_RIPAS/SET_RIPAS, PSCI_COMPLETE) return `SMC_UNKNOWN`, as do
-    /// unknown FIDs and FIDs with MBZ bits set.
+    /// Implemented: VERSION, FEATURES, GRANULE_DELEGATE/UNDELEGATE,
+    /// REALM_CREATE/ACTIVATE/DESTROY, REC_AUX_COUNT, RTT_CREATE/DESTROY/
+    /// READ_ENTRY. Valid RMI 1.0 commands not implemented yet (DATA_CREATE,
+    /// DATA_CREATE_UNKNOWN, DATA_DESTROY, REC_CREATE/DESTROY/ENTER,
+    /// RTT_FOLD/MAP_UNPROTECTED/UNMAP_UNPROTECTED/INIT_RIPAS/SET_RIPAS,
+    /// PSCI_COMPLETE) return `SMC_UNKNOWN`, as do unknown FIDs and FIDs with
+    /// MBZ bits set.
     pub fn handle_rmi(&self, regs: &[u64; 8]) -> RmiReturn {
         let caller_x4 = regs[4];
         let Some(fid) = RmiFid::from_raw(regs[0]) else {
@@ -132,23 +155,28 @@ impl<'a, P: Platform> Rmm<'a, P> {
                 let status = self.granule_undelegate(PhysAddr(regs[1]));
                 RmiReturn::new(status.to_raw(), [0; 3], caller_x4)
             }
+            RmiFid::RealmCreate => {
+                RmiReturn::status(self.realm_create(regs[1], regs[2]), caller_x4)
+            }
+            RmiFid::RealmActivate => RmiReturn::status(self.realm_activate(regs[1]), caller_x4),
+            RmiFid::RealmDestroy => RmiReturn::status(self.realm_destroy(regs[1]), caller_x4),
+            RmiFid::RecAuxCount => self.rec_aux_count(regs[1], caller_x4),
+            RmiFid::RttCreate => RmiReturn::status(
+                self.rtt_create(regs[1], regs[2], regs[3], regs[4] as i64),
+                caller_x4,
+            ),
+            RmiFid::RttDestroy => self.rtt_destroy(regs[1], regs[2], regs[3] as i64, caller_x4),
+            RmiFid::RttReadEntry => self.rtt_read_entry(regs[1], regs[2], regs[3] as i64),
             RmiFid::DataCreate
             | RmiFid::DataCreateUnknown
             | RmiFid::DataDestroy
-            | RmiFid::RealmActivate
-            | RmiFid::RealmCreate
-            | RmiFid::RealmDestroy
             | RmiFid::RecCreate
             | RmiFid::RecDestroy
             | RmiFid::RecEnter
-            | RmiFid::RttCreate
-            | RmiFid::RttDestroy
             | RmiFid::RttMapUnprotected
-            | RmiFid::RttReadEntry
             | RmiFid::RttUnmapUnprotected
             | RmiFid::PsciComplete
             | RmiFid::RttFold
-            | RmiFid::RecAuxCount
             | RmiFid::RttInitRipas
             | RmiFid::RttSetRipas => RmiReturn::unknown(caller_x4),
         }
@@ -167,7 +195,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// The checks DELEGATE and UNDELEGATE share, in spec order: `gran_align`,
     /// `gran_bound`, then (under the granule lock) `gran_state`. Returns the
     /// locked granule, or ERROR_INPUT with nothing changed.
-    fn lock_granule_in_state(
+    pub(crate) fn lock_granule_in_state(
         &self,
         pa: PhysAddr,
         expected: GranuleState,
@@ -188,6 +216,24 @@ impl<'a, P: Platform> Rmm<'a, P> {
             return Err(RmiStatus::ErrorInput);
         }
         Ok(g)
+    }
+
+    /// Like [`Rmm::lock_granule_in_state`] but never waits: used for every
+    /// object lock after a command's first one (lock order, crate docs). A
+    /// granule locked by another CPU fails its state check (ERROR_INPUT):
+    /// the host is racing two commands on one granule.
+    pub(crate) fn try_lock_in_state(
+        &self,
+        pa: PhysAddr,
+        expected: GranuleState,
+    ) -> Result<GranuleGuard<'a>, RmiStatus> {
+        if !pa.is_granule_aligned() || self.granules.is_reserved(pa) != Some(false) {
+            return Err(RmiStatus::ErrorInput);
+        }
+        match self.granules.try_lock(pa) {
+            Some(g) if g.state() == expected => Ok(g),
+            _ => Err(RmiStatus::ErrorInput),
+        }
     }
 
     /// RMI_GRANULE_DELEGATE. Failure conditions in the priority order of

@@ -176,6 +176,13 @@ fn unimplemented_rmi_commands_give_smc_unknown() {
         RmiFid::Features,
         RmiFid::GranuleDelegate,
         RmiFid::GranuleUndelegate,
+        RmiFid::RealmCreate,
+        RmiFid::RealmActivate,
+        RmiFid::RealmDestroy,
+        RmiFid::RecAuxCount,
+        RmiFid::RttCreate,
+        RmiFid::RttDestroy,
+        RmiFid::RttReadEntry,
     ];
     for fid in RmiFid::ALL.iter().filter(|f| !implemented.contains(f)) {
         let r = rmm.handle_rmi(&[fid.raw(), NS_GRANULE, 1, 2, 0x4444_4444, 5, 6, 7]);

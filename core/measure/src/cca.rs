@@ -191,6 +191,13 @@ pub struct Rim {
 }
 
 impl Rim {
+    /// Resume a RIM from its current value (kept by the RMM in the Realm
+    /// Descriptor between RMI commands), so the next measured event extends
+    /// exactly that value (§2.2).
+    pub const fn from_value(value: Measurement) -> Self {
+        Self { value }
+    }
+
     /// RMI_REALM_CREATE: `RIM = H(P)` (§2.1).
     ///
     /// `algo` must be the algorithm that `params.hash_algo` encodes (§1):

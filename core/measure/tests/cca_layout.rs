@@ -226,3 +226,22 @@ fn rem_extend_from_regs_uses_le_registers() {
         Err(MeasureError::DataTooLong(65))
     );
 }
+
+#[test]
+fn rim_resumed_from_its_value_extends_identically() {
+    use cmon_measure::{HashAlgo, Rim, RimRealmParams};
+    let params = RimRealmParams {
+        flags: 0,
+        s2sz: 40,
+        sve_vl: 0,
+        num_bps: 0,
+        num_wps: 0,
+        pmu_num_ctrs: 0,
+        hash_algo: 0,
+    };
+    let mut a = Rim::new(HashAlgo::Sha256, &params).unwrap();
+    let mut b = Rim::from_value(a.value());
+    a.measure_ripas(0, 0x1000).unwrap();
+    b.measure_ripas(0, 0x1000).unwrap();
+    assert_eq!(a.value(), b.value());
+}

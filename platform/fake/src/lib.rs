@@ -8,12 +8,26 @@
 //! so multi-GiB banks cost nothing. Every call is logged, and the next GTSI
 //! call can be made to fail with a chosen error.
 //!
+//! Granule memory is a sparse map of `Arc<[AtomicU64; 512]>` pages, created
+//! on first use (absent = zero): `map_granule` hands out a clone of the
+//! `Arc`, so a mapping stays valid without holding the fake's mutex and
+//! without `unsafe`. `read_ns` / `write_ns` behave like an NS access from
+//! R-EL2: they fail with `NsAccessError` when the granule is not Non-secure
+//! in the fake GPT or not covered. TLB invalidations are logged
+//! ([`FakePlatform::tlbi_log`]) so tests can assert them. Breaches of the
+//! platform contract (mapping or zeroing a non-Realm granule, two live
+//! mappings in one slot on one thread) are recorded as violations.
+//!
 //! [`ManifestBuilder`] writes a shared page with a valid boot manifest that
 //! tests can then corrupt field by field.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
+use rmm::platform::{GranuleWords, NsAccessError, Slot};
 use rmm::types::GRANULE_SHIFT;
 use rmm::{El3Error, GRANULE_SIZE, MemoryFault, PhysAddr, Platform};
 
@@ -44,6 +58,22 @@ pub enum Call {
     Zero(PhysAddr),
 }
 
+/// One logged TLB invalidation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tlbi {
+    /// `tlbi_ipa(vmid, ipa)`.
+    Ipa(u16, u64),
+    /// `tlbi_vmid(vmid)`.
+    Vmid(u16),
+}
+
+/// A page of fake physical memory.
+type Page = Arc<GranuleWords>;
+
+fn new_page() -> Page {
+    Arc::new(std::array::from_fn(|_| AtomicU64::new(0)))
+}
+
 /// A host access hit a granule that is not Non-secure (a GPF on hardware) or
 /// memory the fake does not cover.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +86,12 @@ struct Inner {
     /// Granule index -> PAS, for granules that are not NonSecure.
     pas: HashMap<u64, Pas>,
     /// Granule index -> contents; absent = zero.
-    mem: HashMap<u64, Box<[u8; 4096]>>,
+    mem: HashMap<u64, Page>,
+    /// Live `(thread, slot)` mappings (contract 4: one per slot per CPU).
+    live: HashSet<(ThreadId, Slot)>,
+    tlbis: Vec<Tlbi>,
+    /// `(pa, len)` of every `read_ns`, successful or not.
+    ns_reads: Vec<(PhysAddr, usize)>,
     calls: Vec<Call>,
     inject: Option<El3Error>,
     /// `(base, size)` ranges the GPT covers but with no RAM behind them:
@@ -81,6 +116,29 @@ impl Inner {
         } else {
             self.pas.insert(gidx, pas);
         }
+    }
+
+    fn ns_ok(&self, a: u64) -> bool {
+        self.covered(a) && self.pas_of(a >> GRANULE_SHIFT) == Pas::NonSecure
+    }
+
+    fn byte(&self, a: u64) -> u8 {
+        self.mem.get(&(a >> GRANULE_SHIFT)).map_or(0, |p| {
+            let off = (a % GRANULE_SIZE) as usize;
+            (p[off / 8].load(Ordering::Relaxed) >> ((off % 8) * 8)) as u8
+        })
+    }
+
+    fn set_byte(&mut self, a: u64, v: u8) {
+        let page = self.mem.entry(a >> GRANULE_SHIFT).or_insert_with(new_page);
+        let off = (a % GRANULE_SIZE) as usize;
+        let shift = (off % 8) * 8;
+        let w = &page[off / 8];
+        let old = w.load(Ordering::Relaxed);
+        w.store(
+            (old & !(0xFF << shift)) | (u64::from(v) << shift),
+            Ordering::Relaxed,
+        );
     }
 
     /// One GTSI transition `from` -> `to`, with EL3's checks in EL3's order.
@@ -196,14 +254,10 @@ impl FakePlatform {
         let mut i = self.lock();
         for (n, byte) in data.iter().enumerate() {
             let a = pa.0 + n as u64;
-            if !i.covered(a) || i.pas_of(a >> GRANULE_SHIFT) != Pas::NonSecure {
+            if !i.ns_ok(a) {
                 return Err(HostFault(PhysAddr(a)));
             }
-            let page = i
-                .mem
-                .entry(a >> GRANULE_SHIFT)
-                .or_insert_with(|| Box::new([0; 4096]));
-            page[(a % GRANULE_SIZE) as usize] = *byte;
+            i.set_byte(a, *byte);
         }
         Ok(())
     }
@@ -214,10 +268,10 @@ impl FakePlatform {
         (0..len as u64)
             .map(|n| {
                 let a = pa.0 + n;
-                if !i.covered(a) || i.pas_of(a >> GRANULE_SHIFT) != Pas::NonSecure {
+                if !i.ns_ok(a) {
                     return Err(HostFault(PhysAddr(a)));
                 }
-                Ok(Self::byte(&i, a))
+                Ok(i.byte(a))
             })
             .collect()
     }
@@ -225,7 +279,16 @@ impl FakePlatform {
     /// Read memory bypassing the GPT (test inspection of Realm memory).
     pub fn read_raw(&self, pa: PhysAddr, len: usize) -> Vec<u8> {
         let i = self.lock();
-        (0..len as u64).map(|n| Self::byte(&i, pa.0 + n)).collect()
+        (0..len as u64).map(|n| i.byte(pa.0 + n)).collect()
+    }
+
+    /// Word `index` of the granule containing `pa`, bypassing the GPT.
+    pub fn read_word(&self, pa: PhysAddr, index: usize) -> u64 {
+        let i = self.lock();
+        i.mem
+            .get(&pa.granule_index())
+            .and_then(|p| p.get(index))
+            .map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
     /// True if the whole granule containing `pa` reads zero.
@@ -233,17 +296,108 @@ impl FakePlatform {
         let i = self.lock();
         i.mem
             .get(&pa.granule_index())
-            .is_none_or(|p| p.iter().all(|&b| b == 0))
+            .is_none_or(|p| p.iter().all(|w| w.load(Ordering::Relaxed) == 0))
     }
 
-    fn byte(i: &Inner, a: u64) -> u8 {
-        i.mem
-            .get(&(a >> GRANULE_SHIFT))
-            .map_or(0, |p| p[(a % GRANULE_SIZE) as usize])
+    /// Every TLB invalidation so far, in order.
+    pub fn tlbi_log(&self) -> Vec<Tlbi> {
+        self.lock().tlbis.clone()
+    }
+
+    /// Forget the TLBI log.
+    pub fn clear_tlbi_log(&self) {
+        self.lock().tlbis.clear();
+    }
+
+    /// `(pa, len)` of every `read_ns` so far, in order.
+    pub fn ns_reads(&self) -> Vec<(PhysAddr, usize)> {
+        self.lock().ns_reads.clone()
     }
 }
 
+/// A live mapping handed out by [`FakePlatform::map_granule`].
+#[derive(Debug)]
+pub struct FakeMapping<'a> {
+    page: Page,
+    owner: &'a FakePlatform,
+    key: (ThreadId, Slot),
+}
+
+impl Deref for FakeMapping<'_> {
+    type Target = GranuleWords;
+
+    fn deref(&self) -> &GranuleWords {
+        &self.page
+    }
+}
+
+impl Drop for FakeMapping<'_> {
+    fn drop(&mut self) {
+        self.owner.lock().live.remove(&self.key);
+    }
+}
+
+/// `pa..pa + len` lies within one granule (platform contract 5).
+fn within_one_granule(pa: PhysAddr, len: usize) -> bool {
+    (pa.0 % GRANULE_SIZE) + len as u64 <= GRANULE_SIZE
+}
+
 impl Platform for FakePlatform {
+    type Mapping<'a> = FakeMapping<'a>;
+
+    fn map_granule(&self, pa: PhysAddr, slot: Slot) -> FakeMapping<'_> {
+        let mut i = self.lock();
+        let g = pa.granule_index();
+        // Platform contract 4: only Realm-PAS granules the RMM owns.
+        if !pa.is_granule_aligned() || !i.covered(pa.0) || i.pas_of(g) != Pas::Realm {
+            i.violations
+                .push(format!("map_granule({:#x}) on a non-Realm granule", pa.0));
+        }
+        let key = (std::thread::current().id(), slot);
+        if !i.live.insert(key) {
+            i.violations
+                .push(format!("two live mappings in slot {slot:?} on one CPU"));
+        }
+        let page = i.mem.entry(g).or_insert_with(new_page).clone();
+        FakeMapping {
+            page,
+            owner: self,
+            key,
+        }
+    }
+
+    fn read_ns(&self, pa: PhysAddr, buf: &mut [u8]) -> Result<(), NsAccessError> {
+        let mut i = self.lock();
+        i.ns_reads.push((pa, buf.len()));
+        let end = pa.0.checked_add(buf.len() as u64);
+        if !within_one_granule(pa, buf.len()) || end.is_none() || !i.ns_ok(pa.0) {
+            return Err(NsAccessError(pa));
+        }
+        for (n, b) in buf.iter_mut().enumerate() {
+            *b = i.byte(pa.0 + n as u64);
+        }
+        Ok(())
+    }
+
+    fn write_ns(&self, pa: PhysAddr, buf: &[u8]) -> Result<(), NsAccessError> {
+        let mut i = self.lock();
+        if !within_one_granule(pa, buf.len()) || !i.ns_ok(pa.0) {
+            return Err(NsAccessError(pa));
+        }
+        for (n, b) in buf.iter().enumerate() {
+            i.set_byte(pa.0 + n as u64, *b);
+        }
+        Ok(())
+    }
+
+    fn tlbi_ipa(&self, vmid: u16, ipa: u64) {
+        self.lock().tlbis.push(Tlbi::Ipa(vmid, ipa));
+    }
+
+    fn tlbi_vmid(&self, vmid: u16) {
+        self.lock().tlbis.push(Tlbi::Vmid(vmid));
+    }
+
     fn gtsi_delegate(&self, pa: PhysAddr) -> Result<(), El3Error> {
         let mut i = self.lock();
         let r = i.transition(pa, Pas::NonSecure, Pas::Realm);
@@ -270,86 +424,18 @@ impl Platform for FakePlatform {
             i.violations
                 .push(format!("zero_granule({:#x}) on a non-Realm granule", pa.0));
         }
-        // Absent = zero: dropping the page is the sparse form of a 4 KiB memset.
-        i.mem.remove(&g);
+        // Absent = zero: dropping the page is the sparse form of a 4 KiB
+        // memset. A page still mapped somewhere is zeroed in place.
+        if let Some(p) = i.mem.get(&g) {
+            if Arc::strong_count(p) == 1 {
+                i.mem.remove(&g);
+            } else {
+                p.iter().for_each(|w| w.store(0, Ordering::Relaxed));
+            }
+        }
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: u64 = 0x4000_0000;
-
-    #[test]
-    fn gtsi_behaves_like_el3() {
-        let f = FakePlatform::new(&[(BASE, 0x1_0000)]);
-        let pa = PhysAddr(BASE + 0x1000);
-        assert_eq!(f.gtsi_undelegate(pa), Err(El3Error::BadPas), "not Realm");
-        assert_eq!(f.gtsi_delegate(pa), Ok(()));
-        assert_eq!(f.pas(pa), Some(Pas::Realm));
-        assert_eq!(f.gtsi_delegate(pa), Err(El3Error::BadPas), "not NS");
-        assert_eq!(f.gtsi_undelegate(pa), Ok(()));
-        assert_eq!(
-            f.gtsi_delegate(PhysAddr(BASE + 0x1_0000)),
-            Err(El3Error::BadAddr)
-        );
-        assert_eq!(f.gtsi_delegate(PhysAddr(BASE + 1)), Err(El3Error::BadAddr));
-        f.set_pas(pa, Pas::Secure);
-        assert_eq!(f.gtsi_delegate(pa), Err(El3Error::BadPas));
-        assert_eq!(f.gtsi_calls(), 7);
-    }
-
-    #[test]
-    fn injected_fault_is_one_shot_and_leaves_gpt_alone() {
-        let f = FakePlatform::new(&[(BASE, 0x1_0000)]);
-        let pa = PhysAddr(BASE);
-        f.fail_next_gtsi(El3Error::NoMem);
-        assert_eq!(f.gtsi_delegate(pa), Err(El3Error::NoMem));
-        assert_eq!(f.pas(pa), Some(Pas::NonSecure));
-        assert_eq!(f.gtsi_delegate(pa), Ok(()));
-    }
-
-    #[test]
-    fn sparse_memory_and_host_view() {
-        // 64 GiB costs nothing until written.
-        let f = FakePlatform::new(&[(BASE, 1 << 36)]);
-        let pa = PhysAddr(BASE + (1 << 35));
-        assert_eq!(f.host_read(pa, 4).unwrap(), vec![0; 4]);
-        f.host_write(pa, &[1, 2, 3, 4]).unwrap();
-        assert!(!f.granule_is_zero(pa));
-        assert_eq!(f.read_raw(pa, 4), vec![1, 2, 3, 4]);
-        f.gtsi_delegate(pa).unwrap();
-        assert_eq!(f.host_write(pa, &[0]), Err(HostFault(pa)));
-        f.zero_granule(pa).unwrap();
-        assert!(f.granule_is_zero(pa));
-        assert!(f.violations().is_empty());
-        f.zero_granule(PhysAddr(BASE)).unwrap();
-        assert_eq!(
-            f.violations().len(),
-            1,
-            "zeroing an NS granule breaks the contract"
-        );
-    }
-
-    #[test]
-    fn builder_checksums_sum_to_zero() {
-        let b = ManifestBuilder::v0_5(0x418F_F000, &[(BASE, 0xC000_0000)]);
-        let p = b.build();
-        for list in [16usize, 40] {
-            let (num, ptr) = (read_u64(&p, list), read_u64(&p, list + 8));
-            let off = (ptr - 0x418F_F000) as usize;
-            let words = if list == 16 { 2 } else { 6 } * num as usize;
-            let sum = (0..words).fold(num.wrapping_add(ptr), |s, w| {
-                s.wrapping_add(read_u64(&p, off + 8 * w))
-            });
-            assert_eq!(sum.wrapping_add(read_u64(&p, list + 16)), 0);
-        }
-        assert_eq!(
-            read_u64(&p, 24),
-            0x418F_F000 + 160,
-            "v0.5 arrays follow the 160 B core"
-        );
-    }
-}
+mod tests;

@@ -127,7 +127,12 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     let (start, end) = mmu::image_range();
     let reserved = [(PhysAddr(start), end - start), (boot.shared_buf, 4096)];
     let monitor = match rmm::Rmm::new(platform::ArmPlatform, &boot, storage, &reserved) {
-        Ok(m) => m.with_features(features()),
+        // VMIDBits (ID_AA64MMFR1_EL1[7:4]): 2 = 16-bit VMIDs, 0 = 8-bit.
+        Ok(m) => {
+            let vmid16 = (arch::read_sysreg!("id_aa64mmfr1_el1") >> 4) & 0xF == 2;
+            m.with_features(features())
+                .with_vmid_bits(if vmid16 { 16 } else { 8 })
+        }
         Err(e) => boot_failed(e.code()),
     };
     let monitor = global::RMM.set(monitor);

@@ -1,8 +1,9 @@
-//! `rmm::Platform` on real AArch64: GTSI calls are SMCs to EL3, granule
-//! access goes through slot buffers.
+//! `rmm::Platform` on real AArch64: GTSI calls are SMCs to EL3, granule and
+//! host-memory access goes through per-CPU slot buffers (slots.rs), and
+//! stage-2 TLB maintenance is broadcast (Inner Shareable).
 
 use crate::{arch, slots};
-use rmm::{El3Error, MemoryFault, PhysAddr, Platform};
+use rmm::{El3Error, MemoryFault, NsAccessError, PhysAddr, Platform, Slot};
 
 pub const RMM_GTSI_DELEGATE: u64 = 0xC400_01B0;
 pub const RMM_GTSI_UNDELEGATE: u64 = 0xC400_01B1;
@@ -15,6 +16,8 @@ fn el3_result(x0: u64) -> Result<(), El3Error> {
 }
 
 impl Platform for ArmPlatform {
+    type Mapping<'a> = slots::SlotMapping;
+
     fn gtsi_delegate(&self, pa: PhysAddr) -> Result<(), El3Error> {
         el3_result(arch::smc([RMM_GTSI_DELEGATE, pa.0, 0, 0, 0, 0, 0, 0])[0])
     }
@@ -24,7 +27,26 @@ impl Platform for ArmPlatform {
     }
 
     fn zero_granule(&self, pa: PhysAddr) -> Result<(), MemoryFault> {
-        slots::with_realm_granule(slots::Slot::Delegated, pa.0, slots::zero_page)
-            .map_err(|()| MemoryFault(pa))
+        slots::zero_realm_granule(pa.0).map_err(|()| MemoryFault(pa))
+    }
+
+    fn map_granule(&self, pa: PhysAddr, slot: Slot) -> slots::SlotMapping {
+        slots::map_realm(slot, pa.0)
+    }
+
+    fn read_ns(&self, pa: PhysAddr, buf: &mut [u8]) -> Result<(), NsAccessError> {
+        slots::read_ns(pa.0, buf).map_err(|()| NsAccessError(pa))
+    }
+
+    fn write_ns(&self, pa: PhysAddr, buf: &[u8]) -> Result<(), NsAccessError> {
+        slots::write_ns(pa.0, buf).map_err(|()| NsAccessError(pa))
+    }
+
+    fn tlbi_ipa(&self, vmid: u16, ipa: u64) {
+        arch::tlbi_s2_ipa(vmid, ipa);
+    }
+
+    fn tlbi_vmid(&self, vmid: u16) {
+        arch::tlbi_s2_vmid(vmid);
     }
 }

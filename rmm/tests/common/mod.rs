@@ -77,3 +77,166 @@ pub fn call(rmm: &Rmm<'_, FakePlatform>, fid: u64, a1: u64) -> RmiReturn {
 pub fn status(rmm: &Rmm<'_, FakePlatform>, fid: u64, a1: u64) -> u64 {
     call(rmm, fid, a1).x[0]
 }
+
+// ---- Realm fixtures (realm, RTT, DATA and REC tests) ----
+
+pub const REALM_CREATE: u64 = RmiFid::RealmCreate as u64;
+pub const REALM_ACTIVATE: u64 = RmiFid::RealmActivate as u64;
+pub const REALM_DESTROY: u64 = RmiFid::RealmDestroy as u64;
+pub const REC_AUX_COUNT: u64 = RmiFid::RecAuxCount as u64;
+pub const RTT_CREATE: u64 = RmiFid::RttCreate as u64;
+pub const RTT_DESTROY: u64 = RmiFid::RttDestroy as u64;
+pub const RTT_READ_ENTRY: u64 = RmiFid::RttReadEntry as u64;
+pub const RTT_FOLD: u64 = RmiFid::RttFold as u64;
+pub const RTT_INIT_RIPAS: u64 = RmiFid::RttInitRipas as u64;
+pub const RTT_MAP_UNPROTECTED: u64 = RmiFid::RttMapUnprotected as u64;
+pub const RTT_UNMAP_UNPROTECTED: u64 = RmiFid::RttUnmapUnprotected as u64;
+pub const DATA_CREATE: u64 = RmiFid::DataCreate as u64;
+pub const DATA_CREATE_UNKNOWN: u64 = RmiFid::DataCreateUnknown as u64;
+pub const DATA_DESTROY: u64 = RmiFid::DataDestroy as u64;
+pub const REC_CREATE: u64 = RmiFid::RecCreate as u64;
+pub const REC_DESTROY: u64 = RmiFid::RecDestroy as u64;
+
+/// RMI status words.
+pub const SUCCESS: u64 = 0;
+pub const ERROR_INPUT: u64 = 1;
+pub const fn error_realm(i: u64) -> u64 {
+    2 | i << 8
+}
+pub const fn error_rtt(level: u64) -> u64 {
+    4 | level << 8
+}
+
+/// Pool of host granules used for realm objects (NS DRAM).
+pub const POOL: u64 = 0x8010_0000;
+/// The n-th pool granule.
+pub const fn pool(n: u64) -> u64 {
+    POOL + n * 0x1000
+}
+/// NS page holding RmiRealmParams / RmiRecParams / DATA sources.
+pub const PARAMS: u64 = 0x9000_0000;
+pub const SRC: u64 = 0x9000_1000;
+
+/// Default realm: RD = pool(0), two concatenated level-1 roots at
+/// pool(2)..pool(4) (s2sz 40), VMID 7.
+pub const RD: u64 = pool(0);
+pub const RTT_BASE: u64 = pool(2);
+
+/// RmiRealmParams fields (cca-rmm-abi.md §4.1).
+#[derive(Clone, Copy, Debug)]
+pub struct RealmCfg {
+    pub flags: u64,
+    pub s2sz: u64,
+    pub sve_vl: u32,
+    pub num_bps: u32,
+    pub num_wps: u32,
+    pub pmu_num_ctrs: u32,
+    pub hash_algo: u8,
+    pub rpv: [u8; 64],
+    pub vmid: u16,
+    pub rtt_base: u64,
+    pub level: i64,
+    pub num: u32,
+}
+
+impl Default for RealmCfg {
+    fn default() -> Self {
+        RealmCfg {
+            flags: 0,
+            s2sz: 40,
+            sve_vl: 0,
+            num_bps: 1,
+            num_wps: 1,
+            pmu_num_ctrs: 0,
+            hash_algo: 0,
+            rpv: [0x5A; 64],
+            vmid: 7,
+            rtt_base: RTT_BASE,
+            level: 1,
+            num: 2,
+        }
+    }
+}
+
+impl RealmCfg {
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        let put = |b: &mut Vec<u8>, off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+        put(&mut b, 0x000, &self.flags.to_le_bytes());
+        put(&mut b, 0x008, &self.s2sz.to_le_bytes());
+        put(&mut b, 0x010, &self.sve_vl.to_le_bytes());
+        put(&mut b, 0x018, &self.num_bps.to_le_bytes());
+        put(&mut b, 0x020, &self.num_wps.to_le_bytes());
+        put(&mut b, 0x028, &self.pmu_num_ctrs.to_le_bytes());
+        b[0x030] = self.hash_algo;
+        put(&mut b, 0x400, &self.rpv);
+        put(&mut b, 0x800, &self.vmid.to_le_bytes());
+        put(&mut b, 0x808, &self.rtt_base.to_le_bytes());
+        put(&mut b, 0x810, &self.level.to_le_bytes());
+        put(&mut b, 0x818, &self.num.to_le_bytes());
+        b
+    }
+
+    /// The measured subset, for an independent RIM replay.
+    pub fn rim_params(&self) -> cmon_measure::RimRealmParams {
+        cmon_measure::RimRealmParams {
+            flags: self.flags,
+            s2sz: self.s2sz as u32,
+            sve_vl: self.sve_vl,
+            num_bps: self.num_bps,
+            num_wps: self.num_wps,
+            pmu_num_ctrs: self.pmu_num_ctrs,
+            hash_algo: self.hash_algo,
+        }
+    }
+}
+
+/// Raw RMI call with x1..x5.
+pub fn rmi(rmm: &Rmm<'_, FakePlatform>, fid: u64, args: &[u64]) -> RmiReturn {
+    let mut r = [fid, 0, 0, 0, 0x4444_4444, 0, 0, 0];
+    for (i, a) in args.iter().enumerate() {
+        r[i + 1] = *a;
+    }
+    rmm.handle_rmi(&r)
+}
+
+pub fn delegate(rmm: &Rmm<'_, FakePlatform>, pa: u64) {
+    assert_eq!(status(rmm, DELEGATE, pa), 0, "delegate {pa:#x}");
+}
+
+/// Write `cfg` at PARAMS, delegate RD and its roots, create the realm.
+pub fn create_realm_with(rmm: &Rmm<'_, FakePlatform>, rd: u64, cfg: &RealmCfg) -> u64 {
+    rmm.platform()
+        .host_write(PhysAddr(PARAMS), &cfg.bytes())
+        .unwrap();
+    delegate(rmm, rd);
+    for i in 0..u64::from(cfg.num) {
+        delegate(rmm, cfg.rtt_base + i * 0x1000);
+    }
+    rmi(rmm, REALM_CREATE, &[rd, PARAMS]).x[0]
+}
+
+/// The default realm at RD.
+pub fn create_realm(rmm: &Rmm<'_, FakePlatform>) {
+    assert_eq!(create_realm_with(rmm, RD, &RealmCfg::default()), SUCCESS);
+}
+
+/// State and refcount of a granule (lock-free snapshot).
+pub fn gstate(rmm: &Rmm<'_, FakePlatform>, pa: u64) -> (Option<rmm::GranuleState>, u16) {
+    let s = rmm.granules().snapshot(PhysAddr(pa)).unwrap();
+    (s.state, s.refcount)
+}
+
+/// Snapshot of the first `n` pool granules plus the fake's TLBI log and
+/// the realm-visible memory words, to prove a failing command changed nothing.
+pub fn world(
+    rmm: &Rmm<'_, FakePlatform>,
+    n: u64,
+) -> Vec<(Option<rmm::GranuleState>, u16, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let (s, r) = gstate(rmm, pool(i));
+            (s, r, rmm.platform().read_raw(PhysAddr(pool(i)), 4096))
+        })
+        .collect()
+}

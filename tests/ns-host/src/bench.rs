@@ -6,9 +6,15 @@
 use crate::checks::POOL;
 use crate::hw::{self, println, smc};
 use crate::rmi::{self, RMI_ABI_VERSION, RMI_VERSION, SUCCESS};
+use arm_rt::sync::SpinLock;
 
 const DEFAULT_ITERS: usize = 101;
 const MAX_ITERS: usize = 1001;
+/// Sample rows: 4 round-trip benchmarks + 8 realm-lifecycle ones.
+const ROWS: usize = 12;
+
+/// Sample storage in .bss (96 KiB would not fit the 16 KiB CPU stack).
+static SAMPLES: SpinLock<[[u64; MAX_ITERS]; ROWS]> = SpinLock::new([[0; MAX_ITERS]; ROWS]);
 
 fn report(name: &str, samples: &mut [u64]) {
     samples.sort_unstable();
@@ -26,10 +32,8 @@ pub fn run(iters_word: u32) {
         0 => DEFAULT_ITERS,
         n => n.min(MAX_ITERS),
     };
-    let mut version = [0u64; MAX_ITERS];
-    let mut deleg = [0u64; MAX_ITERS];
-    let mut undeleg = [0u64; MAX_ITERS];
-    let mut psci = [0u64; MAX_ITERS];
+    let mut samples = SAMPLES.lock();
+    let [version, deleg, undeleg, psci, realm_rows @ ..] = &mut *samples;
     let g = POOL + 0x4_0000;
     for i in 0..iters {
         let t0 = hw::counter();
@@ -54,8 +58,60 @@ pub fn run(iters_word: u32) {
             hw::system_off(1);
         }
     }
+    realm(iters, realm_rows);
     report("rmi_version", &mut version[..iters]);
     report("granule_delegate", &mut deleg[..iters]);
     report("granule_undelegate", &mut undeleg[..iters]);
     report("el3_psci_version", &mut psci[..iters]);
+}
+
+/// One realm built and torn down per iteration, each command timed on its
+/// own (the RMI commands implemented so far: realm and RTT lifecycle).
+fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
+    use crate::realm::*;
+    use crate::rmi::*;
+    let names = [
+        "realm_create",
+        "rtt_create",
+        "realm_activate",
+        "realm_teardown",
+    ];
+    for i in 0..iters {
+        let mut ok = true;
+        for g in [RD, RTT_L1, RTT_L2, RTT_L3] {
+            ok &= rmi::delegate(g) == SUCCESS;
+        }
+        realm_params();
+        let mut timed = |slot: usize, f: &mut dyn FnMut() -> bool| {
+            let t0 = hw::counter();
+            let r = f();
+            t[slot][i] = hw::counter() - t0;
+            r
+        };
+        ok &= timed(0, &mut || {
+            rmi(RMI_REALM_CREATE, [RD, REALM_PARAMS, 0, 0])[0] == SUCCESS
+        });
+        ok &= rmi(RMI_RTT_CREATE, [RD, RTT_L2, 0, 2])[0] == SUCCESS;
+        ok &= timed(1, &mut || {
+            rmi(RMI_RTT_CREATE, [RD, RTT_L3, 0, 3])[0] == SUCCESS
+        });
+        ok &= timed(2, &mut || {
+            rmi(RMI_REALM_ACTIVATE, [RD, 0, 0, 0])[0] == SUCCESS
+        });
+        ok &= timed(3, &mut || {
+            rmi(RMI_RTT_DESTROY, [RD, 0, 3, 0])[0] == SUCCESS
+                && rmi(RMI_RTT_DESTROY, [RD, 0, 2, 0])[0] == SUCCESS
+                && rmi(RMI_REALM_DESTROY, [RD, 0, 0, 0])[0] == SUCCESS
+        });
+        for g in [RD, RTT_L1, RTT_L2, RTT_L3] {
+            ok &= rmi::undelegate(g) == SUCCESS;
+        }
+        if !ok {
+            println!("ns-host: realm bench iteration {i} failed");
+            hw::system_off(1);
+        }
+    }
+    for (slot, name) in names.iter().enumerate() {
+        report(name, &mut t[slot][..iters]);
+    }
 }

@@ -8,13 +8,13 @@ use crate::smp;
 /// QEMU's DTB; inside the first 1 GiB so any `-m` >= 1G works.
 pub const POOL: u64 = 0x5000_0000;
 
-struct Report {
+pub struct Report {
     passed: u64,
     failed: u64,
 }
 
 impl Report {
-    fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
+    pub fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
         if ok {
             self.passed += 1;
             println!("[PASS] {name}: {detail}");
@@ -165,6 +165,7 @@ pub fn run() -> u64 {
         esr == 1 << 25,
         format_args!("HFGRTR_EL2 read -> ESR_EL2 {esr:#x} (UNDEF injected by EL3)"),
     );
+    crate::realm::run(&mut r);
     let v = hw::smc([hw::PSCI_VERSION, 0, 0, 0, 0, 0, 0, 0])[0];
     r.check("psci_version", v == 0x1_0001, format_args!("{v:#x}"));
     let s = smp::run_secondaries();

@@ -64,6 +64,12 @@ pub fn read_u64(pa: u64) -> u64 {
     unsafe { core::ptr::read_volatile(pa as *const u64) }
 }
 
+/// Write the 8-byte word at `pa` in a host-owned NS page.
+pub fn write_u64(pa: u64, v: u64) {
+    // SAFETY: as for `fill_page`; only called on NS-owned pages.
+    unsafe { core::ptr::write_volatile(pa as *mut u64, v) }
+}
+
 /// A word in NS memory written by QEMU's `-device loader` (run mode etc.).
 pub fn config_word(pa: u64) -> u32 {
     // SAFETY: the config page 0x5FFF_F000 is NS DRAM outside every image.

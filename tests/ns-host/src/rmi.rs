@@ -6,7 +6,14 @@ use crate::hw::smc;
 pub const RMI_VERSION: u64 = 0xC400_0150;
 pub const RMI_GRANULE_DELEGATE: u64 = 0xC400_0151;
 pub const RMI_GRANULE_UNDELEGATE: u64 = 0xC400_0152;
+pub const RMI_REALM_ACTIVATE: u64 = 0xC400_0157;
+pub const RMI_REALM_CREATE: u64 = 0xC400_0158;
+pub const RMI_REALM_DESTROY: u64 = 0xC400_0159;
+pub const RMI_RTT_CREATE: u64 = 0xC400_015D;
+pub const RMI_RTT_DESTROY: u64 = 0xC400_015E;
+pub const RMI_RTT_READ_ENTRY: u64 = 0xC400_0161;
 pub const RMI_FEATURES: u64 = 0xC400_0165;
+pub const RMI_REC_AUX_COUNT: u64 = 0xC400_0167;
 pub const RMI_ABI_VERSION: u64 = 0x1_0000;
 /// SMCCC 1.3 SVE live-state hint (FID bit 16).
 pub const SVE_HINT: u64 = 1 << 16;

@@ -130,47 +130,62 @@ rmm_vectors:
     vec 14
     vec 15
 
-// A synchronous abort inside rmm_zero_page (no RAM behind a granule the
-// host named) returns 1 from it; anything else is fatal. Uses only x16/x17,
-// which rmm_zero_page's callers treat as clobbered (AAPCS64 IP0/IP1).
+// A synchronous exception inside a "recoverable" routine (section
+// .text.recoverable: leaf functions that touch host-named or possibly absent
+// memory and never change x30 or sp) returns 1 from that routine to its
+// caller. Anything else is fatal. Uses only x16/x17 (AAPCS64 IP0/IP1, which
+// callers of these routines treat as clobbered).
 rmm_sync_current:
     mrs     x16, elr_el2
-    adrp    x17, rmm_zero_page_start
-    add     x17, x17, :lo12:rmm_zero_page_start
+    adrp    x17, __recoverable_start
+    add     x17, x17, :lo12:__recoverable_start
     cmp     x16, x17
     b.lo    1f
-    adrp    x17, rmm_zero_page_end
-    add     x17, x17, :lo12:rmm_zero_page_end
+    adrp    x17, __recoverable_end
+    add     x17, x17, :lo12:__recoverable_end
     cmp     x16, x17
     b.hs    1f
-    adrp    x16, rmm_zero_page_fault
-    add     x16, x16, :lo12:rmm_zero_page_fault
-    msr     elr_el2, x16
+    mov     x0, #1
+    msr     elr_el2, x30
     eret
 1:  mov     x0, #4
     b       rmm_vector_common
 
+.section .text.recoverable, "ax"
 // u64 rmm_zero_page(va, block): zero the 4 KiB page at va with DC ZVA
-// (block = DC ZVA block size in bytes). Returns 0, or 1 if an access
-// aborted.
-.section .text, "ax"
+// (block = DC ZVA block size). Returns 0 (1 if an access aborted).
 .global rmm_zero_page
 rmm_zero_page:
     add     x2, x0, #0x1000
-.global rmm_zero_page_start
-rmm_zero_page_start:
 2:  dc      zva, x0
     add     x0, x0, x1
     dc      zva, x0
     add     x0, x0, x1
     cmp     x0, x2
     b.lo    2b
-.global rmm_zero_page_end
-rmm_zero_page_end:
     mov     x0, #0
     ret
-rmm_zero_page_fault:
-    mov     x0, #1
+
+// u64 rmm_copy(dst, src, len): copy len bytes; 16 bytes at a time when
+// dst, src and len are 16-byte aligned (4 KiB pages), else byte by byte.
+// Returns 0 (1 if an access aborted).
+.global rmm_copy
+rmm_copy:
+    orr     x3, x0, x1
+    orr     x3, x3, x2
+    tst     x3, #15
+    b.ne    4f
+3:  cbz     x2, 5f
+    ldp     x4, x5, [x1], #16
+    stp     x4, x5, [x0], #16
+    sub     x2, x2, #16
+    b       3b
+4:  cbz     x2, 5f
+    ldrb    w4, [x1], #1
+    strb    w4, [x0], #1
+    sub     x2, x2, #1
+    b       4b
+5:  mov     x0, #0
     ret
 
 .section .text.vectors, "ax"
