@@ -67,6 +67,8 @@ pub fn run(iters_word: u32) {
 
 /// One realm built and torn down per iteration, each command timed on its
 /// own (the RMI commands implemented so far: realm and RTT lifecycle).
+// `i` selects a column of the per-benchmark sample rows `t[slot]`.
+#[allow(clippy::needless_range_loop)]
 fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
     use crate::realm::*;
     use crate::rmi::*;
