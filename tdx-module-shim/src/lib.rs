@@ -1,3 +1,403 @@
-//! SEAM-style TDX module shim (placeholder until its issue)
+//! SEAM-style TDX module shim: the host-testable module logic.
+//!
+//! This crate plays the role of the Intel TDX module 1.5 for the VMM
+//! (SEAMCALL, TDH.* leaves), following shared/spec/tdx-module-abi.md. The
+//! shim image (`tdx-module-shim/image`) traps SEAMCALL, builds a
+//! [`VmmRegs`] and calls [`Module::seamcall`] on the calling LP.
+//!
+//! - [`status`]: completion status codes and operand IDs (§3);
+//! - [`leaf`]: leaf numbers and RAX decoding (§1, §2);
+//! - [`platform`]: the [`TdxPlatform`] trait (the machine behind the logic);
+//! - [`pamt`] / [`tdmr`]: TDMRs, PAMT and TDH.SYS.CONFIG validation (§4);
+//! - [`sys`]: TDH.SYS.* (§2, §5 module state, §6.2 metadata);
+//! - [`mng`], [`td_params`]: TD creation and TDH.MNG.INIT (§5, §6.1);
+//! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7).
+//!
+//! No global state: a [`Module`] owns every table, so host tests run in
+//! parallel. `#![forbid(unsafe_code)]`, no allocation. Every register from
+//! the VMM is untrusted; a failing leaf leaves module state unchanged.
+//!
+//! Locking: each leaf takes PAMT entry locks (in PAMT memory, by
+//! compare-and-swap) and at most one TDCS try-lock, and never waits: a
+//! contended lock returns `TDX_OPERAND_BUSY` plus the operand's ID.
 #![no_std]
 #![forbid(unsafe_code)]
+
+pub mod leaf;
+pub mod mem;
+pub mod mng;
+pub mod pamt;
+pub mod platform;
+pub mod status;
+pub mod sys;
+pub mod td_params;
+pub mod tdmr;
+mod tdr;
+pub mod types;
+
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+
+use cmon_measure::{Mrtd, Rtmr};
+
+pub use leaf::{Leaf, LeafId, decode_rax};
+pub use platform::{PAGE_WORDS, PageWords, TdxPlatform, TryLock, VmmAccessError};
+pub use status::{Code, OperandId, Status};
+pub use types::{Gpa, Hpa, Level, Lifecycle, Lp, OpState, PageType, SysState, VmmRegs};
+
+use pamt::{PamtGuard, TdmrTable};
+use status::{TdxResult, err};
+use types::{KotState, PAGE_SIZE};
+
+/// Logical processors the module can track.
+pub const MAX_LPS: usize = 256;
+/// Packages the module can track (bitmaps are u64).
+pub const MAX_PACKAGES: u32 = 64;
+/// HKIDs the module can track (KOT size); the HKID field is at most 6 bits.
+pub const MAX_HKIDS: usize = 64;
+/// Convertible memory ranges (MAX_CMR in the module source).
+pub const MAX_CMRS: usize = 32;
+
+/// One convertible memory range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cmr {
+    /// Base (4 KiB-aligned).
+    pub base: u64,
+    /// Size (4 KiB multiple); 0 = unused.
+    pub size: u64,
+}
+
+/// Static facts the image tells the module at boot (trusted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModuleConfig {
+    /// Number of LPs; each must run TDH.SYS.LP.INIT.
+    pub num_lps: u32,
+    /// Number of packages; each must run the KEY.CONFIG leaves.
+    pub num_packages: u32,
+    /// Physical address width in bits, including the HKID bits.
+    pub max_pa: u32,
+    /// HKID bits at the top of the physical address (1 << hkid_bits ≤ [`MAX_HKIDS`]).
+    pub hkid_bits: u32,
+    /// First private HKID; HKIDs below it are shared (MKTME).
+    pub first_private_hkid: u16,
+    /// Number of private HKIDs.
+    pub num_private_hkids: u16,
+    /// Convertible memory ranges, ascending, non-overlapping; unused entries have size 0.
+    pub cmrs: [Cmr; MAX_CMRS],
+}
+
+/// `ModuleConfig` rejected by [`Module::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub &'static str);
+
+impl ModuleConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.num_lps == 0 || self.num_lps as usize > MAX_LPS {
+            return Err(ConfigError("num_lps"));
+        }
+        if self.num_packages == 0 || self.num_packages > MAX_PACKAGES {
+            return Err(ConfigError("num_packages"));
+        }
+        if self.max_pa > 52 || self.hkid_bits > 6 || self.hkid_bits + 32 > self.max_pa {
+            return Err(ConfigError("max_pa/hkid_bits"));
+        }
+        let end = u32::from(self.first_private_hkid) + u32::from(self.num_private_hkids);
+        if self.first_private_hkid == 0 || end > 1 << self.hkid_bits {
+            return Err(ConfigError("private HKID range"));
+        }
+        let mut prev_end = 0;
+        for c in self.cmrs.iter().filter(|c| c.size != 0) {
+            let Some(e) = c.base.checked_add(c.size) else {
+                return Err(ConfigError("CMR overflow"));
+            };
+            if c.base % PAGE_SIZE != 0 || c.size % PAGE_SIZE != 0 || c.base < prev_end {
+                return Err(ConfigError("CMR alignment/order"));
+            }
+            prev_end = e;
+        }
+        Ok(())
+    }
+
+    /// Bit position of the lowest HKID bit in a PA.
+    pub const fn hkid_shift(&self) -> u32 {
+        self.max_pa - self.hkid_bits
+    }
+
+    pub(crate) fn is_private_hkid(&self, hkid: u64) -> bool {
+        let first = u64::from(self.first_private_hkid);
+        hkid >= first && hkid < first + u64::from(self.num_private_hkids)
+    }
+
+    /// True if `[start, end)` lies inside the union of contiguous CMRs.
+    pub(crate) fn in_cmr(&self, start: u64, end: u64) -> bool {
+        let mut run: Option<(u64, u64)> = None;
+        for c in self.cmrs.iter().filter(|c| c.size != 0) {
+            let (b, e) = (c.base, c.base + c.size);
+            run = match run {
+                Some((rb, re)) if re == b => Some((rb, e)),
+                _ => Some((b, e)),
+            };
+            let (rb, re) = run.unwrap_or((b, e));
+            if start >= rb && end <= re {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// TDCS state the shim keeps in module memory (per HKID; reset by
+/// TDH.MNG.CREATE). The TDCX pages are held and typed in the PAMT; page 2
+/// is the Secure-EPT root.
+#[derive(Debug)]
+pub(crate) struct Tdcs {
+    pub op_state: OpState,
+    pub attributes: u64,
+    pub xfam: u64,
+    pub max_vcpus: u16,
+    pub gpaw52: bool,
+    pub tsc_frequency: u16,
+    pub mr_config_id: [u8; 48],
+    pub mr_owner: [u8; 48],
+    pub mr_owner_config: [u8; 48],
+    pub mrtd: Option<Mrtd>,
+    pub mrtd_final: [u8; 48],
+    pub rtmr: [Rtmr; 4],
+}
+
+impl Tdcs {
+    fn new() -> Self {
+        Tdcs {
+            op_state: OpState::Uninitialized,
+            attributes: 0,
+            xfam: 0,
+            max_vcpus: 0,
+            gpaw52: false,
+            tsc_frequency: 0,
+            mr_config_id: [0; 48],
+            mr_owner: [0; 48],
+            mr_owner_config: [0; 48],
+            mrtd: None,
+            mrtd_final: [0; 48],
+            rtmr: [Rtmr::new(); 4],
+        }
+    }
+}
+
+/// Leaves (and versions) this shim implements; every other leaf answers
+/// like an unknown one, `TDX_OPERAND_INVALID` + RAX, in any module state.
+pub fn implemented(leaf: Leaf) -> bool {
+    use LeafId::*;
+    match leaf.id {
+        SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
+        | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
+        | MrExtend | MrFinalize => true,
+        MemSeptAdd => leaf.version == 0,
+        _ => false,
+    }
+}
+
+/// Snapshot of a TD returned by [`Module::td_info`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct TdInfo {
+    pub op_state: OpState,
+    pub attributes: u64,
+    pub xfam: u64,
+    pub max_vcpus: u16,
+    pub gpaw52: bool,
+    pub tsc_frequency: u16,
+    pub mr_config_id: [u8; 48],
+    pub mr_owner: [u8; 48],
+    pub mr_owner_config: [u8; 48],
+    pub mrtd: Option<[u8; 48]>,
+    pub rtmr: [[u8; 48]; 4],
+    /// TDR.CHLDCNT.
+    pub chldcnt: u64,
+}
+
+/// The TDX module: every table it owns, over platform `P`.
+pub struct Module<P: TdxPlatform> {
+    plat: P,
+    cfg: ModuleConfig,
+    sys_state: AtomicU8,
+    global: sys::GlobalLock,
+    lp_init: [AtomicBool; MAX_LPS],
+    num_init_lps: AtomicU32,
+    pkg_config: AtomicU64,
+    global_hkid: AtomicU16,
+    kot: [AtomicU8; MAX_HKIDS],
+    tdmrs: TdmrTable,
+    tdcs: [P::Lock<Tdcs>; MAX_HKIDS],
+}
+
+impl<P: TdxPlatform> core::fmt::Debug for Module<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Module")
+            .field("cfg", &self.cfg)
+            .field("sys_state", &self.sys_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: TdxPlatform> Module<P> {
+    /// A module in SYSINIT_PENDING.
+    pub fn new(plat: P, cfg: ModuleConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        Ok(Module {
+            plat,
+            cfg,
+            sys_state: AtomicU8::new(SysState::SysinitPending as u8),
+            global: sys::GlobalLock::default(),
+            lp_init: core::array::from_fn(|_| AtomicBool::new(false)),
+            num_init_lps: AtomicU32::new(0),
+            pkg_config: AtomicU64::new(0),
+            global_hkid: AtomicU16::new(0),
+            kot: core::array::from_fn(|_| AtomicU8::new(KotState::Free as u8)),
+            tdmrs: TdmrTable::new(),
+            tdcs: core::array::from_fn(|_| P::Lock::new(Tdcs::new())),
+        })
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        &self.plat
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModuleConfig {
+        &self.cfg
+    }
+
+    /// Current module state.
+    pub fn sys_state(&self) -> SysState {
+        SysState::from_u8(self.sys_state.load(Ordering::Acquire))
+    }
+
+    /// The TDMR table.
+    pub fn tdmrs(&self) -> &TdmrTable {
+        &self.tdmrs
+    }
+
+    /// Handle one SEAMCALL from `lp`: decode RAX, run the leaf, write RAX
+    /// and the leaf's outputs into `regs`.
+    pub fn seamcall(&self, lp: Lp, regs: &mut VmmRegs) {
+        let st = self.dispatch(lp, regs).unwrap_or_else(|e| e);
+        regs.rax = st.to_raw();
+    }
+
+    fn dispatch(&self, lp: Lp, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let leaf = decode_rax(regs.rax)?;
+        if !implemented(leaf) {
+            // Not implemented: the status for an unknown leaf.
+            return err(Code::OperandInvalid, OperandId::Rax);
+        }
+        if lp.index >= self.cfg.num_lps || lp.package >= self.cfg.num_packages {
+            return Err(Code::SysLpInitNotDone.into());
+        }
+        if !leaf.id.allowed_before_lp_init()
+            && !self.lp_init[lp.index as usize].load(Ordering::Acquire)
+        {
+            return Err(Code::SysLpInitNotDone.into());
+        }
+        if !leaf.id.allowed_before_ready() && self.sys_state() != SysState::SysReady {
+            return Err(Code::SysNotReady.into());
+        }
+        match leaf.id {
+            LeafId::SysInit => self.sys_init(regs),
+            LeafId::SysLpInit => self.sys_lp_init(lp),
+            LeafId::SysConfig => self.sys_config(regs),
+            LeafId::SysKeyConfig => self.sys_key_config(lp),
+            LeafId::SysTdmrInit => self.sys_tdmr_init(regs),
+            LeafId::SysRd => self.sys_rd(regs),
+            LeafId::PhymemPageRdmd => self.phymem_page_rdmd(regs),
+            LeafId::MngCreate => self.mng_create(regs),
+            LeafId::MngKeyConfig => self.mng_key_config(lp, regs),
+            LeafId::MngAddCx => self.mng_add_cx(regs),
+            LeafId::MngInit => self.mng_init(regs),
+            LeafId::MngKeyReclaimId => Ok(Status::SUCCESS),
+            LeafId::MemSeptAdd if leaf.version == 0 => self.mem_sept_add(regs),
+            LeafId::MemPageAdd => self.mem_page_add(regs),
+            LeafId::MrExtend => self.mr_extend(regs),
+            LeafId::MrFinalize => self.mr_finalize(regs),
+            _ => err(Code::OperandInvalid, OperandId::Rax),
+        }
+    }
+
+    /// Check a page operand and lock its PAMT entry, in the module's order
+    /// (§4 "Every leaf that takes a page checks"): 4 KiB alignment and HKID
+    /// bits (`OPERAND_INVALID`), inside an initialised TDMR
+    /// (`OPERAND_ADDR_RANGE_ERROR`), lock (`OPERAND_BUSY`), page type
+    /// (`PAGE_METADATA_INCORRECT`); each plus `op`.
+    pub(crate) fn lock_page(
+        &self,
+        raw: u64,
+        op: OperandId,
+        exclusive: bool,
+        expected: PageType,
+    ) -> TdxResult<PamtGuard<'_, P>> {
+        let hpa = self.check_hpa(raw, PAGE_SIZE, op)?;
+        let entry = self
+            .tdmrs
+            .pamt_entry(hpa)
+            .ok_or(Status::with_operand(Code::OperandAddrRangeError, op))?;
+        let g = pamt::try_lock(&self.plat, entry, hpa, exclusive)
+            .ok_or(Status::with_operand(Code::OperandBusy, op))?;
+        if g.page_type() != Some(expected) {
+            return err(Code::PageMetadataIncorrect, op);
+        }
+        Ok(g)
+    }
+
+    /// Alignment and HKID-bits check of an HPA operand.
+    pub(crate) fn check_hpa(&self, raw: u64, align: u64, op: OperandId) -> TdxResult<Hpa> {
+        if !raw.is_multiple_of(align) || raw >> self.cfg.hkid_shift() != 0 {
+            return err(Code::OperandInvalid, op);
+        }
+        Ok(Hpa(raw))
+    }
+
+    /// TDH.PHYMEM.PAGE.RDMD (§2 leaf 24): RCX = page type, RDX = owner,
+    /// R8 = size (0 = 4 KiB), R9 = BEPOCH.
+    fn phymem_page_rdmd(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let hpa = self.check_hpa(regs.rcx, PAGE_SIZE, OperandId::Rcx)?;
+        let entry = self.tdmrs.pamt_entry(hpa).ok_or(Status::with_operand(
+            Code::OperandAddrRangeError,
+            OperandId::Rcx,
+        ))?;
+        let g = pamt::try_lock(&self.plat, entry, hpa, false)
+            .ok_or(Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
+        let info = g.info();
+        regs.rcx = u64::from(info.page_type);
+        regs.rdx = info.owner;
+        regs.r8 = 0;
+        regs.r9 = info.bepoch;
+        Ok(Status::SUCCESS)
+    }
+
+    /// A snapshot of the TD whose TDR is `tdr` (after TDH.MNG.INIT), for
+    /// the image's TDREPORT path and tests. `mrtd` is `Some` once RUNNABLE.
+    pub fn td_info(&self, tdr: Hpa) -> TdxResult<TdInfo> {
+        let g = self.lock_page(tdr.raw(), OperandId::Rcx, false, PageType::Tdr)?;
+        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
+        let t = self.tdcs[hkid % MAX_HKIDS]
+            .try_lock()
+            .ok_or(tdr::OP_STATE_BUSY)?;
+        if t.op_state == OpState::Uninitialized {
+            return Err(Code::OpStateIncorrect.into());
+        }
+        Ok(TdInfo {
+            op_state: t.op_state,
+            attributes: t.attributes,
+            xfam: t.xfam,
+            max_vcpus: t.max_vcpus,
+            gpaw52: t.gpaw52,
+            tsc_frequency: t.tsc_frequency,
+            mr_config_id: t.mr_config_id,
+            mr_owner: t.mr_owner,
+            mr_owner_config: t.mr_owner_config,
+            mrtd: (t.op_state == OpState::Runnable).then_some(t.mrtd_final),
+            rtmr: [0, 1, 2, 3].map(|i| t.rtmr[i].value()),
+            chldcnt: tdr::read(&self.plat, g.hpa(), tdr::W_CHLDCNT),
+        })
+    }
+}

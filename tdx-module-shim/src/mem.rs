@@ -1,0 +1,274 @@
+//! Secure EPT and TD build leaves: TDH.MEM.SEPT.ADD, TDH.MEM.PAGE.ADD,
+//! TDH.MR.EXTEND, TDH.MR.FINALIZE (tdx-module-abi.md §2, §5, §7).
+//!
+//! # SEPT entry format (shim-defined; one u64 per entry in SEPT pages)
+//!
+//! | Bits  | Field |
+//! |-------|-------|
+//! | 2:0   | RWX: 7 when present |
+//! | 51:12 | HPA of the child table or page |
+//! | 54:52 | state: 0 FREE, 1 NL_MAPPED, 2 MAPPED |
+//!
+//! The root table is TDCX page 2, at level 3 (GPAW 48, 4-level) or 4
+//! (GPAW 52, 5-level). Entries change only while the TDR's PAMT entry is
+//! held exclusively, which also serialises the SEPT tree (the module's
+//! separate SEPT lock is subsumed).
+//!
+//! Check order follows `tdh_mem_page_add.c`: TDR (RDX), TD state and
+//! OP_STATE, GPA|level (RCX), SEPT walk (`EPT_WALK_FAILED` + RCX, with
+//! RCX = SEPT entry and RDX = level | state << 8), entry state
+//! (`EPT_ENTRY_STATE_INCORRECT` + RCX), source HPA (R9), target page (R8).
+
+use core::sync::atomic::Ordering;
+
+use cmon_measure::tdx::MR_EXTEND_CHUNK;
+
+use crate::platform::TdxPlatform;
+use crate::status::{Code, OperandId, Status, TdxResult, err};
+use crate::tdr::{self, OP_STATE_BUSY, SEPT_ROOT_TDCX};
+use crate::types::{Gpa, Hpa, Level, OpState, PAGE_SIZE, PageType, VmmRegs};
+use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
+
+const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+const RWX: u64 = 7;
+const STATE_SHIFT: u32 = 52;
+
+/// SEPT entry states the shim creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum SeptState {
+    /// Not mapped.
+    Free = 0,
+    /// Points to a lower-level SEPT page.
+    NlMapped = 1,
+    /// Maps a 4 KiB private page.
+    Mapped = 2,
+}
+
+fn state_of(e: u64) -> u64 {
+    (e >> STATE_SHIFT) & 7
+}
+
+fn entry(hpa: Hpa, st: SeptState) -> u64 {
+    hpa.raw() | RWX | (st as u64) << STATE_SHIFT
+}
+
+/// Decode a GPA|level operand (§1): bits 2:0 level in `min..=max`, bits
+/// 11:3 and 63:52 zero, GPA aligned to the level's mapping size.
+fn page_info(raw: u64, min: u8, max: u8) -> TdxResult<(Gpa, Level)> {
+    let bad = Status::with_operand(Code::OperandInvalid, OperandId::Rcx);
+    let lvl = Level::new((raw & 7) as u8).ok_or(bad)?;
+    if lvl.get() < min || lvl.get() > max || raw & !(HPA_MASK | 7) != 0 {
+        return Err(bad);
+    }
+    let gpa = raw & HPA_MASK;
+    if !gpa.is_multiple_of(lvl.entry_span()) {
+        return Err(bad);
+    }
+    Ok((Gpa(gpa), lvl))
+}
+
+/// The TDR guard and TDCS guard a build leaf holds.
+type BuildGuards<'a, P> = (
+    crate::pamt::PamtGuard<'a, P>,
+    <<P as TdxPlatform>::Lock<Tdcs> as TryLock<Tdcs>>::Guard<'a>,
+);
+
+impl<P: TdxPlatform> Module<P> {
+    fn root_level(t: &Tdcs) -> u8 {
+        if t.gpaw52 { 4 } else { 3 }
+    }
+
+    /// Private GPA check (`check_gpa_validity`): below the shared bit (GPAW - 1).
+    fn check_private_gpa(t: &Tdcs, gpa: Gpa) -> TdxResult<()> {
+        let shared_bit = if t.gpaw52 { 51 } else { 47 };
+        if gpa.0 >> shared_bit != 0 {
+            return err(Code::OperandInvalid, OperandId::Rcx);
+        }
+        Ok(())
+    }
+
+    /// Walk from the root to the table of level `target` that holds `gpa`'s
+    /// entry; every entry above must be NL_MAPPED.
+    fn sept_walk(
+        &self,
+        tdr: Hpa,
+        t: &Tdcs,
+        gpa: Gpa,
+        target: u8,
+        regs: &mut VmmRegs,
+    ) -> TdxResult<Hpa> {
+        let mut table = Hpa(tdr::read(&self.plat, tdr, tdr::W_TDCX + SEPT_ROOT_TDCX));
+        let mut lv = Self::root_level(t);
+        while lv > target {
+            let l = Level::new(lv).unwrap_or(Level::L0);
+            let e = self.plat.map_page(table)[l.index(gpa)].load(Ordering::Acquire);
+            if state_of(e) != SeptState::NlMapped as u64 {
+                regs.rcx = e;
+                regs.rdx = u64::from(lv) | state_of(e) << 8;
+                return err(Code::EptWalkFailed, OperandId::Rcx);
+            }
+            table = Hpa(e & HPA_MASK);
+            lv -= 1;
+        }
+        Ok(table)
+    }
+
+    /// Lock the TDR (RDX here, or `op`), check the TD can map its TDCS,
+    /// lock the TDCS and check OP_STATE is one of `allowed`.
+    fn build_prologue(
+        &self,
+        raw_tdr: u64,
+        op: OperandId,
+        allowed: &[OpState],
+    ) -> TdxResult<BuildGuards<'_, P>> {
+        let g = self.lock_page(raw_tdr, op, true, PageType::Tdr)?;
+        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
+        let t = self.tdcs[hkid % MAX_HKIDS]
+            .try_lock()
+            .ok_or(OP_STATE_BUSY)?;
+        if !allowed.contains(&t.op_state) {
+            return Err(Code::OpStateIncorrect.into());
+        }
+        Ok((g, t))
+    }
+
+    /// TDH.MEM.SEPT.ADD v0 (leaf 3): RCX = GPA|level (1..=root level),
+    /// RDX = TDR, R8 = new SEPT page. OP_STATE INITIALIZED or RUNNABLE.
+    pub(crate) fn mem_sept_add(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let (g, t) = self.build_prologue(
+            regs.rdx,
+            OperandId::Rdx,
+            &[OpState::Initialized, OpState::Runnable],
+        )?;
+        let tdr = g.hpa();
+        let (gpa, lvl) = page_info(regs.rcx, 1, Self::root_level(&t))?;
+        Self::check_private_gpa(&t, gpa)?;
+        let mut out = *regs;
+        let table = self
+            .sept_walk(tdr, &t, gpa, lvl.get(), &mut out)
+            .inspect_err(|_| *regs = out)?;
+        let idx = lvl.index(gpa);
+        let cur = self.plat.map_page(table)[idx].load(Ordering::Acquire);
+        if state_of(cur) != SeptState::Free as u64 {
+            regs.rcx = cur;
+            regs.rdx = u64::from(lvl.get()) | state_of(cur) << 8;
+            return err(Code::EptEntryStateIncorrect, OperandId::Rcx);
+        }
+        let page = self.lock_page(regs.r8, OperandId::R8, true, PageType::Nda)?;
+        // All checks passed.
+        self.plat.isolate_page(page.hpa());
+        self.plat.zero_page(page.hpa());
+        self.plat.map_page(table)[idx]
+            .store(entry(page.hpa(), SeptState::NlMapped), Ordering::Release);
+        self.inc_chldcnt(tdr);
+        page.set(PageType::Ept, tdr);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MEM.PAGE.ADD (leaf 2): RCX = GPA (level 0), RDX = TDR, R8 =
+    /// target, R9 = source. OP_STATE INITIALIZED. The source is copied
+    /// once, 256 bytes at a time, after the target is isolated; a failed
+    /// copy zeroes the target, gives it back and returns OPERAND_INVALID +
+    /// R9. MRTD gets the MEM.PAGE.ADD block (§7).
+    pub(crate) fn mem_page_add(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let (g, mut t) = self.build_prologue(regs.rdx, OperandId::Rdx, &[OpState::Initialized])?;
+        let tdr = g.hpa();
+        let (gpa, _) = page_info(regs.rcx, 0, 0)?;
+        Self::check_private_gpa(&t, gpa)?;
+        let mut out = *regs;
+        let table = self
+            .sept_walk(tdr, &t, gpa, 0, &mut out)
+            .inspect_err(|_| *regs = out)?;
+        let idx = Level::L0.index(gpa);
+        let cur = self.plat.map_page(table)[idx].load(Ordering::Acquire);
+        if state_of(cur) != SeptState::Free as u64 {
+            regs.rcx = cur;
+            regs.rdx = state_of(cur) << 8;
+            return err(Code::EptEntryStateIncorrect, OperandId::Rcx);
+        }
+        let src = self.check_hpa(regs.r9, PAGE_SIZE, OperandId::R9)?;
+        let page = self.lock_page(regs.r8, OperandId::R8, true, PageType::Nda)?;
+        let dst = page.hpa();
+        self.plat.isolate_page(dst);
+        {
+            let map = self.plat.map_page(dst);
+            let mut chunk = [0u8; MR_EXTEND_CHUNK];
+            for c in 0..(PAGE_SIZE as usize / MR_EXTEND_CHUNK) {
+                let off = (c * MR_EXTEND_CHUNK) as u64;
+                if self
+                    .plat
+                    .copy_from_vmm(src.raw() + off, &mut chunk)
+                    .is_err()
+                {
+                    drop(map);
+                    self.plat.zero_page(dst);
+                    self.plat.release_page(dst);
+                    return err(Code::OperandInvalid, OperandId::R9);
+                }
+                for (k, w) in chunk.chunks_exact(8).enumerate() {
+                    let mut x = [0u8; 8];
+                    x.copy_from_slice(w);
+                    map[c * MR_EXTEND_CHUNK / 8 + k]
+                        .store(u64::from_le_bytes(x), Ordering::Relaxed);
+                }
+            }
+        }
+        let Some(mrtd) = t.mrtd.as_mut() else {
+            return Err(Code::OpStateIncorrect.into());
+        };
+        // GPA is 4 KiB-aligned by page_info, so page_add cannot fail.
+        let _ = mrtd.page_add(gpa.0);
+        self.plat.map_page(table)[idx].store(entry(dst, SeptState::Mapped), Ordering::Release);
+        self.inc_chldcnt(tdr);
+        page.set(PageType::Reg, tdr);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MR.EXTEND (leaf 16): RCX = GPA (256-byte aligned, MAPPED), RDX
+    /// = TDR. MRTD gets the MR.EXTEND block and the 256 bytes (§7).
+    pub(crate) fn mr_extend(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let (g, mut t) = self.build_prologue(regs.rdx, OperandId::Rdx, &[OpState::Initialized])?;
+        let tdr = g.hpa();
+        let gpa = Gpa(regs.rcx);
+        if !gpa.0.is_multiple_of(MR_EXTEND_CHUNK as u64) {
+            return err(Code::OperandInvalid, OperandId::Rcx);
+        }
+        Self::check_private_gpa(&t, gpa)?;
+        let mut out = *regs;
+        let table = self
+            .sept_walk(tdr, &t, gpa, 0, &mut out)
+            .inspect_err(|_| *regs = out)?;
+        let e = self.plat.map_page(table)[Level::L0.index(gpa)].load(Ordering::Acquire);
+        if state_of(e) != SeptState::Mapped as u64 {
+            regs.rcx = e;
+            regs.rdx = state_of(e) << 8;
+            return err(Code::EptEntryStateIncorrect, OperandId::Rcx);
+        }
+        let mut chunk = [0u8; MR_EXTEND_CHUNK];
+        {
+            let map = self.plat.map_page(Hpa(e & HPA_MASK));
+            let first = (gpa.0 % PAGE_SIZE) as usize / 8;
+            for (k, c) in chunk.chunks_exact_mut(8).enumerate() {
+                c.copy_from_slice(&map[first + k].load(Ordering::Relaxed).to_le_bytes());
+            }
+        }
+        let Some(mrtd) = t.mrtd.as_mut() else {
+            return Err(Code::OpStateIncorrect.into());
+        };
+        let _ = mrtd.mr_extend(gpa.0, &chunk);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MR.FINALIZE (leaf 17): RCX = TDR. MRTD finalised, SERVTD_HASH
+    /// stays 0 (no service TDs), OP_STATE INITIALIZED → RUNNABLE.
+    pub(crate) fn mr_finalize(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let (_g, mut t) = self.build_prologue(regs.rcx, OperandId::Rcx, &[OpState::Initialized])?;
+        let Some(mrtd) = t.mrtd.take() else {
+            return Err(Code::OpStateIncorrect.into());
+        };
+        t.mrtd_final = mrtd.finalize();
+        t.op_state = OpState::Runnable;
+        Ok(Status::SUCCESS)
+    }
+}
