@@ -35,7 +35,7 @@ pub fn firmware_build_args(target_dir: &Path) -> Vec<String> {
 
 /// Runs `cargo ARGS` at the workspace root (echoing the command); `what`
 /// names the step in the error.
-fn run_cargo(paths: &Paths, args: &[String], what: &str) -> Result<()> {
+pub fn run_cargo(paths: &Paths, args: &[String], what: &str) -> Result<()> {
     println!("xtask: cargo {}", args.join(" "));
     let status = cargo()
         .args(args)
@@ -60,6 +60,10 @@ pub fn lint(paths: &Paths) -> Result<()> {
     fw[0] = "clippy".into();
     fw.extend(["--".into(), "-D".into(), "warnings".into()]);
     run_cargo(paths, &fw, "cargo clippy (firmware)")?;
+    let mut x86 = crate::x86::build_args(&paths.target_dir());
+    x86[0] = "clippy".into();
+    x86.extend(["-p", "qemu-q35", "--", "-D", "warnings"].map(String::from));
+    run_cargo(paths, &x86, "cargo clippy (x86 firmware)")?;
     println!("xtask: lint passed");
     Ok(())
 }
@@ -121,11 +125,11 @@ pub fn llvm_objcopy(paths: &Paths) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn write(path: &Path, data: &[u8]) -> Result<()> {
+pub fn write(path: &Path, data: &[u8]) -> Result<()> {
     std::fs::write(path, data).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

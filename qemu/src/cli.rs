@@ -2,12 +2,16 @@
 
 use std::path::PathBuf;
 
+pub use crate::arch::Arch;
+pub use crate::help::*;
 use crate::{Result, bail};
 
 /// Default wall-clock limit for one QEMU boot.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
-/// Default `-smp` for `run`.
+/// Default `-smp` for `run` on aarch64.
 pub const DEFAULT_SMP: u32 = 4;
+/// Default `-smp` for `run --arch x86_64`.
+pub const DEFAULT_SMP_X86: u32 = 2;
 
 /// A subcommand name (for `--help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +51,11 @@ pub struct BootOpts {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOpts {
+    pub arch: Arch,
     pub smp: u32,
     pub gdb: bool,
+    /// `--icount`: add `-icount shift=0,sleep=off`.
+    pub icount: bool,
     pub boot: BootOpts,
 }
 
@@ -78,165 +85,6 @@ pub enum Command {
     Test(TestOpts),
     Bench(BenchOpts),
     Lint,
-}
-
-pub const MAIN_HELP: &str = "\
-cargo xtask: build the Arm CCA firmware and boot it on QEMU
-
-USAGE:
-    cargo xtask <COMMAND> [OPTIONS]
-
-COMMANDS:
-    build    Build qemu-virt-el3, rmm-image and ns-host, convert them to flat
-             binaries and write the flash package target/images/qemu-virt-bios.bin
-    size     Build, then print .text/.rodata/.data/.bss sizes of each firmware ELF
-    run      Build and boot once on QEMU; prints RUN PASSED or RUN FAILED: <why>
-    test     Host tests (`cargo test`) plus QEMU test boots (-smp 4, -smp 1, -m 3G)
-    bench    Build and boot in bench mode (-smp 1, -icount); print BENCH results
-    lint     cargo clippy -D warnings on the host crates and the firmware crates
-    help     Print this text, or `cargo xtask help <COMMAND>`
-
-OPTIONS:
-    -h, --help    Print help (also after a command: `cargo xtask run --help`)
-
-QEMU: qemu-system-aarch64 >= 8.2 is required (found on PATH or via --qemu).
-If it is missing on Debian bookworm and we are root (or have passwordless
-sudo), run/test/bench install it from bookworm-backports.
-
-Exit status of run/test/bench: 0 = passed; for run, the QEMU exit status when
-it is non-zero (1..=89 failed checks, 90+ firmware fatal error); 124 = QEMU
-timed out; 1 = other failure; 2 = bad command line.
-";
-
-pub const BUILD_HELP: &str = "\
-cargo xtask build: build the firmware and the QEMU flash package
-
-USAGE:
-    cargo xtask build
-
-Runs `cargo build --profile firmware --target aarch64-unknown-none-softfloat
--p qemu-virt-el3 -p rmm-image -p ns-host` into <workspace>/target, converts each
-ELF with llvm-objcopy (rustup component llvm-tools) and writes:
-    target/images/qemu-virt-el3.bin   EL3 monitor (flat, linked at 0x0)
-    target/images/rmm.bin             RMM (flat, linked at 0x4010_0000)
-    target/images/ns-host.bin         NS test host (flat, linked at 0x6000_0000)
-    target/images/qemu-virt-bios.bin  flash package for QEMU -bios
-Then prints the image sizes and the package layout.
-
-OPTIONS:
-    -h, --help    Print this help
-";
-
-pub const SIZE_HELP: &str = "\
-cargo xtask size: section sizes of each firmware ELF
-
-USAGE:
-    cargo xtask size
-
-Builds the firmware crates (no-op when up to date), then prints a table of
-the .text, .rodata, .data and .bss sizes (including .text.* etc.), other
-allocated sections, and the flash/RAM totals of each ELF.
-
-OPTIONS:
-    -h, --help    Print this help
-";
-
-pub const LINT_HELP: &str = "\
-cargo xtask lint: clippy with warnings denied, everywhere
-
-USAGE:
-    cargo xtask lint
-
-Runs `cargo clippy --all-targets -- -D warnings` for the host crates (the
-workspace default members), then `cargo clippy --profile firmware --target
-aarch64-unknown-none-softfloat -p qemu-virt-el3 -p rmm-image -p ns-host --
--D warnings` for the firmware and its path dependencies (arm-rt, rmm,
-core/*). Fails on the first warning.
-
-OPTIONS:
-    -h, --help    Print this help
-";
-
-pub const RUN_HELP: &str = "\
-cargo xtask run: build and boot the firmware once on QEMU
-
-USAGE:
-    cargo xtask run [--smp N] [--gdb] [--timeout SECS] [--qemu PATH] [--bios PATH]
-
-Streams QEMU's output live and ends with `RUN PASSED` or `RUN FAILED: <why>`.
-Passes only if QEMU exits with 0 and a summary line `N passed, 0 failed`
-with N > 0 was printed.
-
-OPTIONS:
-    --smp N           Number of CPUs (-smp), 1..=8 [default: 4]
-    --gdb             Start QEMU halted with a GDB server on :1234 (-s -S) and
-                      print how to attach; no timeout unless --timeout is given
-    --timeout SECS    Kill QEMU after SECS seconds of wall clock and fail with
-                      `QEMU timed out`; 0 = no limit [default: 120]
-    --qemu PATH       Use this qemu-system-aarch64 instead of the one on PATH
-                      (never auto-installed)
-    --bios PATH       Boot this flash package instead of building one
-    -h, --help        Print this help
-
-Exit status: 0 passed; QEMU's status when non-zero (1..=89 failed checks,
-90+ firmware fatal error); 124 timed out; 1 other failure.
-";
-
-pub const TEST_HELP: &str = "\
-cargo xtask test: host tests and QEMU test boots
-
-USAGE:
-    cargo xtask test [--host-only | --qemu-only] [--timeout SECS] [--qemu PATH]
-                     [--bios PATH]
-
-Steps: (1) `cargo test` at the workspace root (the default members);
-(2) build, boot with -smp 4 -m 1G, (3) -smp 1 -m 1G, (4) -smp 2 -m 3G (a
-GPT with several L1 tables), each judged like `cargo xtask run`. Ends with `xtask: N passed, M failed` over the steps and
-exits non-zero if any step failed or timed out.
-
-OPTIONS:
-    --host-only       Run only the host tests
-    --qemu-only       Run only the QEMU boots
-    --timeout SECS    Wall-clock limit per QEMU boot; 0 = no limit [default: 120]
-    --qemu PATH       Use this qemu-system-aarch64 (never auto-installed)
-    --bios PATH       Boot this flash package instead of building one
-    -h, --help        Print this help
-";
-
-pub const BENCH_HELP: &str = "\
-cargo xtask bench: boot in bench mode and report the BENCH lines
-
-USAGE:
-    cargo xtask bench [--iters N] [--check] [--timeout SECS] [--qemu PATH]
-                      [--bios PATH]
-
-Boots with -smp 1 and `-icount shift=0,sleep=off` (deterministic: one tick per
-instruction) and run mode 1 (bench) in the loader word at 0x5FFFF000. Prints
-every `BENCH <name> median=<N> min=<N> iters=<N>` line as a table and compares
-the medians with the budgets rmi_version 700, granule_delegate 1500,
-granule_undelegate 1500 (OK/OVER). Fails if QEMU fails or no BENCH line is seen.
-
-OPTIONS:
-    --iters N         Iterations per benchmark, written to the loader word at
-                      0x5FFFF004 [default: firmware default, 101]
-    --check           Make a median over its budget (OVER) an error
-    --timeout SECS    Wall-clock limit for the boot; 0 = no limit [default: 120]
-    --qemu PATH       Use this qemu-system-aarch64 (never auto-installed)
-    --bios PATH       Boot this flash package instead of building one
-    -h, --help        Print this help
-";
-
-/// The help text of `sub` (or the overview).
-pub fn help_text(sub: Option<Sub>) -> &'static str {
-    match sub {
-        None => MAIN_HELP,
-        Some(Sub::Build) => BUILD_HELP,
-        Some(Sub::Size) => SIZE_HELP,
-        Some(Sub::Run) => RUN_HELP,
-        Some(Sub::Test) => TEST_HELP,
-        Some(Sub::Bench) => BENCH_HELP,
-        Some(Sub::Lint) => LINT_HELP,
-    }
 }
 
 /// Splits `--opt=value` into (`--opt`, Some(value)).
@@ -299,8 +147,10 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut opts = Opts { args: rest.iter() };
     let mut boot = BootOpts::default();
     let mut run = RunOpts {
-        smp: DEFAULT_SMP,
+        arch: Arch::Aarch64,
+        smp: 0, // 0 = the architecture's default, resolved below
         gdb: false,
+        icount: false,
         boot: BootOpts::default(),
     };
     let mut test = TestOpts::default();
@@ -320,6 +170,14 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 }
             }
             (Sub::Run, "--gdb") if inline.is_none() => run.gdb = true,
+            (Sub::Run, "--icount") if inline.is_none() => run.icount = true,
+            (Sub::Run, "--arch") => {
+                let v = opts.value(name, inline)?;
+                run.arch = match Arch::from_name(v) {
+                    Some(a) => a,
+                    None => bail!("option --arch: `{v}` is not aarch64 or x86_64"),
+                };
+            }
             (Sub::Test, "--host-only") if inline.is_none() => test.host_only = true,
             (Sub::Test, "--qemu-only") if inline.is_none() => test.qemu_only = true,
             (Sub::Bench, "--iters") => {
@@ -336,7 +194,12 @@ pub fn parse(args: &[String]) -> Result<Command> {
     Ok(match sub {
         Sub::Build => Command::Build,
         Sub::Size => Command::Size,
-        Sub::Run => Command::Run(RunOpts { boot, ..run }),
+        Sub::Run => {
+            if run.smp == 0 {
+                run.smp = run.arch.default_smp();
+            }
+            Command::Run(RunOpts { boot, ..run })
+        }
         Sub::Test => {
             if test.host_only && test.qemu_only {
                 bail!("--host-only and --qemu-only exclude each other");
@@ -381,7 +244,8 @@ mod tests {
             panic!()
         };
         assert_eq!(r.smp, 4);
-        assert!(!r.gdb);
+        assert_eq!(r.arch, Arch::Aarch64);
+        assert!(!r.gdb && !r.icount);
         assert_eq!(r.boot, BootOpts::default());
         let Command::Run(r) = p(&[
             "run",
@@ -401,6 +265,29 @@ mod tests {
         assert_eq!(r.boot.timeout, Some(30));
         assert_eq!(r.boot.qemu, Some(PathBuf::from("/q")));
         assert_eq!(r.boot.bios, Some(PathBuf::from("/b")));
+    }
+
+    #[test]
+    fn run_arch() {
+        let Command::Run(r) = p(&["run", "--arch", "x86_64"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((r.arch, r.smp, r.icount), (Arch::X86_64, 2, false));
+        let Command::Run(r) = p(&["run", "--arch=x86_64", "--smp", "4", "--icount"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((r.arch, r.smp, r.icount), (Arch::X86_64, 4, true));
+        let Command::Run(r) = p(&["run", "--arch", "aarch64"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((r.arch, r.smp), (Arch::Aarch64, 4));
+        assert!(p(&["run", "--arch"]).is_err());
+        assert!(p(&["run", "--arch", "riscv64"]).is_err());
+        assert!(p(&["run", "--icount=1"]).is_err());
+        assert!(p(&["test", "--arch", "x86_64"]).is_err());
+        assert_eq!(Arch::X86_64.qemu_bin(), "qemu-system-x86_64");
+        assert_eq!(Arch::from_name("aarch64"), Some(Arch::Aarch64));
     }
 
     #[test]
@@ -449,7 +336,20 @@ mod tests {
         for (sub, opts) in [
             (
                 Sub::Run,
-                &["--smp", "--gdb", "--timeout", "--qemu", "--bios", "--help"][..],
+                &[
+                    "--arch",
+                    "aarch64",
+                    "x86_64",
+                    "--smp",
+                    "--gdb",
+                    "--icount",
+                    "--timeout",
+                    "--qemu",
+                    "--bios",
+                    "--help",
+                    "q35-tdx-shim.bin",
+                    "isa-debug-exit",
+                ][..],
             ),
             (
                 Sub::Test,

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{self, BenchOpts, BootOpts, Command, RunOpts, TestOpts};
+use crate::cli::{self, Arch, BenchOpts, BootOpts, Command, RunOpts, TestOpts};
 use crate::qemu::{self, Boot, DEFAULT_MEM, Mode, Outcome};
 use crate::report::{self, Verdict};
-use crate::{EL3, NS_HOST, Paths, RMM, Result, bail, build, provision};
+use crate::{EL3, NS_HOST, Paths, RMM, Result, bail, build, provision, x86};
 
 /// Runs `cmd`; returns the process exit status.
 pub fn dispatch(cmd: &Command, paths: &Paths) -> Result<u8> {
@@ -32,12 +32,16 @@ pub fn timeout_of(boot: &BootOpts, default: Option<u64>) -> Option<Duration> {
     }
 }
 
-/// The flash package to boot: `--bios PATH`, or a fresh build.
-fn bios_image(boot: &BootOpts, paths: &Paths) -> Result<PathBuf> {
+/// The image to boot: `--bios PATH`, or a fresh build for `arch` (the Arm
+/// flash package or the x86 q35 image).
+fn bios_image(arch: Arch, boot: &BootOpts, paths: &Paths) -> Result<PathBuf> {
     match &boot.bios {
         Some(p) if p.is_file() => Ok(p.clone()),
         Some(p) => bail!("--bios {}: no such file", p.display()),
-        None => build::build_all(paths),
+        None => match arch {
+            Arch::Aarch64 => build::build_all(paths),
+            Arch::X86_64 => x86::build_image(paths),
+        },
     }
 }
 
@@ -86,10 +90,23 @@ pub fn gdb_help(paths: &Paths) -> String {
     )
 }
 
+/// How to attach GDB to a `--gdb` run of the x86 shim.
+pub fn gdb_help_x86(paths: &Paths) -> String {
+    format!(
+        "xtask: QEMU is halted at the reset vector and waits for GDB on localhost:1234:\n\
+         \x20   cd {}\n\
+         \x20   gdb {} -ex 'target remote :1234'\n\
+         xtask: the first instructions are 16-bit (`set architecture i8086`), then 32-bit\n\
+         xtask: (q35_entry32) and 64-bit from q35_entry64. Quit QEMU with Ctrl-A X.",
+        paths.root.display(),
+        paths.rel(&paths.x86_elf()).display()
+    )
+}
+
 /// `cargo xtask run`.
 fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
-    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref())?;
-    let bios = bios_image(&o.boot, paths)?;
+    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref(), o.arch)?;
+    let bios = bios_image(o.arch, &o.boot, paths)?;
     let default = if o.gdb {
         None
     } else {
@@ -97,18 +114,23 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
     };
     let timeout = timeout_of(&o.boot, default);
     if o.gdb {
-        println!("{}", gdb_help(paths));
+        match o.arch {
+            Arch::Aarch64 => println!("{}", gdb_help(paths)),
+            Arch::X86_64 => println!("{}", gdb_help_x86(paths)),
+        }
     }
     let b = Boot {
+        arch: o.arch,
         bios: &bios,
         smp: o.smp,
         mem: DEFAULT_MEM,
         mode: Mode::Test,
         gdb: o.gdb,
         iters: None,
+        icount: o.icount,
     };
     let outcome = boot(&qemu_bin, &b, timeout, o.gdb)?;
-    let verdict = report::judge(&outcome);
+    let verdict = report::judge_for(o.arch, &outcome);
     print_verdict(&verdict, "RUN");
     Ok(verdict.exit_code())
 }
@@ -135,57 +157,119 @@ fn host_tests(paths: &Paths) -> Step {
     }
 }
 
-/// The QEMU boots of `cargo xtask test`.
-fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
-    // -smp 4: SMP races; -smp 1: the single-CPU paths; -m 3G: a GPT with
-    // several L1 tables and a 3 GiB manifest DRAM bank.
-    let names: Vec<((u32, &str), String)> = [(4, DEFAULT_MEM), (1, DEFAULT_MEM), (2, "3G")]
-        .into_iter()
-        .map(|(smp, mem)| ((smp, mem), format!("QEMU boot -smp {smp} -m {mem}")))
-        .collect();
-    let prepared = provision::ensure_qemu(o.boot.qemu.as_deref())
-        .and_then(|q| bios_image(&o.boot, paths).map(|b| (q, b)));
-    let (qemu_bin, bios) = match prepared {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("xtask: error: {e}");
-            let why = e.lines().next().unwrap_or("setup failed").to_string();
-            return names
-                .into_iter()
-                .map(|(_, name)| Step {
-                    name,
-                    result: Err(why.clone()),
-                })
-                .collect();
+/// One QEMU boot of `cargo xtask test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TestBoot {
+    arch: Arch,
+    smp: u32,
+    mem: &'static str,
+}
+
+impl TestBoot {
+    fn name(&self) -> String {
+        match self.arch {
+            Arch::Aarch64 => format!("QEMU boot -smp {} -m {}", self.smp, self.mem),
+            Arch::X86_64 => format!("QEMU x86 q35 -smp {}", self.smp),
         }
+    }
+}
+
+/// The boots of `cargo xtask test`: aarch64 -smp 4 (SMP races), -smp 1
+/// (single-CPU paths), -m 3G (a GPT with several L1 tables and a 3 GiB
+/// manifest DRAM bank); x86_64 -smp 2 (the TDX shim on q35).
+const TEST_BOOTS: [TestBoot; 4] = [
+    TestBoot {
+        arch: Arch::Aarch64,
+        smp: 4,
+        mem: DEFAULT_MEM,
+    },
+    TestBoot {
+        arch: Arch::Aarch64,
+        smp: 1,
+        mem: DEFAULT_MEM,
+    },
+    TestBoot {
+        arch: Arch::Aarch64,
+        smp: 2,
+        mem: "3G",
+    },
+    TestBoot {
+        arch: Arch::X86_64,
+        smp: 2,
+        mem: DEFAULT_MEM,
+    },
+];
+
+/// QEMU and image for `arch` in `cargo xtask test`; `--qemu` and `--bios`
+/// apply to the aarch64 boots only.
+fn prepare(arch: Arch, o: &TestOpts, paths: &Paths) -> Result<(PathBuf, PathBuf)> {
+    let opts = match arch {
+        Arch::Aarch64 => o.boot.clone(),
+        Arch::X86_64 => BootOpts::default(),
     };
+    let q = provision::ensure_qemu(opts.qemu.as_deref(), arch)?;
+    let b = bios_image(arch, &opts, paths)?;
+    Ok((q, b))
+}
+
+/// QEMU binary and image of one architecture, or why there are none.
+type Prepared = std::result::Result<(PathBuf, PathBuf), String>;
+
+/// The QEMU boots of `cargo xtask test`; a failed build or a missing QEMU
+/// fails the steps of its architecture only.
+fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
     let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
-    names
-        .into_iter()
-        .map(|((smp, mem), name)| {
-            println!("xtask: ==== {name} ====");
-            let b = Boot {
-                bios: &bios,
-                smp,
-                mem,
-                mode: Mode::Test,
-                gdb: false,
-                iters: None,
-            };
-            let result = match boot(&qemu_bin, &b, timeout, false) {
-                Ok(outcome) => {
-                    let v = report::judge(&outcome);
-                    print_verdict(&v, "RUN");
-                    match v {
-                        Verdict::Pass(note) => Ok(note),
-                        Verdict::Fail { why, .. } => Err(why),
-                    }
+    let mut prepared: Vec<(Arch, Prepared)> = Vec::new();
+    let mut steps = Vec::new();
+    for t in TEST_BOOTS {
+        let name = t.name();
+        if !prepared.iter().any(|(a, _)| *a == t.arch) {
+            let p = prepare(t.arch, o, paths).map_err(|e| {
+                eprintln!("xtask: error: {e}");
+                e.lines().next().unwrap_or("setup failed").to_string()
+            });
+            prepared.push((t.arch, p));
+        }
+        let ready = prepared
+            .iter()
+            .find(|(a, _)| *a == t.arch)
+            .map(|(_, p)| p.clone())
+            .expect("prepared above");
+        let (qemu_bin, bios) = match ready {
+            Ok(x) => x,
+            Err(why) => {
+                steps.push(Step {
+                    name,
+                    result: Err(why),
+                });
+                continue;
+            }
+        };
+        println!("xtask: ==== {name} ====");
+        let b = Boot {
+            arch: t.arch,
+            bios: &bios,
+            smp: t.smp,
+            mem: t.mem,
+            mode: Mode::Test,
+            gdb: false,
+            iters: None,
+            icount: false,
+        };
+        let result = match boot(&qemu_bin, &b, timeout, false) {
+            Ok(outcome) => {
+                let v = report::judge_for(t.arch, &outcome);
+                print_verdict(&v, "RUN");
+                match v {
+                    Verdict::Pass(note) => Ok(note),
+                    Verdict::Fail { why, .. } => Err(why),
                 }
-                Err(e) => Err(e),
-            };
-            Step { name, result }
-        })
-        .collect()
+            }
+            Err(e) => Err(e),
+        };
+        steps.push(Step { name, result });
+    }
+    steps
 }
 
 /// The summary block of `cargo xtask test`, ending with the closing line.
@@ -221,16 +305,18 @@ fn test(o: &TestOpts, paths: &Paths) -> Result<u8> {
 
 /// `cargo xtask bench`.
 fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
-    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref())?;
-    let bios = bios_image(&o.boot, paths)?;
+    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref(), Arch::Aarch64)?;
+    let bios = bios_image(Arch::Aarch64, &o.boot, paths)?;
     let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
     let b = Boot {
+        arch: Arch::Aarch64,
         bios: &bios,
         smp: 1,
         mem: DEFAULT_MEM,
         mode: Mode::Bench,
         gdb: false,
         iters: o.iters,
+        icount: true,
     };
     let outcome = boot(&qemu_bin, &b, timeout, false)?;
     let lines = report::parse_bench(&outcome.all_output());
@@ -309,6 +395,39 @@ mod tests {
         let p = Paths {
             root: PathBuf::from("/ws"),
         };
-        assert!(bios_image(&b, &p).unwrap_err().contains("no such file"));
+        assert!(
+            bios_image(Arch::Aarch64, &b, &p)
+                .unwrap_err()
+                .contains("no such file")
+        );
+        assert!(
+            bios_image(Arch::X86_64, &b, &p)
+                .unwrap_err()
+                .contains("no such file")
+        );
+    }
+
+    #[test]
+    fn test_boots_include_one_x86_step() {
+        let names: Vec<String> = TEST_BOOTS.iter().map(TestBoot::name).collect();
+        assert_eq!(
+            names,
+            [
+                "QEMU boot -smp 4 -m 1G",
+                "QEMU boot -smp 1 -m 1G",
+                "QEMU boot -smp 2 -m 3G",
+                "QEMU x86 q35 -smp 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn gdb_instructions_x86() {
+        let p = Paths {
+            root: PathBuf::from("/ws"),
+        };
+        let s = gdb_help_x86(&p);
+        assert!(s.contains("gdb target/x86_64-unknown-none/firmware/tdx-shim-image"));
+        assert!(s.contains("set architecture i8086"));
     }
 }

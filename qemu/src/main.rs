@@ -1,19 +1,23 @@
 //! `cargo xtask`: builds the firmware images, packages the QEMU flash image
-//! and boots it on `qemu-system-aarch64` (see `cargo xtask --help`).
+//! and boots it on `qemu-system-aarch64`, or builds the x86 TDX module shim
+//! image and boots it on `qemu-system-x86_64` (see `cargo xtask --help`).
 //!
 //! Host tool (std). The firmware crates are built into the normal workspace
 //! target directory (`<workspace>/target`), whatever `CARGO_TARGET_DIR` says.
 
+mod arch;
 mod build;
 mod cli;
 mod commands;
 mod elf;
+mod help;
 mod package;
 mod provision;
 mod qemu;
 mod report;
 #[cfg(test)]
 mod smoke_tests;
+mod x86;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +35,13 @@ macro_rules! bail {
 pub const FIRMWARE_TARGET: &str = "aarch64-unknown-none-softfloat";
 /// The Cargo profile used for firmware images.
 pub const FIRMWARE_PROFILE: &str = "firmware";
+
+/// The x86 target of the TDX module shim image.
+pub const X86_TARGET: &str = "x86_64-unknown-none";
+/// Cargo package (and binary) of the x86 TDX module shim image.
+pub const X86_SHIM_PACKAGE: &str = "tdx-shim-image";
+/// File name of the padded q35 `-bios` image under `target/images/`.
+pub const X86_IMAGE_NAME: &str = "q35-tdx-shim.bin";
 
 /// One firmware crate and where its image goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +127,19 @@ impl Paths {
     /// The `-bios` flash package.
     pub fn bios(&self) -> PathBuf {
         self.images().join("qemu-virt-bios.bin")
+    }
+
+    /// The ELF of the x86 TDX module shim.
+    pub fn x86_elf(&self) -> PathBuf {
+        self.target_dir()
+            .join(X86_TARGET)
+            .join(FIRMWARE_PROFILE)
+            .join(X86_SHIM_PACKAGE)
+    }
+
+    /// The padded q35 `-bios` image of the shim.
+    pub fn x86_image(&self) -> PathBuf {
+        self.images().join(X86_IMAGE_NAME)
     }
 
     /// `path` relative to the workspace root when it is inside it.

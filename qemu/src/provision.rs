@@ -1,13 +1,15 @@
-//! Finding `qemu-system-aarch64`, checking its version and, on Debian
-//! bookworm, installing it from bookworm-backports.
+//! Finding `qemu-system-aarch64` / `qemu-system-x86_64`, checking their
+//! versions and, on Debian bookworm, installing both (qemu-system-arm and
+//! qemu-system-x86) from bookworm-backports.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cli::Arch;
 use crate::{Result, bail};
 
-pub const QEMU_BIN: &str = "qemu-system-aarch64";
-/// Oldest QEMU we accept (FEAT_RME / `x-rme`).
+/// Oldest QEMU we accept: FEAT_RME / `x-rme` for aarch64; the same project
+/// baseline for x86_64 (only 10.0.2 is verified, qemu-platforms.md §1).
 pub const MIN_VERSION: Version = Version(8, 2, 0);
 pub const BACKPORTS_FILE: &str = "/etc/apt/sources.list.d/bookworm-backports.sources";
 pub const BACKPORTS_SOURCES: &str = "\
@@ -82,7 +84,8 @@ pub fn manual_instructions() -> String {
          \x20   apt-get update\n\
          \x20   apt-get install -y -t bookworm-backports {}\n\
          (bookworm main ships QEMU 7.2, which lacks x-rme; a plain install picks it.)\n\
-         Elsewhere: install QEMU >= {MIN_VERSION} with qemu-system-aarch64, or pass --qemu PATH.",
+         Elsewhere: install QEMU >= {MIN_VERSION} with qemu-system-aarch64 and \
+         qemu-system-x86_64, or pass --qemu PATH.",
         BACKPORTS_SOURCES,
         APT_PACKAGES.join(" ")
     )
@@ -106,10 +109,14 @@ pub fn qemu_version(qemu: &Path) -> Result<Version> {
 }
 
 /// Rejects QEMU older than [`MIN_VERSION`].
-pub fn check_version(qemu: &Path, v: Version) -> Result<()> {
+pub fn check_version(qemu: &Path, v: Version, arch: Arch) -> Result<()> {
+    let need = match arch {
+        Arch::Aarch64 => "FEAT_RME (-cpu max,x-rme=on) needs",
+        Arch::X86_64 => "the project baseline is",
+    };
     if v < MIN_VERSION {
         bail!(
-            "{} is QEMU {v}, but FEAT_RME (-cpu max,x-rme=on) needs QEMU >= {MIN_VERSION}.\n{}",
+            "{} is QEMU {v}, but {need} QEMU >= {MIN_VERSION}.\n{}",
             qemu.display(),
             manual_instructions()
         );
@@ -181,45 +188,47 @@ fn install_backports(root: bool) -> Result<()> {
     run_admin(root, &install)
 }
 
-/// Finds a usable `qemu-system-aarch64`, installing it when that is possible.
-/// An explicit `--qemu PATH` is only checked, never installed.
-pub fn ensure_qemu(explicit: Option<&Path>) -> Result<PathBuf> {
+/// Finds a usable QEMU for `arch` (`qemu-system-aarch64` or
+/// `qemu-system-x86_64`), installing it when that is possible. An explicit
+/// `--qemu PATH` is only checked, never installed.
+pub fn ensure_qemu(explicit: Option<&Path>, arch: Arch) -> Result<PathBuf> {
+    let qemu_bin = arch.qemu_bin();
     if let Some(q) = explicit {
         let v = qemu_version(q)?;
-        check_version(q, v)?;
+        check_version(q, v, arch)?;
         println!("xtask: using {} (QEMU {v})", q.display());
         return Ok(q.to_path_buf());
     }
     let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let qemu = match find_in_path(QEMU_BIN, &path_var) {
+    let qemu = match find_in_path(qemu_bin, &path_var) {
         Some(q) => q,
         None => {
             let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
             let root = is_root();
             if !is_bookworm(&os) || !(root || passwordless_sudo()) {
                 bail!(
-                    "{QEMU_BIN} not found on PATH, and it can only be installed automatically \
+                    "{qemu_bin} not found on PATH, and it can only be installed automatically \
                      on Debian bookworm as root or with passwordless sudo.\n{}",
                     manual_instructions()
                 );
             }
-            println!("xtask: {QEMU_BIN} not found; installing it from bookworm-backports");
+            println!("xtask: {qemu_bin} not found; installing it from bookworm-backports");
             install_backports(root)?;
             let path_var = std::env::var_os("PATH").unwrap_or_default();
-            match find_in_path(QEMU_BIN, &path_var).or_else(|| {
-                let p = Path::new("/usr/bin").join(QEMU_BIN);
+            match find_in_path(qemu_bin, &path_var).or_else(|| {
+                let p = Path::new("/usr/bin").join(qemu_bin);
                 p.is_file().then_some(p)
             }) {
                 Some(q) => q,
                 None => bail!(
-                    "{QEMU_BIN} still not found after installing {}",
-                    APT_PACKAGES[0]
+                    "{qemu_bin} still not found after installing {}",
+                    APT_PACKAGES.join(" ")
                 ),
             }
         }
     };
     let v = qemu_version(&qemu)?;
-    check_version(&qemu, v)?;
+    check_version(&qemu, v, arch)?;
     println!("xtask: using {} (QEMU {v})", qemu.display());
     Ok(qemu)
 }
@@ -259,15 +268,23 @@ mod tests {
     #[test]
     fn version_gate() {
         let q = Path::new("/usr/bin/qemu-system-aarch64");
-        assert!(check_version(q, Version(10, 0, 2)).is_ok());
-        assert!(check_version(q, Version(8, 2, 0)).is_ok());
-        assert!(check_version(q, Version(9, 0, 0)).is_ok());
-        let err = check_version(q, Version(8, 1, 5)).unwrap_err();
+        let a = Arch::Aarch64;
+        assert!(check_version(q, Version(10, 0, 2), a).is_ok());
+        assert!(check_version(q, Version(8, 2, 0), a).is_ok());
+        assert!(check_version(q, Version(9, 0, 0), a).is_ok());
+        let err = check_version(q, Version(8, 1, 5), a).unwrap_err();
         assert!(
             err.contains("QEMU 8.1.5") && err.contains(">= 8.2.0"),
             "{err}"
         );
-        let err = check_version(q, Version(7, 2, 15)).unwrap_err();
+        let x = Path::new("/usr/bin/qemu-system-x86_64");
+        assert!(check_version(x, Version(10, 0, 2), Arch::X86_64).is_ok());
+        let err = check_version(x, Version(7, 2, 15), Arch::X86_64).unwrap_err();
+        assert!(
+            err.contains("qemu-system-x86_64 is QEMU 7.2.15") && !err.contains("RME"),
+            "{err}"
+        );
+        let err = check_version(q, Version(7, 2, 15), a).unwrap_err();
         assert!(
             err.contains("7.2.15") && err.contains("bookworm-backports"),
             "{err}"

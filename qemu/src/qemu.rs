@@ -8,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Result;
+use crate::cli::Arch;
 
 /// DRAM word the EL3 monitor reads for the run mode.
 pub const MODE_ADDR: u64 = 0x5FFF_F000;
@@ -28,6 +29,7 @@ pub enum Mode {
 /// One boot configuration.
 #[derive(Debug, Clone)]
 pub struct Boot<'a> {
+    pub arch: Arch,
     pub bios: &'a Path,
     pub smp: u32,
     /// Guest RAM (`-m`), e.g. "1G".
@@ -36,10 +38,43 @@ pub struct Boot<'a> {
     pub gdb: bool,
     /// Bench iterations (loader word at [`ITERS_ADDR`]).
     pub iters: Option<u32>,
+    /// Add `-icount shift=0,sleep=off` (always on in bench mode).
+    pub icount: bool,
+}
+
+/// The isa-debug-exit device the x86 shim ends runs with
+/// (qemu-platforms.md §3.4).
+pub const X86_DEBUG_EXIT: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+
+/// Arguments for the QEMU of `b.arch`.
+pub fn qemu_args(b: &Boot<'_>) -> Vec<String> {
+    match b.arch {
+        Arch::Aarch64 => aarch64_args(b),
+        Arch::X86_64 => x86_args(b),
+    }
+}
+
+/// Arguments for `qemu-system-x86_64` (q35, `-bios`; the guest RAM is
+/// QEMU's default, `b.mem` and the loader words are aarch64-only).
+fn x86_args(b: &Boot<'_>) -> Vec<String> {
+    let mut a: Vec<String> = ["-machine", "q35", "-nographic", "-bios"]
+        .map(String::from)
+        .to_vec();
+    a.push(b.bios.display().to_string());
+    a.extend(["-device", X86_DEBUG_EXIT].map(String::from));
+    a.push("-smp".to_string());
+    a.push(b.smp.to_string());
+    if b.icount || b.mode == Mode::Bench {
+        a.extend(["-icount", "shift=0,sleep=off"].map(String::from));
+    }
+    if b.gdb {
+        a.extend(["-s", "-S"].map(String::from));
+    }
+    a
 }
 
 /// Arguments for `qemu-system-aarch64`.
-pub fn qemu_args(b: &Boot<'_>) -> Vec<String> {
+fn aarch64_args(b: &Boot<'_>) -> Vec<String> {
     let mut a: Vec<String> = [
         "-M",
         "virt,secure=on,virtualization=on,gic-version=3",
@@ -67,7 +102,7 @@ pub fn qemu_args(b: &Boot<'_>) -> Vec<String> {
     if let Some(n) = b.iters {
         a.extend(loader(ITERS_ADDR, u64::from(n)));
     }
-    if b.mode == Mode::Bench {
+    if b.mode == Mode::Bench || b.icount {
         a.extend(["-icount", "shift=0,sleep=off"].map(String::from));
     }
     if b.gdb {
@@ -206,13 +241,45 @@ mod tests {
 
     fn boot(mode: Mode, smp: u32) -> Boot<'static> {
         Boot {
+            arch: Arch::Aarch64,
             bios: Path::new("target/images/qemu-virt-bios.bin"),
             smp,
             mem: DEFAULT_MEM,
             mode,
             gdb: false,
             iters: None,
+            icount: false,
         }
+    }
+
+    #[test]
+    fn x86_command_line() {
+        let mut b = boot(Mode::Test, 2);
+        b.arch = Arch::X86_64;
+        b.bios = Path::new("target/images/q35-tdx-shim.bin");
+        assert_eq!(
+            qemu_args(&b).join(" "),
+            "-machine q35 -nographic -bios target/images/q35-tdx-shim.bin \
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -smp 2"
+        );
+        b.icount = true;
+        b.gdb = true;
+        assert!(
+            qemu_args(&b)
+                .join(" ")
+                .ends_with("-smp 2 -icount shift=0,sleep=off -s -S")
+        );
+    }
+
+    #[test]
+    fn icount_option_on_aarch64() {
+        let mut b = boot(Mode::Test, 4);
+        b.icount = true;
+        assert!(
+            qemu_args(&b)
+                .join(" ")
+                .ends_with("-icount shift=0,sleep=off")
+        );
     }
 
     #[test]

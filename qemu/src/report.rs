@@ -1,11 +1,24 @@
 //! Judging QEMU runs from their exit status and output.
 
+use crate::cli::Arch;
 use crate::qemu::Outcome;
 
 /// Exit status of xtask for a timed-out QEMU (as `timeout(1)`).
 pub const EXIT_TIMEOUT: u8 = 124;
 /// Guest exit statuses at or above this are firmware fatal errors.
 pub const FATAL_BASE: i32 = 90;
+/// xtask's status for a fatal error of the x86 shim.
+pub const X86_FATAL: i32 = 93;
+/// What a fatal status means.
+fn fatal_name(code: i32) -> &'static str {
+    match code {
+        90 => "EL3 monitor",
+        91 => "RMM",
+        92 => "NS host",
+        X86_FATAL => "x86 TDX shim: unexpected exception or panic",
+        _ => "unknown component",
+    }
+}
 
 /// A `N passed, M failed` summary line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +96,7 @@ impl Verdict {
     }
 }
 
-fn fail(why: String, code: u8) -> Verdict {
+pub fn fail(why: String, code: u8) -> Verdict {
     Verdict::Fail { why, code }
 }
 
@@ -116,7 +129,10 @@ fn abnormal_exit(o: &Outcome, seen: &str) -> Option<Verdict> {
         )
     } else {
         fail(
-            format!("firmware fatal error (EL3 or RMM panic), exit status {code} ({seen})"),
+            format!(
+                "firmware fatal error ({}), exit status {code} ({seen})",
+                fatal_name(code)
+            ),
             code_u8,
         )
     })
@@ -147,6 +163,14 @@ pub fn judge(o: &Outcome) -> Verdict {
             "QEMU exited with status 0 but printed no `N passed, M failed` summary line".into(),
             1,
         ),
+    }
+}
+
+/// Judges a run of `arch` (see [`judge`] and [`crate::x86::judge`]).
+pub fn judge_for(arch: Arch, o: &Outcome) -> Verdict {
+    match arch {
+        Arch::Aarch64 => judge(o),
+        Arch::X86_64 => crate::x86::judge(o),
     }
 }
 
@@ -252,7 +276,7 @@ pub fn final_line(passed: usize, failed: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use std::time::Duration;
 
@@ -284,7 +308,7 @@ mod tests {
         assert_eq!(find_summary("nothing"), None);
     }
 
-    fn outcome(code: Option<i32>, stdout: &str, stderr: &str) -> Outcome {
+    pub fn outcome(code: Option<i32>, stdout: &str, stderr: &str) -> Outcome {
         Outcome {
             code,
             timed_out: false,

@@ -1,9 +1,11 @@
-//! End-to-end checks of the QEMU path with a hand-assembled EL3 image
-//! (skipped when no suitable `qemu-system-aarch64` is on PATH).
+//! End-to-end checks of the QEMU path with hand-assembled images: an EL3
+//! image for aarch64 and a 64 KiB q35 `-bios` image for x86_64 (each
+//! skipped when no suitable QEMU for it is on PATH).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cli::Arch;
 use crate::package::{self, Image};
 use crate::provision;
 use crate::qemu::{self, Boot, DEFAULT_MEM, Mode};
@@ -33,12 +35,16 @@ fn el3_image(msg: &str, code: u64) -> Vec<u8> {
     img
 }
 
-/// The QEMU to use, or `None` (test skipped).
-fn qemu_or_skip() -> Option<PathBuf> {
+/// The QEMU for `arch` to use, or `None` (test skipped).
+fn qemu_or_skip_for(arch: Arch) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let q = provision::find_in_path(provision::QEMU_BIN, &path)?;
+    let q = provision::find_in_path(arch.qemu_bin(), &path)?;
     let v = provision::qemu_version(&q).ok()?;
     (v >= provision::MIN_VERSION).then_some(q)
+}
+
+fn qemu_or_skip() -> Option<PathBuf> {
+    qemu_or_skip_for(Arch::Aarch64)
 }
 
 fn boot(qemu_bin: &Path, name: &str, msg: &str, code: u64, mode: Mode) -> qemu::Outcome {
@@ -55,12 +61,14 @@ fn boot(qemu_bin: &Path, name: &str, msg: &str, code: u64, mode: Mode) -> qemu::
     let bios = dir.join("bios.bin");
     std::fs::write(&bios, pkg).unwrap();
     let b = Boot {
+        arch: Arch::Aarch64,
         bios: &bios,
         smp: 1,
         mem: DEFAULT_MEM,
         mode,
         gdb: false,
         iters: Some(3),
+        icount: false,
     };
     let args = qemu::qemu_args(&b);
     let o = qemu::run(qemu_bin, &args, Some(Duration::from_secs(60)), false, false).unwrap();
@@ -115,4 +123,62 @@ fn boots_bench_image() {
     assert_eq!(over, 1);
     assert!(report::judge_bench(&o, &lines, over, false).exit_code() == 0);
     assert!(report::judge_bench(&o, &lines, over, true).exit_code() != 0);
+}
+
+/// A 64 KiB q35 `-bios` image (mapped at 0xFFFF_0000, CS base 0xFFFF_0000)
+/// that prints `msg` on COM1 in real mode and writes `exit` to
+/// isa-debug-exit (port 0xF4), then halts.
+fn x86_image(msg: &str, exit: u8) -> Vec<u8> {
+    let mut code = vec![0xBA, 0xF8, 0x03]; // mov dx, 0x3F8
+    for b in msg.bytes() {
+        code.extend([0xB0, b, 0xEE]); // mov al, b; out dx, al
+    }
+    code.extend([0xBA, 0xF4, 0x00, 0xB0, exit, 0xEE]); // mov dx, 0xF4; mov al, exit; out dx, al
+    code.extend([0xFA, 0xF4, 0xEB, 0xFC]); // cli; hlt; jmp (back to cli)
+    let mut img = vec![0u8; crate::x86::BIOS_GRANULE];
+    img[..code.len()].copy_from_slice(&code);
+    // Reset vector at offset 0xFFF0: jmp near to IP 0 (0xFFF3 + 0x000D wraps to 0).
+    img[0xFFF0..0xFFF3].copy_from_slice(&[0xE9, 0x0D, 0x00]);
+    img
+}
+
+fn boot_x86(qemu_bin: &Path, name: &str, msg: &str, exit: u8) -> qemu::Outcome {
+    let dir = std::env::temp_dir().join(format!("xtask-smoke86-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bios = dir.join("q35.bin");
+    std::fs::write(&bios, x86_image(msg, exit)).unwrap();
+    let b = Boot {
+        arch: Arch::X86_64,
+        bios: &bios,
+        smp: 2,
+        mem: DEFAULT_MEM,
+        mode: Mode::Test,
+        gdb: false,
+        iters: None,
+        icount: false,
+    };
+    let args = qemu::qemu_args(&b);
+    let o = qemu::run(qemu_bin, &args, Some(Duration::from_secs(60)), false, false).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    o
+}
+
+#[test]
+fn boots_x86_images() {
+    let Some(q) = qemu_or_skip_for(Arch::X86_64) else {
+        eprintln!("skipped: no qemu-system-x86_64 >= 8.2 on PATH");
+        return;
+    };
+    let o = boot_x86(&q, "pass", "smoke: 3 passed, 0 failed\n", 0x10);
+    assert_eq!(o.code, Some(33), "{o:?}");
+    let v = report::judge_for(Arch::X86_64, &o);
+    assert_eq!(v, report::Verdict::Pass("3 checks".into()), "{o:?}");
+
+    let o = boot_x86(&q, "fail", "smoke: 1 passed, 2 failed\n", 0x11);
+    let v = report::judge_for(Arch::X86_64, &o);
+    assert_eq!(v.exit_code(), 2, "{o:?}");
+
+    let o = boot_x86(&q, "fatal", "q35: FATAL\n", 0x12);
+    let v = report::judge_for(Arch::X86_64, &o);
+    assert_eq!(v.exit_code(), 93, "{o:?}");
 }

@@ -1,0 +1,141 @@
+//! A second address space for code running at CPL 3 (SDM Vol. 3A, "4-Level
+//! Paging", "Access Rights": user-mode accesses need U/S = 1 at every level).
+//!
+//! It maps 0..4 GiB identically, like the boot tables, but every leaf has
+//! U/S = 0 except the pages of the given user ranges, which must lie in the
+//! first 2 MiB (that 2 MiB is split into 4 KiB pages; page 0 is left
+//! unmapped). CPL 0 code keeps working on these tables, so traps taken from
+//! CPL 3 need no CR3 switch. 3..4 GiB is UC (PCD | PWT) for MMIO.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::{self, EFER_NXE, IA32_EFER};
+
+pub const PAGE_SIZE: u64 = 4096;
+const SPLIT_LIMIT: u64 = 2 << 20;
+
+const P: u64 = 1 << 0;
+const RW: u64 = 1 << 1;
+const US: u64 = 1 << 2;
+const PWT: u64 = 1 << 3;
+const PCD: u64 = 1 << 4;
+const PS: u64 = 1 << 7;
+const NX: u64 = 1 << 63;
+
+/// How CPL 3 may use a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAccess {
+    /// Code: read and execute.
+    ReadExecute,
+    /// Data and stacks: read and write, never execute (when EFER.NXE).
+    ReadWrite,
+}
+
+/// A page-aligned range `[start, end)` that CPL 3 may access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRange {
+    pub start: u64,
+    pub end: u64,
+    pub access: UserAccess,
+}
+
+/// Why [`build_user_space`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PagingError {
+    AlreadyBuilt,
+    Unaligned(UserRange),
+    OutsideFirst2MiB(UserRange),
+}
+
+/// The physical address of a PML4 (the CR3 value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserSpace {
+    pub pml4: u64,
+}
+
+#[repr(C, align(4096))]
+#[derive(Clone, Copy)]
+struct Table([u64; 512]);
+
+const PML4: usize = 0;
+const PDPT: usize = 1;
+const PD0: usize = 2; // four PDs: 2..=5
+const PT0: usize = 6;
+
+struct Tables(UnsafeCell<[Table; 7]>);
+// SAFETY: written only by the single successful `build_user_space` call
+// (guarded by BUILT), read by the CPUs' page walks afterwards.
+unsafe impl Sync for Tables {}
+static TABLES: Tables = Tables(UnsafeCell::new([Table([0; 512]); 7]));
+static BUILT: AtomicBool = AtomicBool::new(false);
+
+fn check(r: &UserRange) -> Result<(), PagingError> {
+    if !r.start.is_multiple_of(PAGE_SIZE) || !r.end.is_multiple_of(PAGE_SIZE) || r.start >= r.end {
+        return Err(PagingError::Unaligned(*r));
+    }
+    if r.start < PAGE_SIZE || r.end > SPLIT_LIMIT {
+        return Err(PagingError::OutsideFirst2MiB(*r));
+    }
+    Ok(())
+}
+
+fn fill(t: &mut [Table; 7], ranges: &[UserRange], nx: u64) {
+    let addr = |i: usize| &t[i] as *const Table as u64;
+    let (pdpt, pt0) = (addr(PDPT), addr(PT0));
+    let pds: [u64; 4] = core::array::from_fn(|i| addr(PD0 + i));
+    t[PML4].0[0] = pdpt | P | RW | US;
+    for (i, pd) in pds.iter().enumerate() {
+        t[PDPT].0[i] = pd | P | RW | US;
+    }
+    for gib in 0..4 {
+        let pd = &mut t[PD0 + gib].0;
+        for (j, e) in pd.iter_mut().enumerate() {
+            let base = ((gib as u64) << 30) | ((j as u64) << 21);
+            let uc = if gib == 3 { PCD | PWT } else { 0 };
+            *e = base | P | RW | PS | uc;
+        }
+    }
+    t[PD0].0[0] = pt0 | P | RW | US;
+    for (i, e) in t[PT0].0.iter_mut().enumerate().skip(1) {
+        *e = (i as u64 * PAGE_SIZE) | P | RW;
+    }
+    for r in ranges {
+        for page in (r.start..r.end).step_by(PAGE_SIZE as usize) {
+            let e = &mut t[PT0].0[(page / PAGE_SIZE) as usize];
+            *e = page | P | US;
+            match r.access {
+                UserAccess::ReadExecute => {}
+                UserAccess::ReadWrite => *e |= RW | nx,
+            }
+        }
+    }
+}
+
+/// Builds the user address space (once).
+pub fn build_user_space(ranges: &[UserRange]) -> Result<UserSpace, PagingError> {
+    ranges.iter().try_for_each(check)?;
+    if BUILT.swap(true, Ordering::AcqRel) {
+        return Err(PagingError::AlreadyBuilt);
+    }
+    let nx = if arch::rdmsr(IA32_EFER) & EFER_NXE != 0 {
+        NX
+    } else {
+        0
+    };
+    // SAFETY: BUILT makes this the only writer, and no CR3 points here yet.
+    let t = unsafe { &mut *TABLES.0.get() };
+    fill(t, ranges, nx);
+    Ok(UserSpace {
+        pml4: &t[PML4] as *const Table as u64,
+    })
+}
+
+/// Whether CPL 3 can read `[addr, addr + len)` in a space built from
+/// `ranges` (for decoding instruction bytes at a user RIP).
+pub fn user_readable(ranges: &[UserRange], addr: u64, len: u64) -> bool {
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    ranges.iter().any(|r| r.start <= addr && end <= r.end)
+}

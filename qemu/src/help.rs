@@ -1,0 +1,202 @@
+//! The `--help` texts of `cargo xtask` and its subcommands.
+
+use crate::cli::Sub;
+
+pub const MAIN_HELP: &str = "\
+cargo xtask: build the Arm CCA firmware and the x86 TDX module shim and boot
+them on QEMU
+
+USAGE:
+    cargo xtask <COMMAND> [OPTIONS]
+
+COMMANDS:
+    build    Build qemu-virt-el3, rmm-image and ns-host, convert them to flat
+             binaries and write the flash package target/images/qemu-virt-bios.bin
+    size     Build, then print .text/.rodata/.data/.bss sizes of each firmware ELF
+    run      Build and boot once on QEMU; prints RUN PASSED or RUN FAILED: <why>
+             (`--arch x86_64`: the TDX module shim on q35)
+    test     Host tests (`cargo test`) plus QEMU test boots (aarch64 -smp 4,
+             -smp 1, -m 3G; x86_64 q35 -smp 2)
+    bench    Build and boot in bench mode (-smp 1, -icount); print BENCH results
+    lint     cargo clippy -D warnings on the host crates and the firmware crates
+             (Arm and x86)
+    help     Print this text, or `cargo xtask help <COMMAND>`
+
+OPTIONS:
+    -h, --help    Print help (also after a command: `cargo xtask run --help`)
+
+QEMU: qemu-system-aarch64 and (for x86_64) qemu-system-x86_64 >= 8.2 are
+required (found on PATH or via --qemu); both versions are checked. If one is
+missing on Debian bookworm and we are root (or have passwordless sudo),
+run/test/bench install qemu-system-arm and qemu-system-x86 from
+bookworm-backports.
+
+Exit status of run/test/bench: 0 = passed; for run, the firmware's status
+when it failed (1..=89 failed checks, 90 EL3 / 91 RMM / 92 NS host / 93 x86
+shim fatal error); 124 = QEMU timed out; 1 = other failure; 2 = bad command
+line.
+";
+
+pub const BUILD_HELP: &str = "\
+cargo xtask build: build the firmware and the QEMU flash package
+
+USAGE:
+    cargo xtask build
+
+Runs `cargo build --profile firmware --target aarch64-unknown-none-softfloat
+-p qemu-virt-el3 -p rmm-image -p ns-host` into <workspace>/target, converts each
+ELF with llvm-objcopy (rustup component llvm-tools) and writes:
+    target/images/qemu-virt-el3.bin   EL3 monitor (flat, linked at 0x0)
+    target/images/rmm.bin             RMM (flat, linked at 0x4010_0000)
+    target/images/ns-host.bin         NS test host (flat, linked at 0x6000_0000)
+    target/images/qemu-virt-bios.bin  flash package for QEMU -bios
+Then prints the image sizes and the package layout.
+
+OPTIONS:
+    -h, --help    Print this help
+";
+
+pub const SIZE_HELP: &str = "\
+cargo xtask size: section sizes of each firmware ELF
+
+USAGE:
+    cargo xtask size
+
+Builds the firmware crates (no-op when up to date), then prints a table of
+the .text, .rodata, .data and .bss sizes (including .text.* etc.), other
+allocated sections, and the flash/RAM totals of each ELF.
+
+OPTIONS:
+    -h, --help    Print this help
+";
+
+pub const LINT_HELP: &str = "\
+cargo xtask lint: clippy with warnings denied, everywhere
+
+USAGE:
+    cargo xtask lint
+
+Runs `cargo clippy --all-targets -- -D warnings` for the host crates (the
+workspace default members), then `cargo clippy --profile firmware --target
+aarch64-unknown-none-softfloat -p qemu-virt-el3 -p rmm-image -p ns-host --
+-D warnings` for the firmware and its path dependencies (arm-rt, rmm,
+core/*), then `cargo clippy --profile firmware --target x86_64-unknown-none
+-p tdx-shim-image -p qemu-q35 -- -D warnings` for the x86 TDX module shim.
+Fails on the first warning.
+
+OPTIONS:
+    -h, --help    Print this help
+";
+
+pub const RUN_HELP: &str = "\
+cargo xtask run: build and boot the firmware once on QEMU
+
+USAGE:
+    cargo xtask run [--arch aarch64|x86_64] [--smp N] [--gdb] [--icount]
+                    [--timeout SECS] [--qemu PATH] [--bios PATH]
+
+Streams QEMU's output live and ends with `RUN PASSED` or `RUN FAILED: <why>`.
+Passes only if the firmware reports success (aarch64: QEMU exit status 0;
+x86_64: status 33, i.e. 0x10 written to isa-debug-exit) and a summary line
+`N passed, 0 failed` with N > 0 was printed.
+
+aarch64 (default): builds target/images/qemu-virt-bios.bin (see `cargo xtask
+help build`) and boots
+    qemu-system-aarch64 -M virt,secure=on,virtualization=on,gic-version=3
+      -cpu max,x-rme=on,pauth-impdef=on -m 1G -smp N -nographic -semihosting
+      -bios target/images/qemu-virt-bios.bin
+
+x86_64: runs `cargo build --profile firmware --target x86_64-unknown-none
+-p tdx-shim-image`, converts the ELF with llvm-objcopy -O binary, zero-pads
+it at the front to a multiple of 64 KiB (QEMU maps a -bios image so that it
+ends at 4 GiB; the reset vector is its last 16 bytes), writes
+target/images/q35-tdx-shim.bin and boots
+    qemu-system-x86_64 -machine q35 -nographic -bios target/images/q35-tdx-shim.bin
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -smp N
+The shim reports through isa-debug-exit: QEMU status 33 = passed, 35 = checks
+failed (the summary gives the count), 37 = unexpected exception or panic
+(xtask exit status 93).
+
+OPTIONS:
+    --arch ARCH       aarch64 (Arm CCA, default) or x86_64 (TDX module shim)
+    --smp N           Number of CPUs (-smp), 1..=8 [default: 4 for aarch64,
+                      2 for x86_64]
+    --gdb             Start QEMU halted with a GDB server on :1234 (-s -S) and
+                      print how to attach; no timeout unless --timeout is given
+    --icount          Add `-icount shift=0,sleep=off` (deterministic: one
+                      virtual ns per instruction; identical output per run)
+    --timeout SECS    Kill QEMU after SECS seconds of wall clock and fail with
+                      `QEMU timed out`; 0 = no limit [default: 120]
+    --qemu PATH       Use this qemu-system-aarch64 (or qemu-system-x86_64 with
+                      --arch x86_64) instead of the one on PATH (never
+                      auto-installed)
+    --bios PATH       Boot this image instead of building one
+    -h, --help        Print this help
+
+Exit status: 0 passed; the firmware's status when non-zero (1..=89 failed
+checks, 90 EL3 / 91 RMM / 92 NS host / 93 x86 shim fatal error); 124 timed
+out; 1 other failure.
+";
+
+pub const TEST_HELP: &str = "\
+cargo xtask test: host tests and QEMU test boots
+
+USAGE:
+    cargo xtask test [--host-only | --qemu-only] [--timeout SECS] [--qemu PATH]
+                     [--bios PATH]
+
+Steps: (1) `cargo test` at the workspace root (the default members);
+(2) build the Arm firmware, boot with -smp 4 -m 1G, (3) -smp 1 -m 1G,
+(4) -smp 2 -m 3G (a GPT with several L1 tables); (5) build the x86 TDX
+module shim and boot it on q35 with -smp 2 (as `cargo xtask run --arch
+x86_64`). Each boot is judged like `cargo xtask run`. A build that fails
+fails only the steps of its architecture. Ends with `xtask: N passed, M
+failed` over the steps and exits non-zero if any step failed or timed out.
+
+OPTIONS:
+    --host-only       Run only the host tests
+    --qemu-only       Run only the QEMU boots
+    --timeout SECS    Wall-clock limit per QEMU boot; 0 = no limit [default: 120]
+    --qemu PATH       Use this qemu-system-aarch64 for the aarch64 boots (never
+                      auto-installed; the x86 step uses qemu-system-x86_64
+                      from PATH)
+    --bios PATH       Boot this Arm flash package instead of building one (the
+                      x86 step always builds its image)
+    -h, --help        Print this help
+";
+
+pub const BENCH_HELP: &str = "\
+cargo xtask bench: boot in bench mode and report the BENCH lines
+
+USAGE:
+    cargo xtask bench [--iters N] [--check] [--timeout SECS] [--qemu PATH]
+                      [--bios PATH]
+
+Boots with -smp 1 and `-icount shift=0,sleep=off` (deterministic: one tick per
+instruction) and run mode 1 (bench) in the loader word at 0x5FFFF000. Prints
+every `BENCH <name> median=<N> min=<N> iters=<N>` line as a table and compares
+the medians with the budgets rmi_version 700, granule_delegate 1500,
+granule_undelegate 1500 (OK/OVER). Fails if QEMU fails or no BENCH line is seen.
+
+OPTIONS:
+    --iters N         Iterations per benchmark, written to the loader word at
+                      0x5FFFF004 [default: firmware default, 101]
+    --check           Make a median over its budget (OVER) an error
+    --timeout SECS    Wall-clock limit for the boot; 0 = no limit [default: 120]
+    --qemu PATH       Use this qemu-system-aarch64 (never auto-installed)
+    --bios PATH       Boot this flash package instead of building one
+    -h, --help        Print this help
+";
+
+/// The help text of `sub` (or the overview).
+pub fn help_text(sub: Option<Sub>) -> &'static str {
+    match sub {
+        None => MAIN_HELP,
+        Some(Sub::Build) => BUILD_HELP,
+        Some(Sub::Size) => SIZE_HELP,
+        Some(Sub::Run) => RUN_HELP,
+        Some(Sub::Test) => TEST_HELP,
+        Some(Sub::Bench) => BENCH_HELP,
+        Some(Sub::Lint) => LINT_HELP,
+    }
+}

@@ -1,0 +1,75 @@
+/* The "VMM harness": untrusted host code that runs at CPL 3 in the shim's
+ * user address space and calls the module with a real SEAMCALL encoding.
+ * RDI = its Block (harness.rs) in user memory. It
+ *   1. issues Block.ncalls SEAMCALLs, loading RAX, RCX, RDX, R8, R9 from
+ *      each record and storing RAX, RCX, RDX, R8..R11 back into it;
+ *   2. runs the probe of Block.mode: 0 = read Block.probe, 1 = write it,
+ *      2 = UD2 (a #UD that is not a SEAMCALL), 3 = jump to Block.probe
+ *      (execute shim code), 4 = OUT to the isa-debug-exit port 0xF4;
+ *   3. leaves with INT 0x80: RDI = EXIT_NO_FAULT if the probe did not trap.
+ * tdx_harness_fault is where the shim reflects a CPL 3 exception (RDI =
+ * vector, RSI = error code, RDX = CR2); it records them in the Block and
+ * leaves with RDI = EXIT_FAULT_SEEN. */
+    .section .user_text, "ax"
+    .code64
+    .globl tdx_harness_entry
+tdx_harness_entry:
+    pushq %rdi                          /* 8(%rsp): Block */
+    pushq $0                            /* (%rsp): call index */
+1:  movq 8(%rsp), %rbx
+    movq (%rsp), %rax
+    cmpq {NCALLS}(%rbx), %rax
+    jae 2f
+    imulq ${REC_SIZE}, %rax, %rax
+    leaq {CALLS}(%rbx,%rax), %rbx
+    pushq %rbx
+    movq {IN_RCX}(%rbx), %rcx
+    movq {IN_RDX}(%rbx), %rdx
+    movq {IN_R8}(%rbx), %r8
+    movq {IN_R9}(%rbx), %r9
+    movq {IN_RAX}(%rbx), %rax
+    .byte 0x66, 0x0f, 0x01, 0xcf        /* SEAMCALL */
+    popq %rbx
+    movq %rax, {OUT_RAX}(%rbx)
+    movq %rcx, {OUT_RCX}(%rbx)
+    movq %rdx, {OUT_RDX}(%rbx)
+    movq %r8, {OUT_R8}(%rbx)
+    movq %r9, {OUT_R9}(%rbx)
+    movq %r10, {OUT_R10}(%rbx)
+    movq %r11, {OUT_R11}(%rbx)
+    incq (%rsp)
+    jmp 1b
+2:  movq 8(%rsp), %rbx
+    movq {PROBE}(%rbx), %rdx
+    movq {MODE}(%rbx), %rax
+    cmpq $1, %rax
+    je 3f
+    cmpq $2, %rax
+    je 4f
+    cmpq $3, %rax
+    je 6f
+    cmpq $4, %rax
+    je 7f
+    movq (%rdx), %rax                   /* mode 0: read shim memory */
+    jmp 5f
+3:  movq %rax, (%rdx)                   /* mode 1: write shim memory */
+    jmp 5f
+4:  ud2                                 /* mode 2: genuine #UD */
+    jmp 5f
+6:  jmp *%rdx                           /* mode 3: execute shim code */
+7:  movw $0xF4, %dx                     /* mode 4: port I/O (isa-debug-exit) */
+    movb $0x10, %al
+    outb %al, %dx
+5:  movl ${EXIT_NO_FAULT}, %edi
+    int $0x80
+
+    .globl tdx_harness_fault
+tdx_harness_fault:
+    movq 8(%rsp), %rbx
+    movq %rdi, {FAULT_VECTOR}(%rbx)
+    movq %rsi, {FAULT_ERROR}(%rbx)
+    movq %rdx, {FAULT_ADDR}(%rbx)
+    movq $1, {FAULTED}(%rbx)
+    movl ${EXIT_FAULT_SEEN}, %edi
+    int $0x80
+    .text

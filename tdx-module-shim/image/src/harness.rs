@@ -1,0 +1,202 @@
+//! De-privileged "VMM harness" (harness.S) and its user address space.
+//!
+//! The shim (CPL 0) builds, once, a second set of page tables
+//! (`qemu_q35::paging`) in which all shim memory is supervisor-only
+//! (U/S = 0) and only two ranges are user-accessible: the harness code
+//! (`.user_text`, read/execute) and [`USER_AREAS`] (one Block page plus an
+//! 8 KiB stack per CPU; read/write, no-execute). Each CPU enters the harness
+//! with IRETQ (`qemu_q35::user::enter_user`) and gets control back when it
+//! executes INT 0x80. SEAMCALLs it issues trap with #UD into the shim
+//! (trap.rs); faults it takes are reflected to `tdx_harness_fault`.
+//!
+//! This is an emulation construct: on real hardware SEAMCALL is legal only
+//! at CPL 0 in VMX root operation, and the module runs in SEAM mode, not
+//! at CPL 0 of the same address space. Here the shim plays CPU + module and
+//! CPL 3 plays the untrusted VMM, so the privilege boundary can be tested.
+
+use core::cell::UnsafeCell;
+use core::mem::offset_of;
+
+use qemu_q35::paging::{self, PagingError, UserAccess, UserRange, UserSpace};
+use qemu_q35::{CpuIndex, MAX_CPUS, user};
+
+use crate::arch;
+
+/// SEAMCALLs one harness entry can make.
+pub const MAX_CALLS: usize = 12;
+/// Exit values passed to INT 0x80 in RDI.
+pub const EXIT_FAULT_SEEN: u64 = 1;
+pub const EXIT_NO_FAULT: u64 = 2;
+
+/// Probe run after the calls (Block.mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Probe {
+    ReadShim = 0,
+    WriteShim = 1,
+    Ud2 = 2,
+    ExecuteShim = 3,
+    PortIo = 4,
+}
+
+/// One SEAMCALL: inputs RAX, RCX, RDX, R8, R9; outputs RAX, RCX, RDX, R8..R11.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Call {
+    pub inp: [u64; 5],
+    pub out: [u64; 7],
+}
+
+/// Shared between the shim and one harness instance.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Block {
+    pub mode: u64,
+    pub probe: u64,
+    pub ncalls: u64,
+    pub faulted: u64,
+    pub fault_vector: u64,
+    pub fault_error: u64,
+    pub fault_addr: u64,
+    pub calls: [Call; MAX_CALLS],
+}
+
+const PAGE: usize = 4096;
+const USER_STACK: usize = 2 * PAGE;
+
+#[repr(C, align(4096))]
+struct Area {
+    block: Block,
+    _pad: [u8; PAGE - size_of::<Block>()],
+    stack: [u8; USER_STACK],
+}
+
+/// Per-CPU user memory (mapped U/S = 1 in the user space).
+struct Areas(UnsafeCell<[Area; MAX_CPUS]>);
+// SAFETY: CPU i only touches slot i (through `block_ptr(i)`), from CPL 0
+// or from its own harness instance, never both at once.
+unsafe impl Sync for Areas {}
+static USER_AREAS: Areas = Areas(UnsafeCell::new(
+    [const {
+        Area {
+            block: Block {
+                mode: 0,
+                probe: 0,
+                ncalls: 0,
+                faulted: 0,
+                fault_vector: 0,
+                fault_error: 0,
+                fault_addr: 0,
+                calls: [Call {
+                    inp: [0; 5],
+                    out: [0; 7],
+                }; MAX_CALLS],
+            },
+            _pad: [0; PAGE - size_of::<Block>()],
+            stack: [0; USER_STACK],
+        }
+    }; MAX_CPUS],
+));
+
+core::arch::global_asm!(
+    include_str!("harness.S"),
+    MODE = const offset_of!(Block, mode),
+    PROBE = const offset_of!(Block, probe),
+    NCALLS = const offset_of!(Block, ncalls),
+    FAULTED = const offset_of!(Block, faulted),
+    FAULT_VECTOR = const offset_of!(Block, fault_vector),
+    FAULT_ERROR = const offset_of!(Block, fault_error),
+    FAULT_ADDR = const offset_of!(Block, fault_addr),
+    CALLS = const offset_of!(Block, calls),
+    REC_SIZE = const size_of::<Call>(),
+    IN_RAX = const offset_of!(Call, inp),
+    IN_RCX = const offset_of!(Call, inp) + 8,
+    IN_RDX = const offset_of!(Call, inp) + 16,
+    IN_R8 = const offset_of!(Call, inp) + 24,
+    IN_R9 = const offset_of!(Call, inp) + 32,
+    OUT_RAX = const offset_of!(Call, out),
+    OUT_RCX = const offset_of!(Call, out) + 8,
+    OUT_RDX = const offset_of!(Call, out) + 16,
+    OUT_R8 = const offset_of!(Call, out) + 24,
+    OUT_R9 = const offset_of!(Call, out) + 32,
+    OUT_R10 = const offset_of!(Call, out) + 40,
+    OUT_R11 = const offset_of!(Call, out) + 48,
+    EXIT_NO_FAULT = const EXIT_NO_FAULT,
+    EXIT_FAULT_SEEN = const EXIT_FAULT_SEEN,
+    options(att_syntax)
+);
+
+// SAFETY: symbols of harness.S and linker/q35-bios.ld; only addresses used.
+unsafe extern "C" {
+    safe static __user_text_start: u8;
+    safe static __user_text_end: u8;
+    safe fn tdx_harness_entry();
+    safe fn tdx_harness_fault();
+}
+
+/// The user-accessible ranges of the harness address space.
+pub fn user_ranges() -> [UserRange; 2] {
+    let areas = USER_AREAS.0.get() as u64;
+    [
+        UserRange {
+            start: &raw const __user_text_start as u64,
+            end: &raw const __user_text_end as u64,
+            access: UserAccess::ReadExecute,
+        },
+        UserRange {
+            start: areas,
+            end: areas + size_of::<[Area; MAX_CPUS]>() as u64,
+            access: UserAccess::ReadWrite,
+        },
+    ]
+}
+
+/// Builds the harness address space (BSP, once).
+pub fn build_space() -> Result<UserSpace, PagingError> {
+    paging::build_user_space(&user_ranges())
+}
+
+/// Whether `[addr, addr + len)` is harness code.
+pub fn user_code_contains(addr: u64, len: u64) -> bool {
+    paging::user_readable(&user_ranges()[..1], addr, len)
+}
+
+/// Where CPL 3 exceptions are reflected to.
+pub fn fault_entry() -> u64 {
+    tdx_harness_fault as *const () as u64
+}
+
+fn block_ptr(cpu: CpuIndex) -> *mut Block {
+    let areas: *mut Area = USER_AREAS.0.get().cast();
+    areas.wrapping_add(cpu.as_usize()).cast()
+}
+
+fn stack_top(cpu: CpuIndex) -> u64 {
+    let area = block_ptr(cpu) as u64;
+    area + size_of::<Area>() as u64
+}
+
+/// Runs the harness once on `cpu` at CPL 3: the `calls`, then `probe`
+/// against `probe_addr`. Returns its INT 0x80 value and the final Block.
+pub fn run(
+    space: UserSpace,
+    cpu: CpuIndex,
+    calls: &[[u64; 5]],
+    probe: Probe,
+    probe_addr: u64,
+) -> (u64, Block) {
+    let mut b = Block {
+        mode: probe as u64,
+        probe: probe_addr,
+        ncalls: calls.len().min(MAX_CALLS) as u64,
+        ..Block::default()
+    };
+    for (rec, inp) in b.calls.iter_mut().zip(calls) {
+        rec.inp = *inp;
+    }
+    let ptr = block_ptr(cpu);
+    arch::store_block(ptr, &b);
+    let entry = tdx_harness_entry as *const () as u64;
+    let exit = user::enter_user(space, entry, stack_top(cpu), ptr as u64);
+    (exit, arch::load_block(ptr))
+}
