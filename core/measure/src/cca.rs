@@ -6,8 +6,11 @@
 //! and replaces the RIM with the hash of the whole descriptor (§2.2).
 
 use crate::MeasureError;
-use crate::hash::{HashAlgo, Hasher, Measurement, SLOT_LEN};
+use core::marker::PhantomData;
+
+use crate::hash::{HashAlgo, HasherWith, Measurement, SLOT_LEN};
 use crate::register::MeasurementRegister;
+use crate::sha::{Sha2Compress, SoftSha2};
 
 /// Size of a granule, of the RmiRealmParams and RmiRecParams images, and of
 /// a DATA page (§2.1, §2.3).
@@ -82,7 +85,12 @@ impl RimRealmParams {
 
     /// `H(P)`: the initial RIM (§2.1).
     pub fn hash(&self, algo: HashAlgo) -> Measurement {
-        let mut h = Hasher::new(algo);
+        self.hash_with::<SoftSha2>(algo)
+    }
+
+    /// `H(P)` with compression backend `E`.
+    pub fn hash_with<E: Sha2Compress>(&self, algo: HashAlgo) -> Measurement {
+        let mut h = HasherWith::<E>::new(algo);
         self.for_each_image_chunk(|c| h.update(c));
         h.finalize()
     }
@@ -123,7 +131,12 @@ impl RimRecParams {
 
     /// `H(rec params image)`: the `content` of the REC descriptor (§2.3).
     pub fn hash(&self, algo: HashAlgo) -> Measurement {
-        let mut h = Hasher::new(algo);
+        self.hash_with::<SoftSha2>(algo)
+    }
+
+    /// The same with compression backend `E`.
+    pub fn hash_with<E: Sha2Compress>(&self, algo: HashAlgo) -> Measurement {
+        let mut h = HasherWith::<E>::new(algo);
         self.for_each_image_chunk(|c| h.update(c));
         h.finalize()
     }
@@ -185,17 +198,26 @@ pub fn ripas_descriptor(rim: &Measurement, base: u64, top: u64) -> [u8; DESC_LEN
 /// A Realm Initial Measurement being built, from RMI_REALM_CREATE until
 /// RMI_REALM_ACTIVATE (§2.4). Callers extend it in RMI call order; the
 /// "realm state NEW" precondition is checked by the RMI layer, not here.
+///
+/// `E` is the SHA-2 compression backend; [`Rim`] uses the portable one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rim {
+pub struct RimWith<E> {
     value: Measurement,
+    _e: PhantomData<E>,
 }
 
-impl Rim {
+/// The RIM with RustCrypto's portable SHA-2.
+pub type Rim = RimWith<SoftSha2>;
+
+impl<E: Sha2Compress> RimWith<E> {
     /// Resume a RIM from its current value (kept by the RMM in the Realm
     /// Descriptor between RMI commands), so the next measured event extends
     /// exactly that value (§2.2).
     pub const fn from_value(value: Measurement) -> Self {
-        Self { value }
+        Self {
+            value,
+            _e: PhantomData,
+        }
     }
 
     /// RMI_REALM_CREATE: `RIM = H(P)` (§2.1).
@@ -210,9 +232,7 @@ impl Rim {
                 requested: algo,
                 encoded: params.hash_algo,
             }),
-            Some(_) => Ok(Rim {
-                value: params.hash(algo),
-            }),
+            Some(_) => Ok(Self::from_value(params.hash_with::<E>(algo))),
         }
     }
 
@@ -228,7 +248,7 @@ impl Rim {
 
     /// §2.2: `RIM = H(D)` over all 256 bytes of the descriptor.
     fn extend_descriptor(&mut self, desc: &[u8; DESC_LEN]) {
-        self.value = Hasher::digest(self.algo(), desc);
+        self.value = HasherWith::<E>::digest(self.algo(), desc);
     }
 
     /// RMI_DATA_CREATE for the granule at `ipa` (§2.3 DATA).
@@ -247,7 +267,7 @@ impl Rim {
         check_granule_aligned(ipa)?;
         let content_hash = match (flags, content) {
             (RMI_NO_MEASURE_CONTENT, _) => None,
-            (RMI_MEASURE_CONTENT, Some(page)) => Some(Hasher::digest(self.algo(), page)),
+            (RMI_MEASURE_CONTENT, Some(page)) => Some(HasherWith::<E>::digest(self.algo(), page)),
             (RMI_MEASURE_CONTENT, None) => return Err(MeasureError::MissingContent),
             (other, _) => return Err(MeasureError::InvalidDataFlags(other)),
         };
@@ -259,7 +279,7 @@ impl Rim {
     /// RMI_REC_CREATE (§2.3 REC): the descriptor's content is the hash of
     /// the 4096-byte RmiRecParams image.
     pub fn measure_rec(&mut self, params: &RimRecParams) {
-        let content = params.hash(self.algo());
+        let content = params.hash_with::<E>(self.algo());
         let d = rec_descriptor(&self.value, &content);
         self.extend_descriptor(&d);
     }

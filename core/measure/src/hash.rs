@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use crate::sha::{Sha2Compress, Sha256With, Sha512With, SoftSha2};
 
 /// Width of one measurement slot in bytes.
 ///
@@ -148,49 +148,49 @@ impl fmt::LowerHex for Measurement {
     }
 }
 
-/// A streaming hasher over one of the [`HashAlgo`]s.
-///
-/// Large inputs (4 KiB granules, 4 KiB parameter images) are fed in pieces
-/// so that no caller needs a buffer bigger than its piece.
+/// A streaming SHA-2 computation over compression backend `E`
+/// (see [`crate::sha`]). [`Hasher`] is the portable instance.
 #[derive(Clone, Debug)]
-pub enum Hasher {
+pub enum HasherWith<E> {
     /// SHA-256 state.
-    Sha256(Sha256),
+    Sha256(Sha256With<E>),
     /// SHA-384 state.
-    Sha384(Sha384),
+    Sha384(Sha512With<E>),
     /// SHA-512 state.
-    Sha512(Sha512),
+    Sha512(Sha512With<E>),
 }
+
+/// The streaming hasher with RustCrypto's portable compression.
+pub type Hasher = HasherWith<SoftSha2>;
 
 /// 256 zero bytes in read-only memory, used to stream long zero runs without
 /// a stack buffer.
 static ZEROS: [u8; 256] = [0; 256];
 
-impl Hasher {
+impl<E: Sha2Compress> HasherWith<E> {
     /// Starts a new hash computation.
     pub fn new(algo: HashAlgo) -> Self {
         match algo {
-            HashAlgo::Sha256 => Hasher::Sha256(Sha256::new()),
-            HashAlgo::Sha384 => Hasher::Sha384(Sha384::new()),
-            HashAlgo::Sha512 => Hasher::Sha512(Sha512::new()),
+            HashAlgo::Sha256 => HasherWith::Sha256(Sha256With::new()),
+            HashAlgo::Sha384 => HasherWith::Sha384(Sha512With::new_384()),
+            HashAlgo::Sha512 => HasherWith::Sha512(Sha512With::new_512()),
         }
     }
 
     /// The algorithm of this hasher.
     pub fn algo(&self) -> HashAlgo {
         match self {
-            Hasher::Sha256(_) => HashAlgo::Sha256,
-            Hasher::Sha384(_) => HashAlgo::Sha384,
-            Hasher::Sha512(_) => HashAlgo::Sha512,
+            HasherWith::Sha256(_) => HashAlgo::Sha256,
+            HasherWith::Sha384(_) => HashAlgo::Sha384,
+            HasherWith::Sha512(_) => HashAlgo::Sha512,
         }
     }
 
     /// Appends `data` to the message.
     pub fn update(&mut self, data: &[u8]) {
         match self {
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha384(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
+            HasherWith::Sha256(h) => h.update(data),
+            HasherWith::Sha384(h) | HasherWith::Sha512(h) => h.update(data),
         }
     }
 
@@ -207,18 +207,20 @@ impl Hasher {
     pub fn finalize(self) -> Measurement {
         let algo = self.algo();
         let mut m = Measurement::zero(algo);
-        let n = algo.digest_len();
         match self {
-            Hasher::Sha256(h) => m.slot[..n].copy_from_slice(&h.finalize()),
-            Hasher::Sha384(h) => m.slot[..n].copy_from_slice(&h.finalize()),
-            Hasher::Sha512(h) => m.slot[..n].copy_from_slice(&h.finalize()),
+            HasherWith::Sha256(h) => m.slot[..32].copy_from_slice(&h.finalize()),
+            HasherWith::Sha384(h) | HasherWith::Sha512(h) => {
+                let mut out = [0u8; SLOT_LEN];
+                let n = h.finalize_into(&mut out);
+                m.slot[..n].copy_from_slice(&out[..n]);
+            }
         }
         m
     }
 
     /// One-shot hash of `data`.
     pub fn digest(algo: HashAlgo, data: &[u8]) -> Measurement {
-        let mut h = Hasher::new(algo);
+        let mut h = Self::new(algo);
         h.update(data);
         h.finalize()
     }

@@ -20,11 +20,13 @@
 pub mod cca;
 pub mod hash;
 pub mod register;
+pub mod sha;
 pub mod tdx;
 
-pub use cca::{Rim, RimRealmParams, RimRecParams};
-pub use hash::{HashAlgo, Hasher, Measurement, UnknownHashAlgo};
+pub use cca::{Rim, RimRealmParams, RimRecParams, RimWith};
+pub use hash::{HashAlgo, Hasher, HasherWith, Measurement, UnknownHashAlgo};
 pub use register::MeasurementRegister;
+pub use sha::{Sha2Compress, Sha256With, Sha512With, SoftSha2};
 pub use tdx::{Mrtd, Rtmr};
 
 /// Errors of the measurement API. Each one reports a caller bug or an input

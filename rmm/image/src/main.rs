@@ -17,6 +17,7 @@ mod global;
 mod heap;
 mod mmu;
 mod platform;
+mod sha;
 mod slots;
 
 use console::println;
@@ -139,6 +140,15 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     let iv = boot.if_version;
     let mv = boot.manifest_version;
     println!("cmon RMM (RMI 1.0) cold boot on CPU {x0} of {x2}");
+    let hw_sha = sha::init();
+    println!(
+        "SHA-256 for measurements: {}",
+        if hw_sha {
+            "CPU instructions (self-test passed)"
+        } else {
+            "portable code"
+        }
+    );
     println!("RMM-EL3 interface {iv}, boot manifest {mv}");
     for bank in boot.dram.banks() {
         println!(
