@@ -30,15 +30,22 @@
 //!   1. the RD of an existing realm (blocking);
 //!   2. RTTs, parent before child, root to leaf (blocking; a walk locks the
 //!      child before releasing the parent, hand over hand);
-//!   3. object granules (DATA, REC, REC_AUX, and DELEGATED granules being
-//!      claimed as a new RD/RTT/DATA/REC). A command that holds no lock may
-//!      wait for its first one; every object lock taken while other locks
-//!      are held uses `try_lock`, and a busy granule fails that granule's
-//!      state check (ERROR_INPUT): the host is racing two commands on one
-//!      granule. Nobody ever waits while holding an object lock, nobody
-//!      waits for a parent RTT or an RD while holding an RTT, so there is no
-//!      cycle. Exception: REALM_DESTROY waits for its own root RTTs under
-//!      its RD (level 2 after level 1).
+//!   3. object granules: a REC before its REC_AUX granules; DATA;
+//!      DELEGATED granules being claimed as a new RD/RTT/DATA/REC/REC_AUX.
+//!      A command that holds no lock may wait for its first one. A
+//!      DELEGATED candidate taken while other locks are held always uses
+//!      `try_lock`, and a busy granule fails that granule's state check
+//!      (ERROR_INPUT): the host is racing two commands on one granule.
+//!      Granules that already belong to the realm are waited for in this
+//!      order: DATA_DESTROY waits for its DATA granule under the RD and the
+//!      L3 RTT, REC_DESTROY for the REC under the RD and for the REC_AUX
+//!      granules under the REC. Nobody waits while holding a DATA, REC_AUX
+//!      or candidate lock, nobody waits for a REC while holding a REC_AUX,
+//!      and nobody waits for a parent RTT or an RD while holding an RTT or
+//!      an object, so there is no cycle. REC_DESTROY learns its RD from the
+//!      REC, so it reads it under the REC lock, releases it, and then takes
+//!      RD -> REC in order (re-checking the REC). Exception: REALM_DESTROY
+//!      waits for its own root RTTs under its RD (level 2 after level 1).
 //!
 //!   Every command gathers its locks, evaluates all failure conditions in
 //!   the spec's priority order, and only then changes state, so a failing
@@ -62,6 +69,7 @@
 #![warn(missing_docs)]
 
 pub mod boot;
+mod data;
 pub mod features;
 pub mod granule;
 pub mod manifest;

@@ -65,6 +65,8 @@ pub(crate) struct RealmInfo {
     pub num_roots: u64,
     pub rtt_base: u64,
     pub vmid: u16,
+    /// RIM/REM hash algorithm.
+    pub algo: HashAlgo,
 }
 
 impl RealmInfo {
@@ -94,7 +96,7 @@ impl RealmInfo {
         if !rtt::geometry_valid(s2sz, start_level, num_roots) {
             return None;
         }
-        HashAlgo::from_rmi(u8::try_from(w(RD_HASH_WORD)).ok()?)?;
+        let algo = HashAlgo::from_rmi(u8::try_from(w(RD_HASH_WORD)).ok()?)?;
         Some(RealmInfo {
             state,
             s2sz,
@@ -102,6 +104,7 @@ impl RealmInfo {
             num_roots,
             rtt_base: w(RD_RTT_BASE_WORD),
             vmid: u16::try_from(w(RD_VMID_WORD)).ok()?,
+            algo,
         })
     }
 }

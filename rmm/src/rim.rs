@@ -1,16 +1,15 @@
 //! RIM storage in the RD and its extension (cca-attestation.md §2).
 //!
 //! The initial value comes from `cmon_measure::Rim::new` (REALM_CREATE);
-//! it lives in the RD's 64-byte RIM slot between RMI calls.
-//!
-//! Extension (DATA_CREATE, REC_CREATE, RTT_INIT_RIPAS) is not implemented
-//! yet. Note for it: `cmon_measure::Rim` cannot be rebuilt from a stored
-//! value (there is no `Rim::from_value`), so either core/measure gains one
-//! or the `RIM = H(D)` step (§2.2) is applied here with `Hasher::digest`
-//! over the crate's own `data_descriptor` / `rec_descriptor` /
-//! `ripas_descriptor`.
+//! it lives in the RD's 64-byte RIM slot between RMI calls. Every
+//! measured command (RTT_INIT_RIPAS, DATA_CREATE, REC_CREATE, all under the
+//! RD lock with the realm NEW) resumes it with [`load`]
+//! (`Rim::from_value`), extends it through `cmon_measure::Rim` and writes
+//! it back with [`store`] only once no failure is possible any more.
 
-use cmon_measure::Measurement;
+use core::sync::atomic::Ordering;
+
+use cmon_measure::{HashAlgo, Measurement, Rim};
 
 use crate::platform::GranuleWords;
 use crate::realm::{RD_RIM_WORD, store_bytes};
@@ -18,4 +17,14 @@ use crate::realm::{RD_RIM_WORD, store_bytes};
 /// Store `m` as the RIM.
 pub(crate) fn store(rd: &GranuleWords, m: &Measurement) {
     store_bytes(rd, RD_RIM_WORD, m.slot());
+}
+
+/// The RIM kept in the RD, resumed for extension. `None` only if the slot
+/// breaks the zero-padding invariant, which `store` never produces.
+pub(crate) fn load(rd: &GranuleWords, algo: HashAlgo) -> Option<Rim> {
+    let mut slot = [0u8; 64];
+    for (chunk, w) in slot.chunks_exact_mut(8).zip(rd.iter().skip(RD_RIM_WORD)) {
+        chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+    }
+    Measurement::from_slot(algo, &slot).map(Rim::from_value)
 }

@@ -127,12 +127,12 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// RMM state is unchanged.
     ///
     /// Implemented: VERSION, FEATURES, GRANULE_DELEGATE/UNDELEGATE,
-    /// REALM_CREATE/ACTIVATE/DESTROY, REC_AUX_COUNT, RTT_CREATE/DESTROY/
-    /// READ_ENTRY. Valid RMI 1.0 commands not implemented yet (DATA_CREATE,
-    /// DATA_CREATE_UNKNOWN, DATA_DESTROY, REC_CREATE/DESTROY/ENTER,
-    /// RTT_FOLD/MAP_UNPROTECTED/UNMAP_UNPROTECTED/INIT_RIPAS/SET_RIPAS,
-    /// PSCI_COMPLETE) return `SMC_UNKNOWN`, as do unknown FIDs and FIDs with
-    /// MBZ bits set.
+    /// REALM_CREATE/ACTIVATE/DESTROY, REC_AUX_COUNT, REC_CREATE/DESTROY,
+    /// DATA_CREATE/CREATE_UNKNOWN/DESTROY, RTT_CREATE/DESTROY/FOLD/
+    /// READ_ENTRY/INIT_RIPAS/MAP_UNPROTECTED/UNMAP_UNPROTECTED. Valid RMI
+    /// 1.0 commands not implemented yet (REC_ENTER, RTT_SET_RIPAS,
+    /// PSCI_COMPLETE) return `SMC_UNKNOWN`, as do unknown FIDs and FIDs
+    /// with MBZ bits set.
     pub fn handle_rmi(&self, regs: &[u64; 8]) -> RmiReturn {
         let caller_x4 = regs[4];
         let Some(fid) = RmiFid::from_raw(regs[0]) else {
@@ -167,18 +167,31 @@ impl<'a, P: Platform> Rmm<'a, P> {
             ),
             RmiFid::RttDestroy => self.rtt_destroy(regs[1], regs[2], regs[3] as i64, caller_x4),
             RmiFid::RttReadEntry => self.rtt_read_entry(regs[1], regs[2], regs[3] as i64),
-            RmiFid::DataCreate
-            | RmiFid::DataCreateUnknown
-            | RmiFid::DataDestroy
-            | RmiFid::RecCreate
-            | RmiFid::RecDestroy
-            | RmiFid::RecEnter
-            | RmiFid::RttMapUnprotected
-            | RmiFid::RttUnmapUnprotected
-            | RmiFid::PsciComplete
-            | RmiFid::RttFold
-            | RmiFid::RttInitRipas
-            | RmiFid::RttSetRipas => RmiReturn::unknown(caller_x4),
+            RmiFid::RttMapUnprotected => RmiReturn::status(
+                self.rtt_map_unprotected(regs[1], regs[2], regs[3] as i64, regs[4]),
+                caller_x4,
+            ),
+            RmiFid::RttUnmapUnprotected => {
+                self.rtt_unmap_unprotected(regs[1], regs[2], regs[3] as i64, caller_x4)
+            }
+            RmiFid::RttFold => self.rtt_fold(regs[1], regs[2], regs[3] as i64, caller_x4),
+            RmiFid::RttInitRipas => self.rtt_init_ripas(regs[1], regs[2], regs[3], caller_x4),
+            RmiFid::DataCreate => RmiReturn::status(
+                self.data_create(regs[1], regs[2], regs[3], regs[4], regs[5]),
+                caller_x4,
+            ),
+            RmiFid::DataCreateUnknown => RmiReturn::status(
+                self.data_create_unknown(regs[1], regs[2], regs[3]),
+                caller_x4,
+            ),
+            RmiFid::DataDestroy => self.data_destroy(regs[1], regs[2], caller_x4),
+            RmiFid::RecCreate => {
+                RmiReturn::status(self.rec_create(regs[1], regs[2], regs[3]), caller_x4)
+            }
+            RmiFid::RecDestroy => RmiReturn::status(self.rec_destroy(regs[1]), caller_x4),
+            RmiFid::RecEnter | RmiFid::PsciComplete | RmiFid::RttSetRipas => {
+                RmiReturn::unknown(caller_x4)
+            }
         }
     }
 

@@ -183,6 +183,15 @@ fn unimplemented_rmi_commands_give_smc_unknown() {
         RmiFid::RttCreate,
         RmiFid::RttDestroy,
         RmiFid::RttReadEntry,
+        RmiFid::RttInitRipas,
+        RmiFid::DataCreate,
+        RmiFid::DataCreateUnknown,
+        RmiFid::DataDestroy,
+        RmiFid::RecCreate,
+        RmiFid::RecDestroy,
+        RmiFid::RttFold,
+        RmiFid::RttMapUnprotected,
+        RmiFid::RttUnmapUnprotected,
     ];
     for fid in RmiFid::ALL.iter().filter(|f| !implemented.contains(f)) {
         let r = rmm.handle_rmi(&[fid.raw(), NS_GRANULE, 1, 2, 0x4444_4444, 5, 6, 7]);

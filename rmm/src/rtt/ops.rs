@@ -1,6 +1,5 @@
-//! RTT_CREATE (with unfold) and RTT_DESTROY (DEN0137 1.0-rel0; TF-RMM
-//! behaviour in cca-rmm-abi.md §6.4). RTT_FOLD is not implemented yet
-//! (SMC_UNKNOWN).
+//! RTT_CREATE (with unfold), RTT_DESTROY and RTT_FOLD (DEN0137 1.0-rel0;
+//! TF-RMM behaviour in cca-rmm-abi.md §6.4).
 
 use core::sync::atomic::Ordering;
 
@@ -9,6 +8,7 @@ use crate::realm::RealmInfo;
 use crate::rmi::{RmiReturn, Rmm};
 use crate::types::{GranuleState, PhysAddr, RmiStatus};
 
+use super::s2tte::HOST_NS_MASK;
 use super::s2tte::{self, Ripas, S2tte};
 use super::{ENTRIES, PAGE_LEVEL, aligned, level_size};
 
@@ -175,6 +175,77 @@ impl<'a, P: Platform> Rmm<'a, P> {
         let top = self.rtt_skip_non_live(&walk, ipa);
         ret(RmiStatus::Success, child_pa, top)
     }
+
+    /// RMI_RTT_FOLD(rd, ipa, level) -> x1 = PA of the folded RTT. Failure
+    /// conditions in DEN0137 1.0-rel0 priority order (ACS
+    /// `rmi_rtt_fold_data.h`):
+    ///
+    /// 1. `rd_align`, `rd_bound`, `rd_state`, `level_bound` (start+1..=3),
+    ///    `ipa_align` (entry at level-1), `ipa_bound` -> ERROR_INPUT
+    /// 2. `rtt_walk`: the walk to level-1 stops early -> ERROR_RTT(walk level)
+    /// 3. `rtte_state`: the level-1 entry is not a table -> ERROR_RTT(level-1)
+    /// 4. `rtt_homogeneous`: the child is not foldable (§6.4) -> ERROR_RTT(level)
+    ///
+    /// Effect: the parent entry becomes the unassigned / unassigned_ns entry
+    /// or the block the child described (its refcount -1 if the new entry is
+    /// not live), the child is scrubbed and returns to DELEGATED. TLBs: one
+    /// `tlbi_ipa` when the child held no valid entry (only the table entry
+    /// goes), else `tlbi_vmid` (the child's up to 512 page entries may be
+    /// cached; one VMID-wide invalidation replaces 512 by-IPA ones).
+    pub(crate) fn rtt_fold(&self, rd: u64, ipa: u64, level: i64, x4: u64) -> RmiReturn {
+        let ret = |s: RmiStatus, x1: u64| RmiReturn::new(s.to_raw(), [x1, 0, 0], x4);
+        let (_rd_g, realm) = match self.lock_rd(rd) {
+            Ok(v) => v,
+            Err(s) => return ret(s, 0),
+        };
+        if !Self::structure_args_ok(&realm, ipa, level) {
+            return ret(RmiStatus::ErrorInput, 0);
+        }
+        let walk = match self.rtt_walk(&realm, ipa, level - 1) {
+            Ok(w) => w,
+            Err(s) => return ret(s, 0),
+        };
+        if walk.level < level - 1 {
+            return ret(RmiStatus::ErrorRtt(walk.level as u8), 0); // rtt_walk
+        }
+        let S2tte::Table(child_pa) =
+            S2tte::decode(self.rtt_read(&walk.table, walk.index), walk.level)
+        else {
+            return ret(RmiStatus::ErrorRtt(walk.level as u8), 0); // rtte_state
+        };
+        // Parent before child: the lock order of a walk.
+        let mut child = match self.granules.lock(PhysAddr(child_pa)) {
+            Some(g) if g.state() == GranuleState::Rtt => g,
+            _ => return ret(RmiStatus::ErrorInput, 0),
+        };
+        let folded = {
+            let m = self.platform.map_granule(child.pa(), Slot::Rtt);
+            let e = |i: usize| S2tte::decode(m[i].load(Ordering::Relaxed), level);
+            fold_entry(&e, level, child.refcount())
+        };
+        let Some((new, had_valid)) = folded else {
+            return ret(RmiStatus::ErrorRtt(level as u8), 0); // rtt_homogeneous
+        };
+        if self.platform.zero_granule(child.pa()).is_err() {
+            return ret(RmiStatus::ErrorInput, 0);
+        }
+        let mut parent = walk.table;
+        // Break before make: remove the table entry, invalidate, then write
+        // the folded entry.
+        self.rtt_write(&parent, walk.index, s2tte::unassigned(Ripas::Empty));
+        if had_valid {
+            self.platform.tlbi_vmid(realm.vmid);
+        } else {
+            self.platform.tlbi_ipa(realm.vmid, ipa);
+        }
+        self.rtt_write(&parent, walk.index, new);
+        if !S2tte::decode(new, level - 1).is_live() {
+            let _ = parent.dec_ref();
+        }
+        while child.dec_ref().is_ok() {}
+        child.set_state(GranuleState::Delegated);
+        ret(RmiStatus::Success, child_pa)
+    }
 }
 
 /// Re-encode a decoded entry (for the impossible-overflow undo path).
@@ -186,5 +257,45 @@ fn raw_of(e: S2tte, level: i64) -> u64 {
         S2tte::AssignedRam(oa) => s2tte::assigned_ram(oa, level),
         S2tte::AssignedNs(d) => d,
         S2tte::Table(pa) => s2tte::table(pa),
+    }
+}
+
+/// The entry replacing a table at `level - 1` whose 512 entries at `level`
+/// are `e(0..512)` (§6.4), and whether any of them was valid; `None` if the
+/// table is not homogeneous. `live` is the child's refcount.
+fn fold_entry(e: &impl Fn(usize) -> S2tte, level: i64, live: u16) -> Option<(u64, bool)> {
+    let parent_level = level - 1;
+    let step = level_size(level);
+    let block_ok = |oa: u64| parent_level >= 1 && aligned(oa, parent_level);
+    match e(0) {
+        S2tte::Unassigned(r) => {
+            let all = (1..ENTRIES).all(|i| e(i) == S2tte::Unassigned(r));
+            (all && live == 0).then_some((s2tte::unassigned(r), false))
+        }
+        S2tte::UnassignedNs => {
+            let all = (1..ENTRIES).all(|i| e(i) == S2tte::UnassignedNs);
+            (all && live == 0).then_some((s2tte::UNASSIGNED_NS, false))
+        }
+        S2tte::AssignedRam(oa) => {
+            let all = (1..ENTRIES).all(|i| e(i) == S2tte::AssignedRam(oa + i as u64 * step));
+            (all && block_ok(oa)).then_some((s2tte::assigned_ram(oa, parent_level), true))
+        }
+        S2tte::AssignedInvalid(r, oa) => {
+            let all = (1..ENTRIES).all(|i| e(i) == S2tte::AssignedInvalid(r, oa + i as u64 * step));
+            (all && block_ok(oa)).then_some((s2tte::assigned_invalid(r, oa), false))
+        }
+        S2tte::AssignedNs(d) => {
+            let attrs = d & HOST_NS_MASK & !s2tte::OA_MASK;
+            let oa = d & s2tte::OA_MASK;
+            let all = (1..ENTRIES).all(|i| match e(i) {
+                S2tte::AssignedNs(x) => {
+                    x & s2tte::OA_MASK == oa + i as u64 * step
+                        && x & HOST_NS_MASK & !s2tte::OA_MASK == attrs
+                }
+                _ => false,
+            });
+            (all && block_ok(oa)).then_some((s2tte::assigned_ns(oa | attrs, parent_level), true))
+        }
+        S2tte::Table(_) => None,
     }
 }

@@ -136,3 +136,19 @@ pub(crate) const fn assigned_ns(desc: u64, level: i64) -> u64 {
 pub(crate) const fn table(pa: u64) -> u64 {
     (pa & OA_MASK) | DESC_PAGE_OR_TABLE
 }
+
+/// MemAttr value 0b0100 is reserved with FWB (§6.2).
+const MEMATTR_RESERVED: u64 = 0b0100 << 2;
+
+/// `attr_valid` / `addr_align` of RTT_MAP_UNPROTECTED: `desc` holds only
+/// the OA (below 2^48), MemAttr[5:2] (not the reserved FWB value) and
+/// S2AP[7:6] (§6.2, TF-RMM `host_ns_s2tte_is_valid`). Alignment of the OA
+/// to `level` is checked separately ([`host_ns_oa_aligned`]).
+pub(crate) const fn host_ns_desc_valid(desc: u64) -> bool {
+    desc & !HOST_NS_MASK == 0 && desc & MEMATTR_MASK != MEMATTR_RESERVED
+}
+
+/// The OA of a host `desc` is aligned to an entry at `level`.
+pub(crate) const fn host_ns_oa_aligned(desc: u64, level: i64) -> bool {
+    super::aligned(desc & OA_MASK, level)
+}

@@ -240,3 +240,72 @@ pub fn world(
         })
         .collect()
 }
+
+// ---- REC fixtures ----
+
+/// RmiRecParams fields (cca-rmm-abi.md §4.2).
+#[derive(Clone, Copy, Debug)]
+pub struct RecCfg {
+    pub flags: u64,
+    pub mpidr: u64,
+    pub pc: u64,
+    pub gprs: [u64; 8],
+    pub num_aux: u64,
+    pub aux: [u64; 16],
+}
+
+/// Aux granules of the n-th test REC: pool(100 + 16n ..).
+pub fn aux_of(n: u64) -> [u64; 16] {
+    std::array::from_fn(|i| pool(100 + 16 * n + i as u64))
+}
+
+impl RecCfg {
+    /// REC `n` of a realm: MPIDR with index n, aux from [`aux_of`].
+    pub fn nth(n: u64) -> RecCfg {
+        RecCfg {
+            flags: 1,
+            mpidr: (n & 0xF) | ((n >> 4) & 0xFF) << 8,
+            pc: 0x8_0000 + n * 0x100,
+            gprs: std::array::from_fn(|i| 0x1000 * n + i as u64),
+            num_aux: 16,
+            aux: aux_of(n),
+        }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        put(0x000, self.flags);
+        put(0x100, self.mpidr);
+        put(0x200, self.pc);
+        for (i, g) in self.gprs.iter().enumerate() {
+            put(0x300 + 8 * i, *g);
+        }
+        put(0x800, self.num_aux);
+        for (i, a) in self.aux.iter().enumerate() {
+            put(0x808 + 8 * i, *a);
+        }
+        b
+    }
+
+    /// The measured subset, for an independent RIM replay.
+    pub fn rim_params(&self) -> cmon_measure::RimRecParams {
+        cmon_measure::RimRecParams {
+            flags: self.flags,
+            pc: self.pc,
+            gprs: self.gprs,
+        }
+    }
+}
+
+/// Write `cfg` at PARAMS, delegate `rec` and the aux granules, REC_CREATE.
+pub fn create_rec_with(rmm: &Rmm<'_, FakePlatform>, rd: u64, rec: u64, cfg: &RecCfg) -> u64 {
+    rmm.platform()
+        .host_write(PhysAddr(PARAMS), &cfg.bytes())
+        .unwrap();
+    delegate(rmm, rec);
+    for a in cfg.aux {
+        delegate(rmm, a);
+    }
+    rmi(rmm, REC_CREATE, &[rd, rec, PARAMS]).x[0]
+}

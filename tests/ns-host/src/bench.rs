@@ -66,7 +66,8 @@ pub fn run(iters_word: u32) {
 }
 
 /// One realm built and torn down per iteration, each command timed on its
-/// own (the RMI commands implemented so far: realm and RTT lifecycle).
+/// own. DATA_CREATE is measured (SHA-256 realm, MEASURE_CONTENT), and
+/// RTT_INIT_RIPAS covers all 512 entries of one level-3 RTT.
 // `i` selects a column of the per-benchmark sample rows `t[slot]`.
 #[allow(clippy::needless_range_loop)]
 fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
@@ -75,15 +76,18 @@ fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
     let names = [
         "realm_create",
         "rtt_create",
+        "rtt_init_ripas_512",
+        "data_create_measured",
+        "data_create_unknown",
+        "rec_create",
         "realm_activate",
         "realm_teardown",
     ];
+    let objects = [RD, RTT_L1, RTT_L2, RTT_L3, DATA, DATA2, REC];
     for i in 0..iters {
-        let mut ok = true;
-        for g in [RD, RTT_L1, RTT_L2, RTT_L3] {
-            ok &= rmi::delegate(g) == SUCCESS;
-        }
+        let mut ok = objects.iter().all(|&g| rmi::delegate(g) == SUCCESS);
         realm_params();
+        hw::fill_page(SRC, 0x5A);
         let mut timed = |slot: usize, f: &mut dyn FnMut() -> bool| {
             let t0 = hw::counter();
             let r = f();
@@ -93,20 +97,41 @@ fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
         ok &= timed(0, &mut || {
             rmi(RMI_REALM_CREATE, [RD, REALM_PARAMS, 0, 0])[0] == SUCCESS
         });
+        let aux = rmi(RMI_REC_AUX_COUNT, [RD, 0, 0, 0])[1].min(MAX_AUX);
+        for a in 0..aux {
+            ok &= rmi::delegate(AUX + 0x1000 * a) == SUCCESS;
+        }
         ok &= rmi(RMI_RTT_CREATE, [RD, RTT_L2, 0, 2])[0] == SUCCESS;
         ok &= timed(1, &mut || {
             rmi(RMI_RTT_CREATE, [RD, RTT_L3, 0, 3])[0] == SUCCESS
         });
         ok &= timed(2, &mut || {
-            rmi(RMI_REALM_ACTIVATE, [RD, 0, 0, 0])[0] == SUCCESS
+            rmi(RMI_RTT_INIT_RIPAS, [RD, 0, 0x20_0000, 0])[1] == 0x20_0000
         });
         ok &= timed(3, &mut || {
-            rmi(RMI_RTT_DESTROY, [RD, 0, 3, 0])[0] == SUCCESS
+            smc([RMI_DATA_CREATE, RD, DATA, 0, SRC, 1, 0, 0])[0] == SUCCESS
+        });
+        ok &= timed(4, &mut || {
+            rmi(RMI_DATA_CREATE_UNKNOWN, [RD, DATA2, 0x1000, 0])[0] == SUCCESS
+        });
+        rec_params(aux);
+        ok &= timed(5, &mut || {
+            rmi(RMI_REC_CREATE, [RD, REC, REC_PARAMS, 0])[0] == SUCCESS
+        });
+        ok &= timed(6, &mut || {
+            rmi(RMI_REALM_ACTIVATE, [RD, 0, 0, 0])[0] == SUCCESS
+        });
+        ok &= timed(7, &mut || {
+            rmi(RMI_REC_DESTROY, [REC, 0, 0, 0])[0] == SUCCESS
+                && rmi(RMI_DATA_DESTROY, [RD, 0, 0, 0])[0] == SUCCESS
+                && rmi(RMI_DATA_DESTROY, [RD, 0x1000, 0, 0])[0] == SUCCESS
+                && rmi(RMI_RTT_DESTROY, [RD, 0, 3, 0])[0] == SUCCESS
                 && rmi(RMI_RTT_DESTROY, [RD, 0, 2, 0])[0] == SUCCESS
                 && rmi(RMI_REALM_DESTROY, [RD, 0, 0, 0])[0] == SUCCESS
         });
-        for g in [RD, RTT_L1, RTT_L2, RTT_L3] {
-            ok &= rmi::undelegate(g) == SUCCESS;
+        ok &= objects.iter().all(|&g| rmi::undelegate(g) == SUCCESS);
+        for a in 0..aux {
+            ok &= rmi::undelegate(AUX + 0x1000 * a) == SUCCESS;
         }
         if !ok {
             println!("ns-host: realm bench iteration {i} failed");

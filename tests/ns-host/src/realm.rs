@@ -1,6 +1,5 @@
-//! Realm lifecycle without running the realm: the commands a VMM uses to
-//! build and tear down a realm that the RMM implements so far (realm,
-//! REC_AUX_COUNT and RTT commands) (cca-rmm-abi.md §2, parameter layouts §4.1 and
+//! Realm lifecycle without running the realm: every command a VMM uses to
+//! build and tear down a realm (cca-rmm-abi.md §2, parameter layouts §4.1 and
 //! §4.2), checked through RTT_READ_ENTRY, the statuses of commands that must
 //! fail in the state reached, and finally every granule back to Non-secure
 //! and zero.
@@ -16,23 +15,35 @@ pub const RD: u64 = BASE;
 pub const RTT_L1: u64 = BASE + 0x1000;
 pub const RTT_L2: u64 = BASE + 0x2000;
 pub const RTT_L3: u64 = BASE + 0x3000;
+pub const DATA: u64 = BASE + 0x4000;
+pub const REC: u64 = BASE + 0x5000;
+pub const DATA2: u64 = BASE + 0x6000;
+/// Up to MAX_AUX REC auxiliary granules.
+pub const AUX: u64 = BASE + 0x1_0000;
 pub const REALM_PARAMS: u64 = BASE + 0x2_0000;
+pub const REC_PARAMS: u64 = BASE + 0x2_1000;
+pub const SRC: u64 = BASE + 0x2_2000;
 pub const MAX_AUX: u64 = 16;
 
 /// IPA width 39: level-1 start, one root table (512 x 1 GiB).
 const S2SZ: u64 = 39;
-/// An IPA inside the first level-3 table.
+/// IPA of the measured DATA granule; the unknown one follows it.
 pub const DATA_IPA: u64 = 0x1000;
 
 const ERROR_REALM: u64 = 2;
 const ERROR_RTT: u64 = 4;
+const RTT_UNASSIGNED: u64 = 0;
+const RTT_ASSIGNED: u64 = 1;
 const RTT_TABLE: u64 = 2;
 const RIPAS_EMPTY: u64 = 0;
+const RIPAS_RAM: u64 = 1;
+const RIPAS_DESTROYED: u64 = 2;
 
 fn put(pa: u64, off: u64, v: u64) {
     hw::write_u64(pa + off, v);
 }
 
+/// RmiRealmParams for a SHA-256 realm with a 39-bit IPA space.
 pub fn realm_params() {
     hw::fill_page(REALM_PARAMS, 0);
     put(REALM_PARAMS, 0x008, S2SZ);
@@ -44,25 +55,38 @@ pub fn realm_params() {
     put(REALM_PARAMS, 0x818, 1); // rtt_num_start
 }
 
+/// RmiRecParams for REC 0, runnable, entering at DATA_IPA.
+pub fn rec_params(aux: u64) {
+    hw::fill_page(REC_PARAMS, 0);
+    put(REC_PARAMS, 0x000, 1); // RUNNABLE
+    put(REC_PARAMS, 0x100, 0); // MPIDR of REC 0
+    put(REC_PARAMS, 0x200, DATA_IPA); // PC
+    put(REC_PARAMS, 0x800, aux);
+    for i in 0..aux {
+        put(REC_PARAMS, 0x808 + 8 * i, AUX + 0x1000 * i);
+    }
+}
+
 pub fn rmi(fid: u64, a: [u64; 4]) -> [u64; 8] {
     hw::smc([fid, a[0], a[1], a[2], a[3], 0, 0, 0])
 }
 
+fn aux_granules(n: u64) -> impl Iterator<Item = u64> {
+    (0..n.min(MAX_AUX)).map(|i| AUX + 0x1000 * i)
+}
+
 /// Run the lifecycle; results go to `r`.
 pub fn run(r: &mut Report) {
-    let aux = rmi(RMI_REC_AUX_COUNT, [0; 4]);
+    let s = rmi(RMI_REC_AUX_COUNT, [0; 4])[0];
     // REC_AUX_COUNT takes an RD; before one exists it must fail cleanly.
     r.check(
         "rec_aux_count_no_rd",
-        aux[0] == ERROR_INPUT,
-        format_args!("status {}", aux[0]),
+        s == ERROR_INPUT,
+        format_args!("status {s}"),
     );
 
-    let granules = [RD, RTT_L1, RTT_L2, RTT_L3];
-    let mut ok = true;
-    for g in granules {
-        ok &= delegate(g) == SUCCESS;
-    }
+    let granules = [RD, RTT_L1, RTT_L2, RTT_L3, DATA, DATA2, REC];
+    let ok = granules.iter().all(|&g| delegate(g) == SUCCESS);
     r.check(
         "realm_granules_delegated",
         ok,
@@ -92,6 +116,8 @@ pub fn run(r: &mut Report) {
         aux[0] == SUCCESS && naux <= MAX_AUX,
         format_args!("{naux} aux granules"),
     );
+    let ok = aux_granules(naux).all(|g| delegate(g) == SUCCESS);
+    r.check("aux_granules_delegated", ok, format_args!("{naux}"));
 
     let s = rmi(RMI_RTT_CREATE, [RD, RTT_L3, 0, 3])[0];
     r.check(
@@ -106,11 +132,10 @@ pub fn run(r: &mut Report) {
         a == SUCCESS && b == SUCCESS,
         format_args!("{a:#x} {b:#x}"),
     );
-
     let e = rmi(RMI_RTT_READ_ENTRY, [RD, DATA_IPA, 3, 0]);
     r.check(
         "read_entry_unassigned_empty",
-        e[0] == SUCCESS && e[1] == 3 && e[2] == 0 && e[4] == RIPAS_EMPTY,
+        e[0] == SUCCESS && e[1] == 3 && e[2] == RTT_UNASSIGNED && e[4] == RIPAS_EMPTY,
         format_args!("level {} state {} ripas {}", e[1], e[2], e[4]),
     );
     let e = rmi(RMI_RTT_READ_ENTRY, [RD, 0, 2, 0]);
@@ -119,13 +144,49 @@ pub fn run(r: &mut Report) {
         e[0] == SUCCESS && e[1] == 2 && e[2] == RTT_TABLE && e[3] == RTT_L3,
         format_args!("L2 entry: state {} desc {:#x}", e[2], e[3]),
     );
-    let s = rmi(RMI_RTT_DESTROY, [RD, 0, 2, 0])[0];
+
+    let i = rmi(RMI_RTT_INIT_RIPAS, [RD, 0, 0x3000, 0]);
+    r.check(
+        "rtt_init_ripas",
+        i[0] == SUCCESS && i[1] == 0x3000,
+        format_args!("status {:#x} top {:#x}", i[0], i[1]),
+    );
+    hw::fill_page(SRC, 0x3C);
+    let s = hw::smc([RMI_DATA_CREATE, RD, DATA, DATA_IPA, SRC, 2, 0, 0])[0];
+    r.check(
+        "data_create_bad_flags",
+        s == ERROR_INPUT,
+        format_args!("flags 2 -> {s:#x}"),
+    );
+    // x5 = 1: MEASURE_CONTENT.
+    let s = hw::smc([RMI_DATA_CREATE, RD, DATA, DATA_IPA, SRC, 1, 0, 0])[0];
+    r.check(
+        "data_create_measured",
+        s == SUCCESS,
+        format_args!("status {s:#x}"),
+    );
+    let s = rmi(RMI_DATA_CREATE_UNKNOWN, [RD, DATA2, DATA_IPA + 0x1000, 0])[0];
+    r.check(
+        "data_create_unknown",
+        s == SUCCESS,
+        format_args!("status {s:#x}"),
+    );
+    let e = rmi(RMI_RTT_READ_ENTRY, [RD, DATA_IPA, 3, 0]);
+    r.check(
+        "read_entry_assigned_ram",
+        e[0] == SUCCESS && e[2] == RTT_ASSIGNED && e[3] == DATA && e[4] == RIPAS_RAM,
+        format_args!("state {} desc {:#x} ripas {}", e[2], e[3], e[4]),
+    );
+    let s = rmi(RMI_RTT_DESTROY, [RD, 0, 3, 0])[0];
     r.check(
         "rtt_destroy_live",
-        s == ERROR_RTT | (2 << 8),
-        format_args!("L2 with a live L3 -> {s:#x}"),
+        s == ERROR_RTT | (3 << 8),
+        format_args!("L3 with DATA -> {s:#x}"),
     );
 
+    rec_params(naux.min(MAX_AUX));
+    let s = rmi(RMI_REC_CREATE, [RD, REC, REC_PARAMS, 0])[0];
+    r.check("rec_create", s == SUCCESS, format_args!("status {s:#x}"));
     let s = rmi(RMI_REALM_ACTIVATE, [RD, 0, 0, 0])[0];
     r.check(
         "realm_activate",
@@ -138,14 +199,38 @@ pub fn run(r: &mut Report) {
         s & 0xFF == ERROR_REALM,
         format_args!("status {s:#x}"),
     );
+    // A fresh DELEGATED granule, so that only the realm state is wrong.
+    let spare = BASE + 0x7000;
+    let d = delegate(spare);
+    let s = hw::smc([RMI_DATA_CREATE, RD, spare, DATA_IPA + 0x2000, SRC, 1, 0, 0])[0];
+    let u = undelegate(spare);
+    r.check(
+        "data_create_after_activate",
+        d == SUCCESS && s & 0xFF == ERROR_REALM && u == SUCCESS,
+        format_args!("status {s:#x}"),
+    );
     let s = rmi(RMI_REALM_DESTROY, [RD, 0, 0, 0])[0];
     r.check(
-        "realm_destroy_live_rtts",
+        "realm_destroy_live",
         s & 0xFF == ERROR_REALM,
-        format_args!("status {s:#x}"),
+        format_args!("with a REC and RTTs -> {s:#x}"),
     );
 
     // Teardown, innermost first.
+    let a = rmi(RMI_REC_DESTROY, [REC, 0, 0, 0])[0];
+    let d = rmi(RMI_DATA_DESTROY, [RD, DATA_IPA, 0, 0]);
+    let d2 = rmi(RMI_DATA_DESTROY, [RD, DATA_IPA + 0x1000, 0, 0]);
+    r.check(
+        "rec_and_data_destroy",
+        a == SUCCESS && d[0] == SUCCESS && d[1] == DATA && d2[1] == DATA2,
+        format_args!("rec {a:#x} data {:#x} -> {:#x}, {:#x}", d[0], d[1], d2[1]),
+    );
+    let e = rmi(RMI_RTT_READ_ENTRY, [RD, DATA_IPA, 3, 0]);
+    r.check(
+        "read_entry_destroyed",
+        e[0] == SUCCESS && e[2] == RTT_UNASSIGNED && e[4] == RIPAS_DESTROYED,
+        format_args!("state {} ripas {}", e[2], e[4]),
+    );
     let l3 = rmi(RMI_RTT_DESTROY, [RD, 0, 3, 0]);
     let l2 = rmi(RMI_RTT_DESTROY, [RD, 0, 2, 0]);
     r.check(
@@ -159,13 +244,17 @@ pub fn run(r: &mut Report) {
     let s = rmi(RMI_REALM_DESTROY, [RD, 0, 0, 0])[0];
     r.check("realm_destroy", s == SUCCESS, format_args!("status {s:#x}"));
 
-    let mut back = true;
-    for g in granules {
-        back &= undelegate(g) == SUCCESS && crate::checks::page_is(g, 0);
+    let mut back = 0u64;
+    let mut total = 0u64;
+    for g in granules.into_iter().chain(aux_granules(naux)) {
+        total += 1;
+        if undelegate(g) == SUCCESS && crate::checks::page_is(g, 0) {
+            back += 1;
+        }
     }
     r.check(
         "realm_granules_back_to_ns_and_zero",
-        back,
-        format_args!("{} granules", granules.len()),
+        back == total,
+        format_args!("{back} of {total} granules"),
     );
 }

@@ -108,6 +108,12 @@ rmm_cold_boot_done:
     b       rmm_vector_common
 .endm
 
+.macro realm_exit_vector kind
+    stp     x0, x1, [sp, #-16]!
+    mov     x1, #\kind
+    b       rmm_realm_exit
+.endm
+
 .section .text.vectors, "ax"
 .balign 0x800
 .global rmm_vectors
@@ -121,10 +127,14 @@ rmm_vectors:
     vec 5
     vec 6
     vec 7
-    vec 8
-    vec 9
-    vec 10
-    vec 11
+    .balign 0x80            // lower EL, AArch64: the running realm exits
+    realm_exit_vector 0     // synchronous
+    .balign 0x80
+    realm_exit_vector 1     // IRQ
+    .balign 0x80
+    realm_exit_vector 2     // FIQ
+    .balign 0x80
+    realm_exit_vector 3     // SError
     vec 12
     vec 13
     vec 14
