@@ -124,9 +124,11 @@ impl<P: Platform> Rmm<'_, P> {
         // be an RMM bug (unreadable RIM slot) and changes nothing.
         let rim = match content {
             Some((page, flags)) => {
-                let mut rim =
-                    rim::load(&self.platform.map_granule(rd_g.pa(), Slot::Rd), realm.algo)
-                        .ok_or(RmiStatus::ErrorInput)?;
+                let mut rim = rim::load::<P::Sha2>(
+                    &self.platform.map_granule(rd_g.pa(), Slot::Rd),
+                    realm.algo,
+                )
+                .ok_or(RmiStatus::ErrorInput)?;
                 rim.measure_data(ipa, flags, Some(page))
                     .map_err(|_| RmiStatus::ErrorInput)?;
                 Some(rim)

@@ -30,6 +30,9 @@
 //! 6. `tlbi_*` invalidate stage-2 (and combined stage-1+2) TLB entries of the
 //!    realm with `vmid` on all CPUs (Inner Shareable), completing before
 //!    returning, so a removed or changed RTT entry can no longer be used.
+//! 7. `Sha2` computes exactly FIPS 180-4 SHA-2 compression; it must not
+//!    leave any trace in state other worlds can observe (a hardware backend
+//!    saves and restores every SIMD register it uses).
 
 use core::ops::Deref;
 use core::sync::atomic::AtomicU64;
@@ -74,6 +77,9 @@ pub trait Platform: Sync {
     type Mapping<'a>: Deref<Target = GranuleWords>
     where
         Self: 'a;
+    /// SHA-2 block compression for measurements (RIM, REM): the CPU's
+    /// instructions where the platform has them (contract 7).
+    type Sha2: cmon_measure::Sha2Compress;
 
     /// RMM_GTSI_DELEGATE: move the granule at `pa` from Non-secure to Realm PAS.
     fn gtsi_delegate(&self, pa: PhysAddr) -> Result<(), El3Error>;

@@ -26,7 +26,7 @@
 
 use core::sync::atomic::Ordering;
 
-use cmon_measure::{HashAlgo, Rim, RimRealmParams};
+use cmon_measure::{HashAlgo, RimRealmParams, RimWith};
 
 use crate::granule::GranuleGuard;
 use crate::platform::{GranuleWords, Platform, Slot};
@@ -268,7 +268,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
             *slot = Some(self.try_lock_in_state(pa, GranuleState::Delegated)?); // rtt_state
         }
         let algo = HashAlgo::from_rmi(p.measured.hash_algo).ok_or(RmiStatus::ErrorInput)?;
-        let rim = Rim::new(algo, &p.measured).map_err(|_| RmiStatus::ErrorInput)?;
+        let rim = RimWith::<P::Sha2>::new(algo, &p.measured).map_err(|_| RmiStatus::ErrorInput)?;
         if !self.vmids.reserve(p.vmid) {
             return Err(RmiStatus::ErrorInput); // vmid_valid
         }

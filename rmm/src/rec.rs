@@ -242,7 +242,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
         for (slot, &a) in aux.iter_mut().zip(p.aux.iter()) {
             *slot = Some(self.try_lock_in_state(PhysAddr(a), GranuleState::Delegated)?); // aux_state
         }
-        let mut rim = rim::load(&rd_map, realm.algo).ok_or(RmiStatus::ErrorInput)?;
+        let mut rim = rim::load::<P::Sha2>(&rd_map, realm.algo).ok_or(RmiStatus::ErrorInput)?;
         // RD refcount = live RECs; 4095 at most (refcount field width).
         rd_g.inc_ref().map_err(|_| RmiStatus::ErrorInput)?;
         // No failure is possible from here on.

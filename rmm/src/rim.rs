@@ -9,7 +9,7 @@
 
 use core::sync::atomic::Ordering;
 
-use cmon_measure::{HashAlgo, Measurement, Rim};
+use cmon_measure::{HashAlgo, Measurement, RimWith, Sha2Compress};
 
 use crate::platform::GranuleWords;
 use crate::realm::{RD_RIM_WORD, store_bytes};
@@ -21,10 +21,10 @@ pub(crate) fn store(rd: &GranuleWords, m: &Measurement) {
 
 /// The RIM kept in the RD, resumed for extension. `None` only if the slot
 /// breaks the zero-padding invariant, which `store` never produces.
-pub(crate) fn load(rd: &GranuleWords, algo: HashAlgo) -> Option<Rim> {
+pub(crate) fn load<E: Sha2Compress>(rd: &GranuleWords, algo: HashAlgo) -> Option<RimWith<E>> {
     let mut slot = [0u8; 64];
     for (chunk, w) in slot.chunks_exact_mut(8).zip(rd.iter().skip(RD_RIM_WORD)) {
         chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
     }
-    Measurement::from_slot(algo, &slot).map(Rim::from_value)
+    Measurement::from_slot(algo, &slot).map(RimWith::from_value)
 }

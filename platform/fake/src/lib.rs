@@ -343,6 +343,7 @@ fn within_one_granule(pa: PhysAddr, len: usize) -> bool {
 }
 
 impl Platform for FakePlatform {
+    type Sha2 = cmon_measure::SoftSha2;
     type Mapping<'a> = FakeMapping<'a>;
 
     fn map_granule(&self, pa: PhysAddr, slot: Slot) -> FakeMapping<'_> {

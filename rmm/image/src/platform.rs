@@ -17,6 +17,7 @@ fn el3_result(x0: u64) -> Result<(), El3Error> {
 
 impl Platform for ArmPlatform {
     type Mapping<'a> = slots::SlotMapping;
+    type Sha2 = crate::sha::RmmSha2;
 
     fn gtsi_delegate(&self, pa: PhysAddr) -> Result<(), El3Error> {
         el3_result(arch::smc([RMM_GTSI_DELEGATE, pa.0, 0, 0, 0, 0, 0, 0])[0])

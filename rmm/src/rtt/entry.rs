@@ -114,8 +114,9 @@ impl<P: Platform> Rmm<'_, P> {
             return Err(rtt_err); // base_align
         }
         let size = level_size(level);
-        let mut rim = rim::load(&self.platform.map_granule(rd_g.pa(), Slot::Rd), realm.algo)
-            .ok_or(RmiStatus::ErrorInput)?;
+        let mut rim =
+            rim::load::<P::Sha2>(&self.platform.map_granule(rd_g.pa(), Slot::Rd), realm.algo)
+                .ok_or(RmiStatus::ErrorInput)?;
         let m = self.platform.map_granule(walk.table.pa(), Slot::Rtt);
         let ripas_of = |i: usize| match S2tte::decode(m[i].load(Ordering::Relaxed), level) {
             S2tte::Unassigned(r @ (Ripas::Empty | Ripas::Ram)) => Some(r),
