@@ -83,9 +83,21 @@ pub const VECTOR_PF: u64 = 14;
 /// INT 0x80 from CPL 3 returns from `user::enter_user`.
 pub const VECTOR_USER_EXIT: u8 = 0x80;
 
-/// Called by asm/traps.S with the frame on the current stack.
+/// Called by asm/traps.S with the frame on the current stack. A trap from
+/// CPL 3 runs on the boot tables and goes back to the user tables only when
+/// it resumes CPL 3 (tlb.rs).
 pub(crate) extern "C" fn trap_entry(frame: &mut TrapFrame) {
+    let user_cr3 = (frame.cpl() == 3).then(|| {
+        let u = arch::cr3();
+        crate::tlb::leave_user_tables();
+        u
+    });
     if frame.vector != VECTOR_DF && image::trap(frame) == TrapOutcome::Resume {
+        if let Some(u) = user_cr3
+            && frame.cpl() == 3
+        {
+            crate::tlb::load_user_tables(u);
+        }
         return;
     }
     let cpu = crate::cpu::current_index();

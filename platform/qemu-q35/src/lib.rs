@@ -15,10 +15,10 @@
 //! ```
 //!
 //! Physical memory used: 0x1000..0x7000 boot page tables, 0x8000 AP
-//! trampoline, 0x10_0000.. payload and .bss (< 2 MiB; linker/q35-bios.ld).
+//! trampoline, 0x10_0000.. payload and .bss (< 4 MiB; linker/q35-bios.ld).
 //! An image links with `linker/q35-bios.ld` and `--no-pie` and defines the
 //! two hooks in [`image`]. `unsafe` lives in `arch`, `cpu`, `idt`, `smp`,
-//! `paging`, `sync`, `user` and the `image` extern block, each with its
+//! `paging`, `sync`, `tlb`, `user` and the `image` extern block, each with its
 //! reason.
 
 #![no_std]
@@ -35,6 +35,7 @@ pub mod paging;
 pub mod serial;
 pub mod smp;
 pub mod sync;
+pub mod tlb;
 pub mod user;
 
 pub use cpu::CpuIndex;
@@ -43,8 +44,10 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 /// CPUs supported (stacks, GDTs); extra APs park in entry64.S.
 pub const MAX_CPUS: usize = 8;
-/// Kernel stack per CPU.
-pub const STACK_SIZE: usize = 32 * 1024;
+/// Kernel stack per CPU. Large because a TDX module instance (~70 KiB) is
+/// built by value on the BSP's stack, and traps from CPL 3 run on the
+/// same stack below the frames of `enter_user`'s caller.
+pub const STACK_SIZE: usize = 192 * 1024;
 /// #DF (IST1) stack per CPU.
 pub const IST_STACK_SIZE: usize = 8 * 1024;
 

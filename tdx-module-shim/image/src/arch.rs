@@ -1,8 +1,14 @@
 //! The shim's own `unsafe`: reading instruction bytes at a trapping RIP,
-//! volatile access to the harness's user pages, and the CPL 0 self-test
+//! volatile access to the harness's user pages, the module's view of RAM
+//! pages and of VMM memory, the try-lock cell, and the CPL 0 self-test
 //! that executes SEAMCALL/TDCALL. Each block says why it is sound.
 
 use core::arch::asm;
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use tdx_module_shim::{PageWords, TryLock};
 
 use crate::harness::Block;
 
@@ -52,4 +58,92 @@ pub fn call_at_cpl0(tdcall: bool, rax: u64, rcx: u64) -> (u64, bool) {
         }
     }
     (out, r12 == MARKER)
+}
+
+/// The `AtomicU64` view of the RAM page at `hpa` through the boot tables'
+/// identity map. The caller (`platform.rs`) has checked that `hpa` is a
+/// 4 KiB-aligned page inside a CMR, i.e. RAM below 4 GiB that is not the
+/// shim's own memory.
+pub fn ram_page(hpa: u64) -> &'static PageWords {
+    // SAFETY: per the caller's check the page is RAM, identity mapped RW
+    // (write-back) for CPL 0 in the boot tables, which every module call
+    // runs on (traps from CPL 3 switch to them). It is 4 KiB-aligned, so
+    // aligned for AtomicU64. Every access through the view is atomic, so
+    // concurrent views on other CPUs, and the harness's own accesses before
+    // the page is isolated, are not data races.
+    unsafe { &*(hpa as *const PageWords) }
+}
+
+/// Volatile byte copy of VMM memory at `addr` into `buf`. The caller
+/// (`platform.rs`) has checked that the range is inside one page of the
+/// VMM region that is mapped for CPL 3, i.e. RAM.
+pub fn copy_ram(addr: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        // SAFETY: `addr + i` is in the checked RAM page, identity mapped
+        // for CPL 0 in the boot tables; a volatile byte read of RAM cannot
+        // fault or tear.
+        *b = unsafe { core::ptr::read_volatile((addr + i as u64) as *const u8) };
+    }
+}
+
+/// A try-lock cell (`TdxPlatform::Lock`): `try_lock` is one
+/// compare-and-swap with Acquire, the guard's drop a Release store.
+#[derive(Debug)]
+pub struct SpinCell<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: `value` is reached only through a `SpinGuard`, and at most one
+// guard exists at a time (the CAS in `try_lock`), so `&SpinCell` shared
+// between CPUs hands out exclusive access; `T: Send` moves between CPUs.
+unsafe impl<T: Send> Sync for SpinCell<T> {}
+
+/// The held lock of a [`SpinCell`].
+#[derive(Debug)]
+pub struct SpinGuard<'a, T> {
+    cell: &'a SpinCell<T>,
+}
+
+impl<T: Send> TryLock<T> for SpinCell<T> {
+    type Guard<'a>
+        = SpinGuard<'a, T>
+    where
+        Self: 'a;
+
+    fn new(value: T) -> Self {
+        SpinCell {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SpinGuard { cell: self })
+    }
+}
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard is the only one (see `Sync` above); the
+        // Acquire CAS orders the access after the previous holder's drop.
+        unsafe { &*self.cell.value.get() }
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for `deref`, and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.cell.value.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        self.cell.locked.store(false, Ordering::Release);
+    }
 }

@@ -1,11 +1,16 @@
 /* The "VMM harness": untrusted host code that runs at CPL 3 in the shim's
  * user address space and calls the module with a real SEAMCALL encoding.
  * RDI = its Block (harness.rs) in user memory. It
- *   1. issues Block.ncalls SEAMCALLs, loading RAX, RCX, RDX, R8, R9 from
- *      each record and storing RAX, RCX, RDX, R8..R11 back into it;
+ *   1. runs Block.ncalls ops. Op 0: a SEAMCALL, loading RAX, RCX, RDX, R8,
+ *      R9 from IN[0..5] of the record and storing RAX, RCX, RDX, R8..R11
+ *      into OUT[0..7]. Op 1: store the u64 IN[2] at address IN[1]. Op 2:
+ *      fill IN[2] u64s at IN[1] with IN[3]. Op 3: load the u64 at IN[1]
+ *      into OUT[0] (a fault ends the run through tdx_harness_fault). The
+ *      addresses are the harness's own memory (its VMM region);
  *   2. runs the probe of Block.mode: 0 = read Block.probe, 1 = write it,
  *      2 = UD2 (a #UD that is not a SEAMCALL), 3 = jump to Block.probe
- *      (execute shim code), 4 = OUT to the isa-debug-exit port 0xF4;
+ *      (execute shim code), 4 = OUT to the isa-debug-exit port 0xF4,
+ *      5 = none;
  *   3. leaves with INT 0x80: RDI = EXIT_NO_FAULT if the probe did not trap.
  * tdx_harness_fault is where the shim reflects a CPL 3 exception (RDI =
  * vector, RSI = error code, RDX = CR2); it records them in the Block and
@@ -15,14 +20,21 @@
     .globl tdx_harness_entry
 tdx_harness_entry:
     pushq %rdi                          /* 8(%rsp): Block */
-    pushq $0                            /* (%rsp): call index */
+    pushq $0                            /* (%rsp): op index */
 1:  movq 8(%rsp), %rbx
     movq (%rsp), %rax
     cmpq {NCALLS}(%rbx), %rax
     jae 2f
     imulq ${REC_SIZE}, %rax, %rax
     leaq {CALLS}(%rbx,%rax), %rbx
-    pushq %rbx
+    movq {OP}(%rbx), %rax
+    cmpq $1, %rax
+    je 10f
+    cmpq $2, %rax
+    je 11f
+    cmpq $3, %rax
+    je 12f
+    pushq %rbx                          /* op 0: SEAMCALL */
     movq {IN_RCX}(%rbx), %rcx
     movq {IN_RDX}(%rbx), %rdx
     movq {IN_R8}(%rbx), %r8
@@ -37,7 +49,20 @@ tdx_harness_entry:
     movq %r9, {OUT_R9}(%rbx)
     movq %r10, {OUT_R10}(%rbx)
     movq %r11, {OUT_R11}(%rbx)
-    incq (%rsp)
+    jmp 13f
+10: movq {IN_RCX}(%rbx), %rdi           /* op 1: store IN[2] at IN[1] */
+    movq {IN_RDX}(%rbx), %rax
+    movq %rax, (%rdi)
+    jmp 13f
+11: movq {IN_RCX}(%rbx), %rdi           /* op 2: fill IN[2] qwords at IN[1] with IN[3] */
+    movq {IN_RDX}(%rbx), %rcx
+    movq {IN_R8}(%rbx), %rax
+    rep stosq
+    jmp 13f
+12: movq {IN_RCX}(%rbx), %rdi           /* op 3: load IN[1] into OUT[0] (may fault) */
+    movq (%rdi), %rax
+    movq %rax, {OUT_RAX}(%rbx)
+13: incq (%rsp)
     jmp 1b
 2:  movq 8(%rsp), %rbx
     movq {PROBE}(%rbx), %rdx
@@ -50,6 +75,8 @@ tdx_harness_entry:
     je 6f
     cmpq $4, %rax
     je 7f
+    cmpq $5, %rax
+    je 5f
     movq (%rdx), %rax                   /* mode 0: read shim memory */
     jmp 5f
 3:  movq %rax, (%rdx)                   /* mode 1: write shim memory */

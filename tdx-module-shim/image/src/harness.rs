@@ -2,9 +2,11 @@
 //!
 //! The shim (CPL 0) builds, once, a second set of page tables
 //! (`qemu_q35::paging`) in which all shim memory is supervisor-only
-//! (U/S = 0) and only two ranges are user-accessible: the harness code
-//! (`.user_text`, read/execute) and [`USER_AREAS`] (one Block page plus an
-//! 8 KiB stack per CPU; read/write, no-execute). Each CPU enters the harness
+//! (U/S = 0) and only three ranges are user-accessible: the harness code
+//! (`.user_text`, read/execute), [`USER_AREAS`] (one Block page plus an
+//! 8 KiB stack per CPU; read/write, no-execute) and the VMM region
+//! (`vmm::REGION`, 4 KiB pages, read/write, no-execute), the "host
+//! physical memory" the harness hands to the module. Each CPU enters the harness
 //! with IRETQ (`qemu_q35::user::enter_user`) and gets control back when it
 //! executes INT 0x80. SEAMCALLs it issues trap with #UD into the shim
 //! (trap.rs); faults it takes are reflected to `tdx_harness_fault`.
@@ -20,10 +22,10 @@ use core::mem::offset_of;
 use qemu_q35::paging::{self, PagingError, UserAccess, UserRange, UserSpace};
 use qemu_q35::{CpuIndex, MAX_CPUS, user};
 
-use crate::arch;
+use crate::{arch, vmm};
 
-/// SEAMCALLs one harness entry can make.
-pub const MAX_CALLS: usize = 12;
+/// Ops one harness entry can run.
+pub const MAX_CALLS: usize = 32;
 /// Exit values passed to INT 0x80 in RDI.
 pub const EXIT_FAULT_SEEN: u64 = 1;
 pub const EXIT_NO_FAULT: u64 = 2;
@@ -37,14 +39,64 @@ pub enum Probe {
     Ud2 = 2,
     ExecuteShim = 3,
     PortIo = 4,
+    None = 5,
 }
 
-/// One SEAMCALL: inputs RAX, RCX, RDX, R8, R9; outputs RAX, RCX, RDX, R8..R11.
+/// What one record makes the harness do (harness.S).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Op {
+    /// SEAMCALL with IN = RAX, RCX, RDX, R8, R9; OUT = RAX, RCX, RDX, R8..R11.
+    Seamcall = 0,
+    /// Store IN[2] at address IN[1].
+    Store = 1,
+    /// Fill IN[2] u64s at IN[1] with IN[3].
+    Fill = 2,
+    /// Load the u64 at IN[1] into OUT[0]; a fault ends the run.
+    Load = 3,
+}
+
+/// One op record.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Call {
+    pub op: u64,
     pub inp: [u64; 5],
     pub out: [u64; 7],
+}
+
+/// OUT of an op that did not run (a SEAMCALL never returns it).
+pub const NOT_RUN: u64 = u64::MAX;
+
+impl Call {
+    pub const fn seamcall(inp: [u64; 5]) -> Call {
+        Call {
+            op: Op::Seamcall as u64,
+            inp,
+            out: [NOT_RUN; 7],
+        }
+    }
+    pub const fn store(addr: u64, value: u64) -> Call {
+        Call {
+            op: Op::Store as u64,
+            inp: [0, addr, value, 0, 0],
+            out: [NOT_RUN; 7],
+        }
+    }
+    pub const fn fill(addr: u64, words: u64, value: u64) -> Call {
+        Call {
+            op: Op::Fill as u64,
+            inp: [0, addr, words, value, 0],
+            out: [NOT_RUN; 7],
+        }
+    }
+    pub const fn load(addr: u64) -> Call {
+        Call {
+            op: Op::Load as u64,
+            inp: [0, addr, 0, 0, 0],
+            out: [NOT_RUN; 7],
+        }
+    }
 }
 
 /// Shared between the shim and one harness instance.
@@ -76,6 +128,7 @@ struct Areas(UnsafeCell<[Area; MAX_CPUS]>);
 // SAFETY: CPU i only touches slot i (through `block_ptr(i)`), from CPL 0
 // or from its own harness instance, never both at once.
 unsafe impl Sync for Areas {}
+#[unsafe(link_section = ".bss.q35_user")]
 static USER_AREAS: Areas = Areas(UnsafeCell::new(
     [const {
         Area {
@@ -88,6 +141,7 @@ static USER_AREAS: Areas = Areas(UnsafeCell::new(
                 fault_error: 0,
                 fault_addr: 0,
                 calls: [Call {
+                    op: 0,
                     inp: [0; 5],
                     out: [0; 7],
                 }; MAX_CALLS],
@@ -109,6 +163,7 @@ core::arch::global_asm!(
     FAULT_ADDR = const offset_of!(Block, fault_addr),
     CALLS = const offset_of!(Block, calls),
     REC_SIZE = const size_of::<Call>(),
+    OP = const offset_of!(Call, op),
     IN_RAX = const offset_of!(Call, inp),
     IN_RCX = const offset_of!(Call, inp) + 8,
     IN_RDX = const offset_of!(Call, inp) + 16,
@@ -153,7 +208,7 @@ pub fn user_ranges() -> [UserRange; 2] {
 
 /// Builds the harness address space (BSP, once).
 pub fn build_space() -> Result<UserSpace, PagingError> {
-    paging::build_user_space(&user_ranges())
+    paging::build_user_space(&user_ranges(), Some(vmm::REGION))
 }
 
 /// Whether `[addr, addr + len)` is harness code.
@@ -181,7 +236,7 @@ fn stack_top(cpu: CpuIndex) -> u64 {
 pub fn run(
     space: UserSpace,
     cpu: CpuIndex,
-    calls: &[[u64; 5]],
+    calls: &[Call],
     probe: Probe,
     probe_addr: u64,
 ) -> (u64, Block) {
@@ -191,8 +246,8 @@ pub fn run(
         ncalls: calls.len().min(MAX_CALLS) as u64,
         ..Block::default()
     };
-    for (rec, inp) in b.calls.iter_mut().zip(calls) {
-        rec.inp = *inp;
+    for (rec, c) in b.calls.iter_mut().zip(calls) {
+        *rec = *c;
     }
     let ptr = block_ptr(cpu);
     arch::store_block(ptr, &b);

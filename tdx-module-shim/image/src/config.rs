@@ -1,0 +1,106 @@
+//! The trusted `ModuleConfig`, built from the machine at boot.
+//!
+//! - LPs: fw_cfg FW_CFG_NB_CPUS (capped at `MAX_CPUS`), the count the BSP
+//!   starts; LP index = the CPU index qemu-q35 assigns.
+//! - Packages: package of an LP = its APIC ID >> the package shift of
+//!   CPUID 0Bh (x2APIC topology, sub-leaf 1 EAX[4:0]; 0 without leaf 0Bh),
+//!   so QEMU's `-smp sockets=S` gives S packages. Counted after the APs are
+//!   online.
+//! - PA width: CPUID 80000008h EAX[7:0] (QEMU TCG: 40).
+//! - HKID layout (shim choice, documented): the top [`HKID_BITS`] bits of
+//!   the PA; HKID 0 = no key (TME), the lower half of the rest "shared"
+//!   (MKTME), the upper half private (TDX): 32..=63 with 6 bits.
+//! - CMRs: the RAM ranges of fw_cfg `etc/e820` below 4 GiB, with the shim's
+//!   own memory (0..4 MiB: boot tables, AP trampoline, image, .bss, legacy
+//!   VGA/BIOS hole) cut off. Without `etc/e820`: [4 MiB, 128 MiB), QEMU
+//!   q35's default `-m`, which is RAM for every `-m` >= 128M.
+
+use tdx_module_shim::{Cmr, MAX_CMRS, ModuleConfig};
+
+use qemu_q35::arch::cpuid;
+use qemu_q35::{CpuIndex, fw_cfg};
+
+/// HKID bits at the top of the PA (at most; fewer if the PA is narrow).
+pub const HKID_BITS: u32 = 6;
+/// Everything below is the shim's (linker/q35-bios.ld asserts the image
+/// ends below it).
+pub const SHIM_END: u64 = 4 << 20;
+const _: () = assert!(crate::vmm::REGION.start >= SHIM_END);
+const FOUR_GIB: u64 = 1 << 32;
+const FALLBACK_RAM_END: u64 = 128 << 20;
+
+/// Where the CMRs came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmrSource {
+    E820,
+    Fallback,
+}
+
+/// PA width from CPUID 80000008h (36 if the leaf is missing).
+pub fn pa_bits() -> u32 {
+    if cpuid(0x8000_0000)[0] >= 0x8000_0008 {
+        cpuid(0x8000_0008)[0] & 0xFF
+    } else {
+        36
+    }
+}
+
+/// Right shift from APIC ID to package ID.
+fn package_shift() -> u32 {
+    if cpuid(0)[0] < 0xB {
+        return 0;
+    }
+    let r = core::arch::x86_64::__cpuid_count(0xB, 1);
+    if r.ebx == 0 { 0 } else { r.eax & 0x1F }
+}
+
+/// Package of `cpu` (0 if its APIC ID is unknown).
+pub fn package_of(cpu: CpuIndex) -> u32 {
+    qemu_q35::cpu::apic_id(cpu).map_or(0, |id| id >> package_shift())
+}
+
+/// CMRs from e820 (or the fallback), clipped to [SHIM_END, 4 GiB).
+pub fn cmrs() -> ([Cmr; MAX_CMRS], CmrSource) {
+    let mut out = [Cmr::default(); MAX_CMRS];
+    let Some(ram) = fw_cfg::e820_ram() else {
+        out[0] = Cmr {
+            base: SHIM_END,
+            size: FALLBACK_RAM_END - SHIM_END,
+        };
+        return (out, CmrSource::Fallback);
+    };
+    let mut n = 0;
+    for &(base, len) in ram.iter().filter(|r| r.1 != 0) {
+        let start = base.max(SHIM_END).next_multiple_of(4096);
+        let end = base.saturating_add(len).min(FOUR_GIB) & !0xFFF;
+        if start < end && n < MAX_CMRS {
+            out[n] = Cmr {
+                base: start,
+                size: end - start,
+            };
+            n += 1;
+        }
+    }
+    out[..n].sort_unstable_by_key(|c| c.base);
+    (out, CmrSource::E820)
+}
+
+/// The module configuration for `num_lps` LPs whose packages are known.
+pub fn module_config(num_lps: u32, cmrs: [Cmr; MAX_CMRS]) -> ModuleConfig {
+    let max_pa = pa_bits();
+    let hkid_bits = HKID_BITS.min(max_pa.saturating_sub(32)).max(1);
+    let half = 1u16 << (hkid_bits - 1);
+    let num_packages = (0..num_lps)
+        .map(|i| package_of(CpuIndex(i)) + 1)
+        .max()
+        .unwrap_or(1);
+    ModuleConfig {
+        num_lps,
+        num_packages,
+        max_pa,
+        hkid_bits,
+        first_private_hkid: half,
+        num_private_hkids: half,
+        cmrs,
+    }
+}
