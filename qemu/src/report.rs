@@ -242,6 +242,12 @@ pub fn budget(name: &str) -> Option<u64> {
         "rmi_version" => Some(700),
         "granule_delegate" => Some(1500),
         "granule_undelegate" => Some(1500),
+        // Realm lifecycle (SHA-256 realm, -smp 1): the targets of the
+        // realm-lifecycle issue.
+        "realm_create" => Some(60_000),
+        "rec_create" => Some(60_000),
+        "data_create_measured" => Some(40_000),
+        "rtt_init_ripas_512" => Some(750_000),
         _ => None,
     }
 }
