@@ -8,8 +8,10 @@
 //! granule, which is safe because nobody ever waits while holding an object
 //! lock.
 
+use core::sync::atomic::Ordering;
+
 use crate::platform::{Platform, Slot};
-use crate::realm::{RealmState, store_bytes};
+use crate::realm::RealmState;
 use crate::rim;
 use crate::rmi::{RmiReturn, Rmm};
 use crate::rtt::s2tte::{self, Ripas, S2tte};
@@ -20,6 +22,10 @@ use crate::types::{GRANULE_SIZE, GranuleState, PhysAddr, RmiStatus};
 const MEASURE_CONTENT: u64 = 1;
 /// Bytes in one DATA granule.
 const PAGE: usize = GRANULE_SIZE as usize;
+/// A copied-in page as words: 8-byte aligned, so storing it into the DATA
+/// granule is one load and one store per word (a byte buffer costs a
+/// memcpy per word on the strict-alignment firmware target).
+type PageWords = [u64; PAGE / 8];
 
 impl<P: Platform> Rmm<'_, P> {
     /// RMI_DATA_CREATE(rd, data, ipa, src, flags). Failure conditions in
@@ -62,8 +68,8 @@ impl<P: Platform> Rmm<'_, P> {
         }
         // The one and only read of the source (no double fetch), before any
         // lock is taken. 4 KiB of stack.
-        let mut buf = [0u8; PAGE];
-        if self.platform.read_ns(src, &mut buf).is_err() {
+        let mut buf: PageWords = [0; PAGE / 8];
+        if self.platform.read_ns(src, bytemuck::bytes_of_mut(&mut buf)).is_err() {
             return RmiStatus::ErrorInput; // src_bound, src_pas
         }
         match self.data_create_common(rd, data, ipa, Some((&buf, flags))) {
@@ -91,7 +97,7 @@ impl<P: Platform> Rmm<'_, P> {
         rd: u64,
         data: u64,
         ipa: u64,
-        content: Option<(&[u8; PAGE], u64)>,
+        content: Option<(&PageWords, u64)>,
     ) -> Result<(), RmiStatus> {
         let data_pa = PhysAddr(data);
         if !data_pa.is_granule_aligned() || self.granules.is_reserved(data_pa) != Some(false) {
@@ -129,7 +135,7 @@ impl<P: Platform> Rmm<'_, P> {
                     realm.algo,
                 )
                 .ok_or(RmiStatus::ErrorInput)?;
-                rim.measure_data(ipa, flags, Some(page))
+                rim.measure_data(ipa, flags, Some(bytemuck::cast_ref(page)))
                     .map_err(|_| RmiStatus::ErrorInput)?;
                 Some(rim)
             }
@@ -139,7 +145,11 @@ impl<P: Platform> Rmm<'_, P> {
         table.inc_ref().map_err(|_| RmiStatus::ErrorInput)?;
         // No failure is possible from here on.
         if let Some((page, _)) = content {
-            store_bytes(&self.platform.map_granule(data_pa, Slot::Data), 0, page);
+            let m = self.platform.map_granule(data_pa, Slot::Data);
+            for (w, v) in m.iter().zip(page) {
+                // The bytes were copied in memory order: little-endian words.
+                w.store(u64::from_le(*v), Ordering::Relaxed);
+            }
         }
         if let Some(rim) = rim {
             rim::store(
