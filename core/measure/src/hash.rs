@@ -218,10 +218,29 @@ impl<E: Sha2Compress> HasherWith<E> {
         m
     }
 
-    /// One-shot hash of `data`.
+    /// One-shot hash of `data`. Uses the concrete engine directly: the enum
+    /// is sized for SHA-512, and moving it around costs more than hashing a
+    /// 256-byte measurement descriptor (this is on the RIM-extension path).
     pub fn digest(algo: HashAlgo, data: &[u8]) -> Measurement {
-        let mut h = Self::new(algo);
-        h.update(data);
-        h.finalize()
+        let mut m = Measurement::zero(algo);
+        match algo {
+            HashAlgo::Sha256 => {
+                let mut h = Sha256With::<E>::new();
+                h.update(data);
+                m.slot[..32].copy_from_slice(&h.finalize());
+            }
+            HashAlgo::Sha384 | HashAlgo::Sha512 => {
+                let mut h = if algo == HashAlgo::Sha384 {
+                    Sha512With::<E>::new_384()
+                } else {
+                    Sha512With::<E>::new_512()
+                };
+                h.update(data);
+                let mut out = [0u8; SLOT_LEN];
+                let n = h.finalize_into(&mut out);
+                m.slot[..n].copy_from_slice(&out[..n]);
+            }
+        }
+        m
     }
 }

@@ -129,16 +129,21 @@ impl<E: Sha2Compress> Sha256With<E> {
         });
     }
 
-    /// Pad (§5.1.1) and return the 32-byte digest.
+    /// Pad (§5.1.1) in the block buffer and return the 32-byte digest.
     pub fn finalize(mut self) -> [u8; 32] {
         let bits = self.total.wrapping_mul(8);
-        let mut pad = [0u8; 72];
-        pad[0] = 0x80;
-        let zeros = (55usize.wrapping_sub(self.buffered)) % 64;
-        pad[1 + zeros..9 + zeros].copy_from_slice(&bits.to_be_bytes());
-        let total = self.total;
-        self.update(&pad[..9 + zeros]);
-        self.total = total;
+        let mut i = self.buffered;
+        self.buf[i] = 0x80;
+        i += 1;
+        if i > 56 {
+            // No room for the length: finish this block, pad a fresh one.
+            self.buf[i..].fill(0);
+            E::compress256(&mut self.h, core::slice::from_ref(&self.buf));
+            i = 0;
+        }
+        self.buf[i..56].fill(0);
+        self.buf[56..].copy_from_slice(&bits.to_be_bytes());
+        E::compress256(&mut self.h, core::slice::from_ref(&self.buf));
         let mut out = [0u8; 32];
         for (o, w) in out.chunks_exact_mut(4).zip(self.h) {
             o.copy_from_slice(&w.to_be_bytes());
@@ -187,15 +192,21 @@ impl<E: Sha2Compress> Sha512With<E> {
         });
     }
 
-    /// Pad (§5.1.2) and write the digest (48 or 64 bytes) into `out`,
-    /// returning its length.
+    /// Pad (§5.1.2) in the block buffer and write the digest (48 or 64
+    /// bytes) into `out`, returning its length.
     pub fn finalize_into(mut self, out: &mut [u8; 64]) -> usize {
         let bits = self.total.wrapping_mul(8);
-        let mut pad = [0u8; 144];
-        pad[0] = 0x80;
-        let zeros = (111usize.wrapping_sub(self.buffered)) % 128;
-        pad[1 + zeros..17 + zeros].copy_from_slice(&bits.to_be_bytes());
-        self.update(&pad[..17 + zeros]);
+        let mut i = self.buffered;
+        self.buf[i] = 0x80;
+        i += 1;
+        if i > 112 {
+            self.buf[i..].fill(0);
+            E::compress512(&mut self.h, core::slice::from_ref(&self.buf));
+            i = 0;
+        }
+        self.buf[i..112].fill(0);
+        self.buf[112..].copy_from_slice(&bits.to_be_bytes());
+        E::compress512(&mut self.h, core::slice::from_ref(&self.buf));
         for (o, w) in out.chunks_exact_mut(8).zip(self.h) {
             o.copy_from_slice(&w.to_be_bytes());
         }
