@@ -11,7 +11,10 @@
 //! - [`pamt`] / [`tdmr`]: TDMRs, PAMT and TDH.SYS.CONFIG validation (§4);
 //! - [`sys`]: TDH.SYS.* (§2, §5 module state, §6.2 metadata);
 //! - [`mng`], [`td_params`]: TD creation and TDH.MNG.INIT (§5, §6.1);
-//! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7).
+//! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7);
+//! - [`md`]: TD-scope metadata and TDH.MNG.RD (§2 leaf 11);
+//! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
+//!   PAGE.WBINVD (§2 "Teardown", §5).
 //!
 //! No global state: a [`Module`] owns every table, so host tests run in
 //! parallel. `#![forbid(unsafe_code)]`, no allocation. Every register from
@@ -24,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod leaf;
+pub mod md;
 pub mod mem;
 pub mod mng;
 pub mod pamt;
@@ -33,6 +37,7 @@ pub mod sys;
 pub mod td_params;
 pub mod tdmr;
 mod tdr;
+mod teardown;
 pub mod types;
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
@@ -162,6 +167,10 @@ pub(crate) struct Tdcs {
     pub mrtd: Option<Mrtd>,
     pub mrtd_final: [u8; 48],
     pub rtmr: [Rtmr; 4],
+    /// vCPUs created (TDH.VP.CREATE; none yet).
+    pub num_vcpus: u32,
+    /// vCPUs associated with an LP (checked by TDH.MNG.VPFLUSHDONE).
+    pub num_assoc_vcpus: u32,
 }
 
 impl Tdcs {
@@ -179,6 +188,8 @@ impl Tdcs {
             mrtd: None,
             mrtd_final: [0; 48],
             rtmr: [Rtmr::new(); 4],
+            num_vcpus: 0,
+            num_assoc_vcpus: 0,
         }
     }
 }
@@ -190,7 +201,8 @@ pub fn implemented(leaf: Leaf) -> bool {
     match leaf.id {
         SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
         | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
-        | MrExtend | MrFinalize => true,
+        | MrExtend | MrFinalize | MngRd | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
+        | PhymemPageReclaim | PhymemPageWbinvd => true,
         MemSeptAdd => leaf.version == 0,
         _ => false,
     }
@@ -226,6 +238,11 @@ pub struct Module<P: TdxPlatform> {
     pkg_config: AtomicU64,
     global_hkid: AtomicU16,
     kot: [AtomicU8; MAX_HKIDS],
+    /// Per HKID: packages that still owe TDH.PHYMEM.CACHE.WB (set by
+    /// TDH.MNG.VPFLUSHDONE, `wbinvd_bitmap` in the module source).
+    kot_wbinvd: [AtomicU64; MAX_HKIDS],
+    /// Per package: TDH.PHYMEM.CACHE.WB in progress.
+    wbt_busy: [AtomicBool; MAX_PACKAGES as usize],
     tdmrs: TdmrTable,
     tdcs: [P::Lock<Tdcs>; MAX_HKIDS],
 }
@@ -253,6 +270,8 @@ impl<P: TdxPlatform> Module<P> {
             pkg_config: AtomicU64::new(0),
             global_hkid: AtomicU16::new(0),
             kot: core::array::from_fn(|_| AtomicU8::new(KotState::Free as u8)),
+            kot_wbinvd: core::array::from_fn(|_| AtomicU64::new(0)),
+            wbt_busy: core::array::from_fn(|_| AtomicBool::new(false)),
             tdmrs: TdmrTable::new(),
             tdcs: core::array::from_fn(|_| P::Lock::new(Tdcs::new())),
         })
@@ -319,6 +338,12 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::MemPageAdd => self.mem_page_add(regs),
             LeafId::MrExtend => self.mr_extend(regs),
             LeafId::MrFinalize => self.mr_finalize(regs),
+            LeafId::MngRd => self.mng_rd(leaf.version, regs),
+            LeafId::MngVpFlushDone => self.mng_vpflushdone(regs),
+            LeafId::PhymemCacheWb => self.phymem_cache_wb(lp, regs),
+            LeafId::MngKeyFreeId => self.mng_key_freeid(regs),
+            LeafId::PhymemPageReclaim => self.phymem_page_reclaim(regs),
+            LeafId::PhymemPageWbinvd => self.phymem_page_wbinvd(regs),
             _ => err(Code::OperandInvalid, OperandId::Rax),
         }
     }

@@ -144,6 +144,8 @@ impl<P: TdxPlatform> Module<P> {
             mrtd: Some(Mrtd::new()),
             mrtd_final: [0; 48],
             rtmr: [Rtmr::new(); 4],
+            num_vcpus: 0,
+            num_assoc_vcpus: 0,
         };
         Ok(Status::SUCCESS)
     }

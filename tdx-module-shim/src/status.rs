@@ -55,6 +55,10 @@ pub enum Code {
     KeyConfigured = 0x0000_0815_0000_0000,
     WbcacheNotComplete = 0x8000_0817_0000_0000,
     HkidNotFree = 0xC000_0820_0000_0000,
+    /// Warning (source).
+    NoHkidReadyToWbcache = 0x0000_0821_0000_0000,
+    /// (source)
+    WbcacheResumeError = 0xC000_0823_0000_0000,
     FlushvpNotDone = 0x8000_0824_0000_0000,
     InvalidTdmr = 0xC000_0A00_0000_0000,
     /// (source)
@@ -78,6 +82,9 @@ pub enum Code {
     EptEntryNotFree = 0xC000_0B02_0000_0000,
     EptEntryStateIncorrect = 0xC000_0B0D_0000_0000,
     MetadataFieldIdIncorrect = 0xC000_0C00_0000_0000,
+    MetadataFieldNotReadable = 0xC000_0C02_0000_0000,
+    /// Warning (source): TDH.MNG.RD v1 with a null field ID.
+    MetadataFirstFieldIdInContext = 0x0000_0C0B_0000_0000,
 }
 
 /// Operand IDs added into bits 31:0 (§3 "Operand IDs").

@@ -5,8 +5,10 @@
  *      R9 from IN[0..5] of the record and storing RAX, RCX, RDX, R8..R11
  *      into OUT[0..7]. Op 1: store the u64 IN[2] at address IN[1]. Op 2:
  *      fill IN[2] u64s at IN[1] with IN[3]. Op 3: load the u64 at IN[1]
- *      into OUT[0] (a fault ends the run through tdx_harness_fault). The
- *      addresses are the harness's own memory (its VMM region);
+ *      into OUT[0] (a fault ends the run through tdx_harness_fault). Op 4:
+ *      OR of the IN[2] u64s at IN[1] into OUT[0] (reads a whole page;
+ *      may fault likewise). The addresses are the harness's own memory
+ *      (its VMM region);
  *   2. runs the probe of Block.mode: 0 = read Block.probe, 1 = write it,
  *      2 = UD2 (a #UD that is not a SEAMCALL), 3 = jump to Block.probe
  *      (execute shim code), 4 = OUT to the isa-debug-exit port 0xF4,
@@ -34,6 +36,8 @@ tdx_harness_entry:
     je 11f
     cmpq $3, %rax
     je 12f
+    cmpq $4, %rax
+    je 14f
     pushq %rbx                          /* op 0: SEAMCALL */
     movq {IN_RCX}(%rbx), %rcx
     movq {IN_RDX}(%rbx), %rdx
@@ -62,6 +66,17 @@ tdx_harness_entry:
 12: movq {IN_RCX}(%rbx), %rdi           /* op 3: load IN[1] into OUT[0] (may fault) */
     movq (%rdi), %rax
     movq %rax, {OUT_RAX}(%rbx)
+    jmp 13f
+14: movq {IN_RCX}(%rbx), %rsi           /* op 4: OR IN[2] qwords at IN[1] into OUT[0] */
+    movq {IN_RDX}(%rbx), %rcx
+    xorl %eax, %eax
+    testq %rcx, %rcx
+    jz 16f
+15: orq (%rsi), %rax
+    addq $8, %rsi
+    decq %rcx
+    jnz 15b
+16: movq %rax, {OUT_RAX}(%rbx)
 13: incq (%rsp)
     jmp 1b
 2:  movq 8(%rsp), %rbx

@@ -54,6 +54,8 @@ pub enum Op {
     Fill = 2,
     /// Load the u64 at IN[1] into OUT[0]; a fault ends the run.
     Load = 3,
+    /// OR of the IN[2] u64s at IN[1] into OUT[0]; a fault ends the run.
+    OrWords = 4,
 }
 
 /// One op record.
@@ -87,6 +89,13 @@ impl Call {
         Call {
             op: Op::Fill as u64,
             inp: [0, addr, words, value, 0],
+            out: [NOT_RUN; 7],
+        }
+    }
+    pub const fn or_words(addr: u64, words: u64) -> Call {
+        Call {
+            op: Op::OrWords as u64,
+            inp: [0, addr, words, 0, 0],
             out: [NOT_RUN; 7],
         }
     }

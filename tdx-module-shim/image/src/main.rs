@@ -11,7 +11,9 @@
 //! 3. De-privileged: a "VMM harness" runs at CPL 3 in its own address
 //!    space (harness.rs) and calls the module with real SEAMCALLs: module
 //!    bring-up on every LP, then a whole TD build in its own RAM region
-//!    (td_build.rs, vmm.rs) ending in a known-answer MRTD.
+//!    (td_build.rs, vmm.rs) ending in a known-answer MRTD read over
+//!    TDH.MNG.RD, then the TD's teardown, after which every TD page is
+//!    the harness's again and reads zero.
 //! 4. Isolation: the harness's reads, writes and instruction fetches of
 //!    shim memory take #PF (U/S = 0), which the shim reflects back to the
 //!    harness; shim memory is unchanged. Pages the module takes (PAMT, TDR,
@@ -73,6 +75,8 @@ pub enum Job {
     SysKeyConfig = 2,
     /// TDH.MNG.KEY.CONFIG of the TDR in the argument, for this package.
     MngKeyConfig = 3,
+    /// TDH.PHYMEM.CACHE.WB for this AP's package (TD teardown).
+    CacheWb = 4,
 }
 
 /// A leaf number that no TDX module defines.
@@ -124,8 +128,13 @@ fn q35_image_main(cpu: CpuIndex) -> ! {
                 continue;
             }
             j if j == Job::LpChecks as u64 => lp_checks(cpu, space()),
-            j if j == Job::SysKeyConfig as u64 => td_build::key_config(cpu, space(), None),
-            j if j == Job::MngKeyConfig as u64 => td_build::key_config(cpu, space(), Some(arg)),
+            j if j == Job::SysKeyConfig as u64 => {
+                td_build::package_job(cpu, space(), Job::SysKeyConfig, 0)
+            }
+            j if j == Job::MngKeyConfig as u64 => {
+                td_build::package_job(cpu, space(), Job::MngKeyConfig, arg)
+            }
+            j if j == Job::CacheWb as u64 => td_build::package_job(cpu, space(), Job::CacheWb, 0),
             _ => {}
         }
         JOBS[i].store(0, Ordering::Release);

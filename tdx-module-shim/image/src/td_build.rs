@@ -4,12 +4,16 @@
 //! done, MNG.CREATE, MNG.KEY.CONFIG on every package, MNG.ADDCX (as many
 //! pages as TDH.SYS.RD TDCS_BASE_SIZE says), MNG.INIT, MEM.SEPT.ADD down to
 //! the 4 KiB level, MEM.PAGE.ADD of a zero page at GPA 0x1000, 16
-//! MR.EXTENDs, MR.FINALIZE; then the MRTD against the known answer, read
-//! with `Module::td_info` (the logic crate has no TDH.MNG.RD yet). Error
-//! paths and isolation (harness loads of module pages fault) are checked
-//! from ring 3 on the way.
+//! MR.EXTENDs, MR.FINALIZE; then TDH.MNG.RD of the MRTD (known answer,
+//! checked at ring 3's side of the ABI) and the TD state; then teardown
+//! (VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
+//! every page with the TDR last, PAGE.WBINVD), after which every page is
+//! PT_NDA and the harness reads it as zeros. Error paths and isolation
+//! (harness loads of module pages fault) are checked from ring 3 on the
+//! way.
 
-use tdx_module_shim::{Code, Hpa, LeafId, OpState, OperandId};
+use tdx_module_shim::md::field;
+use tdx_module_shim::{Code, LeafId, OpState, OperandId, PageType};
 
 use qemu_q35::paging::UserSpace;
 use qemu_q35::{CpuIndex, println};
@@ -127,20 +131,27 @@ pub fn check_sys_rd(cpu: CpuIndex, rd: &[Call]) -> u64 {
     n.clamp(1, vmm::MAX_TDCX)
 }
 
-/// Job on an AP: SYS.KEY.CONFIG (`tdr` None) or MNG.KEY.CONFIG of `tdr`.
-pub fn key_config(cpu: CpuIndex, space: UserSpace, tdr: Option<u64>) {
+/// Job on an AP for its package: SYS.KEY.CONFIG, MNG.KEY.CONFIG of the
+/// TDR `arg`, or PHYMEM.CACHE.WB.
+pub fn package_job(cpu: CpuIndex, space: UserSpace, job: Job, arg: u64) {
     let mut s = Script::new();
-    match tdr {
-        None => s.seamcall(
+    match job {
+        Job::SysKeyConfig => s.seamcall(
             "CPL3 TDH.SYS.KEY.CONFIG (this package)",
             call(LeafId::SysKeyConfig, 0, 0, 0, 0),
             0,
         ),
-        Some(t) => s.seamcall(
+        Job::MngKeyConfig => s.seamcall(
             "CPL3 TDH.MNG.KEY.CONFIG (this package)",
-            call(LeafId::MngKeyConfig, t, 0, 0, 0),
+            call(LeafId::MngKeyConfig, arg, 0, 0, 0),
             0,
         ),
+        Job::CacheWb => s.seamcall(
+            "CPL3 TDH.PHYMEM.CACHE.WB (this package)",
+            call(LeafId::PhymemCacheWb, 0, 0, 0, 0),
+            0,
+        ),
+        Job::LpChecks => return,
     }
     s.run(cpu, space, None);
 }
@@ -336,37 +347,215 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
         tdr,
     );
 
-    // 6. MRTD.
-    match m.td_info(Hpa(tdr)) {
-        Ok(info) => {
-            check(
-                cpu,
-                "TD is RUNNABLE",
-                info.op_state == OpState::Runnable,
-                format_args!("{:?}", info.op_state),
-            );
-            check_eq(
-                cpu,
-                "TDR.CHLDCNT = TDCX + SEPT + private pages",
-                info.chldcnt,
-                num_tdcx + 4,
-            );
-            let got = info.mrtd.unwrap_or([0; 48]);
-            println!("cpu{}: MRTD = {}", cpu.0, Hex(&got));
-            check(
-                cpu,
-                "MRTD = known answer (zero page at GPA 0x1000, MR.EXTENDed)",
-                got == hex48(MRTD_KAT),
-                format_args!("48 bytes"),
-            );
-        }
-        Err(e) => check(
-            cpu,
-            "td_info of the TD",
-            false,
-            format_args!("{:#x}", e.to_raw()),
-        ),
+    // 6. The TD's metadata over TDH.MNG.RD, from ring 3.
+    read_metadata(cpu, space, tdr, num_tdcx);
+
+    // 7. Teardown: every page goes back to the harness, zeroed.
+    teardown(
+        cpu,
+        space,
+        online,
+        tdr,
+        num_tdcx,
+        td_hkid << cfg.hkid_shift(),
+    );
+}
+
+/// MNG.RD of OP_STATE, CHLDCNT, the MRTD (6 elements) and MROWNER; the
+/// MRTD must be the known answer.
+fn read_metadata(cpu: CpuIndex, space: UserSpace, tdr: u64, num_tdcx: u64) {
+    let rd = |id: u64| call(LeafId::MngRd, tdr, id, 0, 0);
+    let mut s = Script::new();
+    s.seamcall("CPL3 TDH.MNG.RD OP_STATE", rd(field::OP_STATE), 0);
+    s.seamcall("CPL3 TDH.MNG.RD CHLDCNT", rd(field::CHLDCNT), 0);
+    for k in 0..6 {
+        s.seamcall("CPL3 TDH.MNG.RD MRTD element", rd(field::MRTD + k), 0);
     }
+    s.seamcall("CPL3 TDH.MNG.RD MROWNER element 0", rd(field::MROWNER), 0);
+    s.seamcall(
+        "CPL3 TDH.MNG.RD v1, null field ID -> FIRST_FIELD_ID_IN_CONTEXT",
+        [leaf(LeafId::MngRd) | 1 << 16, tdr, u64::MAX, 0, 0],
+        st0(Code::MetadataFirstFieldIdInContext),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.RD RTMR of a non-DEBUG TD -> FIELD_NOT_READABLE",
+        rd(field::RTMR),
+        st0(Code::MetadataFieldNotReadable),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.RD reserved field ID bits -> FIELD_ID_INCORRECT",
+        rd(field::MRTD | 1 << 24),
+        st0(Code::MetadataFieldIdIncorrect),
+    );
+    let (exit, b) = s.run(cpu, space, None);
+    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
+    let r8 = |i: usize| b.calls[i].out[3];
+    check_eq(
+        cpu,
+        "MNG.RD: OP_STATE = RUNNABLE",
+        r8(0),
+        OpState::Runnable as u64,
+    );
+    check_eq(
+        cpu,
+        "MNG.RD: CHLDCNT = TDCX + SEPT + private pages",
+        r8(1),
+        num_tdcx + 4,
+    );
+    let mut got = [0u8; 48];
+    for (k, c) in got.chunks_exact_mut(8).enumerate() {
+        c.copy_from_slice(&r8(2 + k).to_le_bytes());
+    }
+    println!("cpu{}: MRTD (TDH.MNG.RD) = {}", cpu.0, Hex(&got));
+    check(
+        cpu,
+        "MRTD read from ring 3 = known answer (zero page at GPA 0x1000, MR.EXTENDed)",
+        got == hex48(MRTD_KAT),
+        format_args!("48 bytes"),
+    );
+    check_eq(cpu, "MNG.RD: MROWNER = 0 (TD_PARAMS)", r8(8), 0);
+    check_eq(
+        cpu,
+        "MNG.RD v1: RDX = first field ID (FATAL)",
+        b.calls[9].out[2],
+        field::FATAL,
+    );
+}
+
+/// The TD's pages, children first, TDR last.
+fn td_pages(tdr: u64, num_tdcx: u64, out: &mut [u64; 24]) -> usize {
+    let mut n = 0;
+    let mut push = |p: u64| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = p;
+            n += 1;
+        }
+    };
+    for i in 0..num_tdcx {
+        push(vmm::tdcx(i));
+    }
+    for l in 1..=3 {
+        push(vmm::sept(l));
+    }
+    push(vmm::PRIVATE);
+    push(tdr);
+    n
+}
+
+/// VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
+/// every page (TDR last), PAGE.WBINVD; then every page is PT_NDA and the
+/// harness reads it as zeros.
+fn teardown(cpu: CpuIndex, space: UserSpace, online: u32, tdr: u64, num_tdcx: u64, hkid_pa: u64) {
+    let mut s = Script::new();
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR before teardown -> LIFECYCLE_STATE_INCORRECT",
+        call(LeafId::PhymemPageReclaim, tdr, 0, 0, 0),
+        st0(Code::LifecycleStateIncorrect),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.KEY.FREEID before VPFLUSHDONE -> LIFECYCLE_STATE_INCORRECT",
+        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
+        st0(Code::LifecycleStateIncorrect),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.VPFLUSHDONE",
+        call(LeafId::MngVpFlushDone, tdr, 0, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.KEY.FREEID before CACHE.WB -> WBCACHE_NOT_COMPLETE",
+        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
+        st0(Code::WbcacheNotComplete),
+    );
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.CACHE.WB (BSP's package)",
+        call(LeafId::PhymemCacheWb, 0, 0, 0, 0),
+        0,
+    );
+    let (exit, _) = s.run(cpu, space, None);
+    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
+    other_packages(cpu, online, Job::CacheWb, 0);
+
+    let mut pages = [0u64; 24];
+    let n = td_pages(tdr, num_tdcx, &mut pages);
+    let pages = &pages[..n];
+    let mut s = Script::new();
+    s.seamcall(
+        "CPL3 TDH.MNG.KEY.FREEID",
+        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR first -> TD_ASSOCIATED_PAGES_EXIST",
+        call(LeafId::PhymemPageReclaim, tdr, 0, 0, 0),
+        st0(Code::TdAssociatedPagesExist),
+    );
+    for &p in pages {
+        s.seamcall(
+            "CPL3 TDH.PHYMEM.PAGE.RECLAIM",
+            call(LeafId::PhymemPageReclaim, p, 0, 0, 0),
+            0,
+        );
+    }
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.PAGE.WBINVD of the old TDR (with its HKID)",
+        call(LeafId::PhymemPageWbinvd, tdr | hkid_pa, 0, 0, 0),
+        0,
+    );
+    let (exit, b) = s.run(cpu, space, None);
+    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
+    let types_ok = pages.iter().enumerate().all(|(i, &p)| {
+        let want = if p == tdr {
+            PageType::Tdr
+        } else if i < num_tdcx as usize {
+            PageType::Tdcx
+        } else if p == vmm::PRIVATE {
+            PageType::Reg
+        } else {
+            PageType::Ept
+        };
+        let out = &b.calls[2 + i].out;
+        out[1] == want as u64 && out[2] == if p == tdr { 0 } else { tdr }
+    });
+    check(
+        cpu,
+        "PAGE.RECLAIM: RCX = page type, RDX = owner TDR for every page",
+        types_ok,
+        format_args!("{n} pages"),
+    );
+
+    let mut s = Script::new();
+    for &p in pages {
+        s.seamcall(
+            "CPL3 TDH.PHYMEM.PAGE.RDMD of a reclaimed page",
+            call(LeafId::PhymemPageRdmd, p, 0, 0, 0),
+            0,
+        );
+        s.push(Call::or_words(p, PAGE / 8), None);
+    }
+    let (exit, b) = s.run(cpu, space, None);
+    check_eq(
+        cpu,
+        "CPL3 reads every reclaimed page without a fault",
+        exit,
+        EXIT_NO_FAULT,
+    );
+    let nda = b.calls[..2 * n]
+        .chunks_exact(2)
+        .all(|c| c[0].out[1] == PageType::Nda as u64 && c[0].out[2] == 0);
+    check(
+        cpu,
+        "PHYMEM.PAGE.RDMD: every reclaimed page is PT_NDA, no owner",
+        nda,
+        format_args!("{n} pages"),
+    );
+    let zero = b.calls[..2 * n].chunks_exact(2).all(|c| c[1].out[0] == 0);
+    check(
+        cpu,
+        "every reclaimed page reads all zeros from ring 3",
+        zero,
+        format_args!("{n} pages x 4 KiB"),
+    );
 }
 
 struct Hex<'a>(&'a [u8]);
