@@ -69,7 +69,11 @@ impl<P: Platform> Rmm<'_, P> {
         // The one and only read of the source (no double fetch), before any
         // lock is taken. 4 KiB of stack.
         let mut buf: PageWords = [0; PAGE / 8];
-        if self.platform.read_ns(src, bytemuck::bytes_of_mut(&mut buf)).is_err() {
+        if self
+            .platform
+            .read_ns(src, bytemuck::bytes_of_mut(&mut buf))
+            .is_err()
+        {
             return RmiStatus::ErrorInput; // src_bound, src_pas
         }
         match self.data_create_common(rd, data, ipa, Some((&buf, flags))) {

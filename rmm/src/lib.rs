@@ -44,8 +44,14 @@
 //!      and nobody waits for a parent RTT or an RD while holding an RTT or
 //!      an object, so there is no cycle. REC_DESTROY learns its RD from the
 //!      REC, so it reads it under the REC lock, releases it, and then takes
-//!      RD -> REC in order (re-checking the REC). Exception: REALM_DESTROY
-//!      waits for its own root RTTs under its RD (level 2 after level 1).
+//!      RD -> REC in order (re-checking the REC). REC_ENTER does the same,
+//!      marks the REC running (refcount 1) and releases every lock before
+//!      the realm runs; RSI calls made by the realm then take RD -> RTTs
+//!      (-> DATA) like any command. PSCI_COMPLETE takes RD -> its two RECs
+//!      in ascending PA order (waiting for the higher while holding the
+//!      lower; nobody waits for a lower REC while holding a higher one).
+//!      Exception: REALM_DESTROY waits for its own root RTTs under its RD
+//!      (level 2 after level 1).
 //!
 //!   Every command gathers its locks, evaluates all failure conditions in
 //!   the spec's priority order, and only then changes state, so a failing
@@ -78,7 +84,9 @@ pub mod realm;
 pub mod rec;
 mod rim;
 pub mod rmi;
+pub mod rsi;
 pub(crate) mod rtt;
+pub mod run;
 pub mod types;
 pub mod vmid;
 
@@ -86,7 +94,10 @@ pub use boot::{BootArgs, BootError, BootInfo, validate_cold_boot, validate_warm_
 pub use features::Features;
 pub use granule::{GranuleGuard, GranuleTable, storage_len};
 pub use manifest::{ConsoleInfo, DramBank, DramLayout};
-pub use platform::{GRANULE_WORDS, GranuleWords, NsAccessError, Platform, Slot};
+pub use platform::{
+    ExitKind, FpState, GRANULE_WORDS, GranuleWords, NsAccessError, Platform, RealmExit, RealmRegs,
+    RealmSysregs, Slot, Stage2,
+};
 pub use rmi::{RmiReturn, Rmm};
 pub use types::{
     El3Error, GRANULE_SIZE, GranuleState, MemoryFault, PhysAddr, RmiFid, RmiStatus, SMC_UNKNOWN,

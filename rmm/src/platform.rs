@@ -33,6 +33,17 @@
 //! 7. `Sha2` computes exactly FIPS 180-4 SHA-2 compression; it must not
 //!    leave any trace in state other worlds can observe (a hardware backend
 //!    saves and restores every SIMD register it uses).
+//! 8. `run_realm` runs one REC on this CPU until the first exception taken
+//!    to R-EL2, then returns. It loads `regs`, `sysregs` and `fp` into the
+//!    CPU, programs stage 2 from `s2` (VTTBR = VMID + root RTT, VTCR from the
+//!    IPA width and start level, VMPIDR, HCR_EL2 with VM, FWB, TSC (realm
+//!    SMCs trap), IMO/FMO/AMO, TWI/TWE as requested), makes prior RTT writes
+//!    visible to the walker (DSB + ISB), runs the REC, and on return has
+//!    written the REC's registers back into the same three structures. The
+//!    host's (NS) EL1 system registers and FP/SIMD registers are preserved
+//!    across the call, and the realm's are never left in the CPU: neither
+//!    world can observe the other's state. Injecting exceptions into the
+//!    realm (UNDEF, SEA) is done by the logic by editing `regs`/`sysregs`.
 
 use core::ops::Deref;
 use core::sync::atomic::AtomicU64;
@@ -71,6 +82,79 @@ pub enum Slot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NsAccessError(pub PhysAddr);
 
+/// General-purpose state of a REC that is not running.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RealmRegs {
+    /// x0..x30.
+    pub gprs: [u64; 31],
+    /// Where the REC resumes (ELR_EL2 on entry, the exception address on exit).
+    pub pc: u64,
+    /// PSTATE (SPSR_EL2 on entry / exit).
+    pub pstate: u64,
+}
+
+/// EL1/EL0 system registers of a REC, in `rec::SysReg` order (unused slots
+/// ignored).
+pub type RealmSysregs = [u64; 32];
+
+/// FP/SIMD state of a REC: q0..q31, then FPSR and FPCR.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub struct FpState {
+    /// V0..V31.
+    pub q: [u128; 32],
+    /// FPSR.
+    pub fpsr: u64,
+    /// FPCR.
+    pub fpcr: u64,
+}
+
+/// How to run a REC: its realm's stage-2 configuration and trap choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stage2 {
+    /// The realm's VMID.
+    pub vmid: u16,
+    /// PA of the first (concatenated) root RTT.
+    pub rtt_root: PhysAddr,
+    /// IPA width (RmiRealmParams.s2sz).
+    pub s2sz: u8,
+    /// Level of the root RTTs (0..=3).
+    pub start_level: i8,
+    /// VMPIDR_EL2 for this REC (its MPIDR as the realm sees it).
+    pub vmpidr: u64,
+    /// Trap WFI to R-EL2 (RecRun.enter.flags.TRAP_WFI).
+    pub trap_wfi: bool,
+    /// Trap WFE to R-EL2 (RecRun.enter.flags.TRAP_WFE).
+    pub trap_wfe: bool,
+}
+
+/// Why `run_realm` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// A synchronous exception (ESR_EL2 says which).
+    Sync,
+    /// A physical IRQ.
+    Irq,
+    /// A physical FIQ.
+    Fiq,
+    /// An SError.
+    SError,
+}
+
+/// What the hardware reported when the REC stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RealmExit {
+    /// The kind of exception.
+    pub kind: ExitKind,
+    /// ESR_EL2.
+    pub esr: u64,
+    /// FAR_EL2.
+    pub far: u64,
+    /// HPFAR_EL2.
+    pub hpfar: u64,
+}
+
 /// Hardware access for the monitor logic.
 pub trait Platform: Sync {
     /// A live mapping of one granule; unmapped when dropped.
@@ -100,4 +184,12 @@ pub trait Platform: Sync {
     fn tlbi_ipa(&self, vmid: u16, ipa: u64);
     /// Invalidate all TLB entries of the realm with `vmid`, on all CPUs.
     fn tlbi_vmid(&self, vmid: u16);
+    /// Run a REC until its next exit to R-EL2 (contract 8).
+    fn run_realm(
+        &self,
+        regs: &mut RealmRegs,
+        sysregs: &mut RealmSysregs,
+        fp: &mut FpState,
+        s2: &Stage2,
+    ) -> RealmExit;
 }

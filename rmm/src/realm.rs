@@ -16,7 +16,7 @@
 //! | 8     | 0x040       | realm flags (LPA2, SVE, PMU) as in RmiRealmParams |
 //! | 9..12 | 0x048       | sve_vl, num_bps, num_wps, pmu_num_ctrs (for REC_ENTER) |
 //! | 16..24| 0x080       | RIM, 64-byte slot (`rim.rs`) |
-//! | 24..56| 0x0C0       | REM 1..4, 64-byte slots (zero until RSI exists) |
+//! | 24..56| 0x0C0       | REM 1..4, 64-byte slots (RSI_MEASUREMENT_EXTEND) |
 //! | 56..64| 0x1C0       | RPV, 64 bytes |
 //! | rest  |             | zero, reserved |
 //!
@@ -36,7 +36,7 @@ use crate::rtt::{self, s2tte};
 use crate::types::{GRANULE_SIZE, GranuleState, PhysAddr, RmiStatus};
 
 pub(crate) const RD_STATE_WORD: usize = 0;
-const RD_HASH_WORD: usize = 1;
+pub(crate) const RD_HASH_WORD: usize = 1;
 const RD_S2SZ_WORD: usize = 2;
 const RD_LEVEL_WORD: usize = 3;
 const RD_NUM_ROOTS_WORD: usize = 4;
@@ -46,7 +46,9 @@ pub(crate) const RD_REC_COUNT_WORD: usize = 7;
 const RD_FLAGS_WORD: usize = 8;
 const RD_FEATURE_WORDS: usize = 9;
 pub(crate) const RD_RIM_WORD: usize = 16;
-const RD_RPV_WORD: usize = 56;
+/// First REM slot (REM n at `RD_REM_WORD + 8 * (n - 1)`).
+pub(crate) const RD_REM_WORD: usize = 24;
+pub(crate) const RD_RPV_WORD: usize = 56;
 
 /// Realm states (cca-rmm-abi.md §5, TF-RMM numbering).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

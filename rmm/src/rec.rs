@@ -18,15 +18,25 @@
 //! | 73..75  | 0x248  | last exit ESR, FAR, HPFAR |
 //! | 76..80  | 0x260  | pending RIPAS change: base, top, value, flags, progress address |
 //! | 81..83  | 0x288  | pending PSCI request: FID + 1 (0 = none), target MPIDR, context id |
+//! | 84      | 0x2A0  | pending RSI_HOST_CALL: IPA of the RsiHostCall, bit 0 set (0 = none) |
+//! | 85      | 0x2A8  | last exit flags: bit 0 emulatable data abort, bit 1 data abort at an unprotected IPA |
+//! | 86      | 0x2B0  | pending PSCI CPU_ON entry point |
 //! | 96..111 | 0x300  | aux granule PAs (REC_AUX_COUNT of them) |
 //! | 112     | 0x380  | number of aux granules |
-//! | rest    |        | zero, reserved (REC_ENTER state to come) |
+//! | 120     | 0x3C0  | GICv3 ICH_HCR_EL2 image (host's validated RecRun.enter.gicv3_hcr) |
+//! | 121..136| 0x3C8  | GICv3 list registers (host's validated RecRun.enter.gicv3_lrs) |
+//! | rest    |        | zero, reserved |
+//!
+//! The REC's FP/SIMD state lives in its **first aux granule** (words 0..63
+//! q0..q31, each little-endian low word first; word 64 FPSR; word 65
+//! FPCR; zero = architectural reset value for a new REC).
 //!
 //! Everything but words 0..5, 8..15 (x0..x7 from the params), the
 //! SCTLR_EL1 slot and the aux list is zero after REC_CREATE. The REC's
 //! granule-table refcount is 1 while a CPU runs it (REC_ENTER), so
-//! REC_DESTROY of a running REC fails. The aux granules stay zero until
-//! REC_ENTER keeps SIMD/SVE, PMU and attestation state there.
+//! REC_DESTROY of a running REC fails. Aux granule 0 holds the FP/SIMD
+//! state (below); the others stay zero until SVE, PMU and attestation
+//! state need them.
 
 use core::sync::atomic::Ordering;
 
@@ -71,6 +81,16 @@ pub mod layout {
     pub const RIPAS_CHANGE: usize = 76;
     /// PSCI request: FID + 1, target MPIDR, context id.
     pub const PSCI: usize = 81;
+    /// Pending host call: RsiHostCall IPA | 1 (0 = none).
+    pub const HOST_CALL: usize = 84;
+    /// Last exit flags (bit 0 emulatable abort, bit 1 unprotected abort).
+    pub const EXIT_FLAGS: usize = 85;
+    /// Pending CPU_ON entry point.
+    pub const PSCI_ENTRY: usize = 86;
+    /// GICv3 HCR image.
+    pub const GIC_HCR: usize = 120;
+    /// GICv3 list registers (16 words).
+    pub const GIC_LRS: usize = 121;
     /// Aux granule PAs.
     pub const AUX: usize = 96;
     /// Number of aux granules.

@@ -129,10 +129,9 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// Implemented: VERSION, FEATURES, GRANULE_DELEGATE/UNDELEGATE,
     /// REALM_CREATE/ACTIVATE/DESTROY, REC_AUX_COUNT, REC_CREATE/DESTROY,
     /// DATA_CREATE/CREATE_UNKNOWN/DESTROY, RTT_CREATE/DESTROY/FOLD/
-    /// READ_ENTRY/INIT_RIPAS/MAP_UNPROTECTED/UNMAP_UNPROTECTED. Valid RMI
-    /// 1.0 commands not implemented yet (REC_ENTER, RTT_SET_RIPAS,
-    /// PSCI_COMPLETE) return `SMC_UNKNOWN`, as do unknown FIDs and FIDs
-    /// with MBZ bits set.
+    /// READ_ENTRY/INIT_RIPAS/MAP_UNPROTECTED/UNMAP_UNPROTECTED, REC_ENTER,
+    /// PSCI_COMPLETE. RTT_SET_RIPAS (not implemented yet) returns
+    /// `SMC_UNKNOWN`, as do unknown FIDs and FIDs with MBZ bits set.
     pub fn handle_rmi(&self, regs: &[u64; 8]) -> RmiReturn {
         let caller_x4 = regs[4];
         let Some(fid) = RmiFid::from_raw(regs[0]) else {
@@ -189,9 +188,11 @@ impl<'a, P: Platform> Rmm<'a, P> {
                 RmiReturn::status(self.rec_create(regs[1], regs[2], regs[3]), caller_x4)
             }
             RmiFid::RecDestroy => RmiReturn::status(self.rec_destroy(regs[1]), caller_x4),
-            RmiFid::RecEnter | RmiFid::PsciComplete | RmiFid::RttSetRipas => {
-                RmiReturn::unknown(caller_x4)
+            RmiFid::RecEnter => RmiReturn::status(self.rec_enter(regs[1], regs[2]), caller_x4),
+            RmiFid::PsciComplete => {
+                RmiReturn::status(self.psci_complete(regs[1], regs[2], regs[3]), caller_x4)
             }
+            RmiFid::RttSetRipas => RmiReturn::unknown(caller_x4),
         }
     }
 

@@ -192,6 +192,8 @@ fn unimplemented_rmi_commands_give_smc_unknown() {
         RmiFid::RttFold,
         RmiFid::RttMapUnprotected,
         RmiFid::RttUnmapUnprotected,
+        RmiFid::RecEnter,
+        RmiFid::PsciComplete,
     ];
     for fid in RmiFid::ALL.iter().filter(|f| !implemented.contains(f)) {
         let r = rmm.handle_rmi(&[fid.raw(), NS_GRANULE, 1, 2, 0x4444_4444, 5, 6, 7]);

@@ -18,6 +18,13 @@
 //! platform contract (mapping or zeroing a non-Realm granule, two live
 //! mappings in one slot on one thread) are recorded as violations.
 //!
+//! `run_realm` is scripted: a test queues steps ([`FakePlatform::push_realm_step`]
+//! with a closure that plays the realm, e.g. sets x0..x3 and "executes" an
+//! SMC by returning an SMC exit, or [`FakePlatform::push_realm_exit`] with a
+//! canned exit). Each call pops one step, runs it on the registers it was
+//! handed and records the call ([`FakePlatform::realm_runs`]). An empty queue
+//! answers a physical IRQ exit, so a REC_ENTER loop always terminates.
+//!
 //! [`ManifestBuilder`] writes a shared page with a valid boot manifest that
 //! tests can then corrupt field by field.
 
@@ -27,7 +34,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
-use rmm::platform::{GranuleWords, NsAccessError, Slot};
+use rmm::platform::{
+    ExitKind, FpState, GranuleWords, NsAccessError, RealmExit, RealmRegs, RealmSysregs, Slot,
+    Stage2,
+};
 use rmm::types::GRANULE_SHIFT;
 use rmm::{El3Error, GRANULE_SIZE, MemoryFault, PhysAddr, Platform};
 
@@ -79,6 +89,38 @@ fn new_page() -> Page {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HostFault(pub PhysAddr);
 
+/// One scripted realm step: plays the realm from the state it is handed
+/// until the next exception to R-EL2, which it returns.
+pub type RealmStep =
+    Box<dyn FnMut(&mut RealmRegs, &mut RealmSysregs, &mut FpState, &Stage2) -> RealmExit + Send>;
+
+struct Step(RealmStep);
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RealmStep")
+    }
+}
+
+/// One recorded `run_realm` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RealmRun {
+    /// The stage-2 configuration it was given.
+    pub s2: Stage2,
+    /// Registers as loaded (before the step ran).
+    pub regs_in: RealmRegs,
+    /// System registers as loaded.
+    pub sysregs_in: RealmSysregs,
+    /// FP state as loaded.
+    pub fp_in: FpState,
+    /// Registers as the step left them.
+    pub regs_out: RealmRegs,
+    /// The exit returned.
+    pub exit: RealmExit,
+    /// False if the queue was empty (the IRQ answer).
+    pub scripted: bool,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     /// `(base, size)` ranges the GPT covers.
@@ -99,6 +141,12 @@ struct Inner {
     holes: Vec<(u64, u64)>,
     /// Contract breaches by the RMM (e.g. zeroing a non-Realm granule).
     violations: Vec<String>,
+    /// Scripted realm steps, consumed by `run_realm` in order.
+    steps: std::collections::VecDeque<Step>,
+    /// Every `run_realm` call.
+    runs: Vec<RealmRun>,
+    /// Fail the next `write_ns` calls whose range starts at one of these PAs.
+    fail_writes: Vec<u64>,
 }
 
 impl Inner {
@@ -313,6 +361,43 @@ impl FakePlatform {
     pub fn ns_reads(&self) -> Vec<(PhysAddr, usize)> {
         self.lock().ns_reads.clone()
     }
+
+    /// Queue a realm step: the next `run_realm` calls `f` with the REC's
+    /// state, lets it change it, and returns its exit.
+    pub fn push_realm_step(
+        &self,
+        f: impl FnMut(&mut RealmRegs, &mut RealmSysregs, &mut FpState, &Stage2) -> RealmExit
+        + Send
+        + 'static,
+    ) {
+        self.lock().steps.push_back(Step(Box::new(f)));
+    }
+
+    /// Queue a canned exit (the realm's registers are left unchanged).
+    pub fn push_realm_exit(&self, exit: RealmExit) {
+        self.push_realm_step(move |_, _, _, _| exit);
+    }
+
+    /// Scripted steps not consumed yet.
+    pub fn pending_realm_steps(&self) -> usize {
+        self.lock().steps.len()
+    }
+
+    /// Every `run_realm` call so far, in order.
+    pub fn realm_runs(&self) -> Vec<RealmRun> {
+        self.lock().runs.clone()
+    }
+
+    /// Forget the `run_realm` log.
+    pub fn clear_realm_runs(&self) {
+        self.lock().runs.clear();
+    }
+
+    /// Make the next `write_ns` starting at `pa` fail (as if the host had
+    /// moved the granule out of the Non-secure PAS in the meantime).
+    pub fn fail_next_write_ns(&self, pa: PhysAddr) {
+        self.lock().fail_writes.push(pa.0);
+    }
 }
 
 /// A live mapping handed out by [`FakePlatform::map_granule`].
@@ -382,6 +467,10 @@ impl Platform for FakePlatform {
 
     fn write_ns(&self, pa: PhysAddr, buf: &[u8]) -> Result<(), NsAccessError> {
         let mut i = self.lock();
+        if let Some(n) = i.fail_writes.iter().position(|&a| a == pa.0) {
+            i.fail_writes.remove(n);
+            return Err(NsAccessError(pa));
+        }
         if !within_one_granule(pa, buf.len()) || !i.ns_ok(pa.0) {
             return Err(NsAccessError(pa));
         }
@@ -389,6 +478,38 @@ impl Platform for FakePlatform {
             i.set_byte(pa.0 + n as u64, *b);
         }
         Ok(())
+    }
+
+    fn run_realm(
+        &self,
+        regs: &mut RealmRegs,
+        sysregs: &mut RealmSysregs,
+        fp: &mut FpState,
+        s2: &Stage2,
+    ) -> RealmExit {
+        let (regs_in, sysregs_in, fp_in) = (*regs, *sysregs, *fp);
+        // Run the step without holding the fake's lock (it may inspect memory).
+        let step = self.lock().steps.pop_front();
+        let scripted = step.is_some();
+        let exit = match step {
+            Some(mut s) => (s.0)(regs, sysregs, fp, s2),
+            None => RealmExit {
+                kind: ExitKind::Irq,
+                esr: 0,
+                far: 0,
+                hpfar: 0,
+            },
+        };
+        self.lock().runs.push(RealmRun {
+            s2: *s2,
+            regs_in,
+            sysregs_in,
+            fp_in,
+            regs_out: *regs,
+            exit,
+            scripted,
+        });
+        exit
     }
 
     fn tlbi_ipa(&self, vmid: u16, ipa: u64) {

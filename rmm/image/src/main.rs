@@ -17,6 +17,7 @@ mod global;
 mod heap;
 mod mmu;
 mod platform;
+mod realm_run;
 mod sha;
 mod slots;
 

@@ -3,7 +3,10 @@
 //! stage-2 TLB maintenance is broadcast (Inner Shareable).
 
 use crate::{arch, slots};
-use rmm::{El3Error, MemoryFault, NsAccessError, PhysAddr, Platform, Slot};
+use rmm::{
+    El3Error, FpState, MemoryFault, NsAccessError, PhysAddr, Platform, RealmExit, RealmRegs,
+    RealmSysregs, Slot, Stage2,
+};
 
 pub const RMM_GTSI_DELEGATE: u64 = 0xC400_01B0;
 pub const RMM_GTSI_UNDELEGATE: u64 = 0xC400_01B1;
@@ -49,5 +52,15 @@ impl Platform for ArmPlatform {
 
     fn tlbi_vmid(&self, vmid: u16) {
         arch::tlbi_s2_vmid(vmid);
+    }
+
+    fn run_realm(
+        &self,
+        regs: &mut RealmRegs,
+        sysregs: &mut RealmSysregs,
+        fp: &mut FpState,
+        s2: &Stage2,
+    ) -> RealmExit {
+        crate::realm_run::run(regs, sysregs, fp, s2)
     }
 }

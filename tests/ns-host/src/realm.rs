@@ -23,6 +23,8 @@ pub const AUX: u64 = BASE + 0x1_0000;
 pub const REALM_PARAMS: u64 = BASE + 0x2_0000;
 pub const REC_PARAMS: u64 = BASE + 0x2_1000;
 pub const SRC: u64 = BASE + 0x2_2000;
+/// The NS RmiRecRun page.
+pub const RUN: u64 = BASE + 0x2_3000;
 pub const MAX_AUX: u64 = 16;
 
 /// IPA width 39: level-1 start, one root table (512 x 1 GiB).
@@ -151,7 +153,7 @@ pub fn run(r: &mut Report) {
         i[0] == SUCCESS && i[1] == 0x3000,
         format_args!("status {:#x} top {:#x}", i[0], i[1]),
     );
-    hw::fill_page(SRC, 0x3C);
+    load_realm_code(SRC);
     let s = hw::smc([RMI_DATA_CREATE, RD, DATA, DATA_IPA, SRC, 2, 0, 0])[0];
     r.check(
         "data_create_bad_flags",
@@ -209,6 +211,7 @@ pub fn run(r: &mut Report) {
         d == SUCCESS && s & 0xFF == ERROR_REALM && u == SUCCESS,
         format_args!("status {s:#x}"),
     );
+    run_payload(r);
     let s = rmi(RMI_REALM_DESTROY, [RD, 0, 0, 0])[0];
     r.check(
         "realm_destroy_live",
@@ -256,5 +259,85 @@ pub fn run(r: &mut Report) {
         "realm_granules_back_to_ns_and_zero",
         back == total,
         format_args!("{back} of {total} granules"),
+    );
+}
+
+unsafe extern "C" {
+    static realm_code_start: u8;
+    static realm_code_end: u8;
+}
+
+core::arch::global_asm!(include_str!("asm/realm_code.S"));
+
+/// Put the realm payload (asm/realm_code.S) at the start of `page`.
+pub fn load_realm_code(page: u64) {
+    hw::fill_page(page, 0);
+    // SAFETY: addresses of the payload's start/end symbols in this image.
+    let (start, end) = unsafe {
+        (
+            &realm_code_start as *const u8 as u64,
+            &realm_code_end as *const u8 as u64,
+        )
+    };
+    let mut off = 0;
+    while start + off < end {
+        hw::write_u64(page + off, hw::read_u64(start + off));
+        off += 8;
+    }
+}
+
+/// RmiRecExitReason values (cca-rmm-abi.md §8).
+const EXIT_PSCI: u64 = 3;
+const EXIT_HOST_CALL: u64 = 5;
+/// RecRun offsets (§4.3).
+const ENTER_GPRS: u64 = 0x200;
+const EXIT_REASON: u64 = 0x800;
+const EXIT_GPRS: u64 = 0xA00;
+const EXIT_IMM: u64 = 0xE00;
+
+/// Run REC 0 of the active realm through its payload: two host calls with
+/// the host's answer round-tripping through the realm, then PSCI SYSTEM_OFF,
+/// after which the realm can no longer run.
+pub fn run_payload(r: &mut Report) {
+    hw::fill_page(RUN, 0);
+    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    let reason = hw::read_u64(RUN + EXIT_REASON);
+    let imm = hw::read_u64(RUN + EXIT_IMM) & 0xFFFF;
+    let (g0, g1) = (
+        hw::read_u64(RUN + EXIT_GPRS),
+        hw::read_u64(RUN + EXIT_GPRS + 8),
+    );
+    r.check(
+        "rec_enter_host_call",
+        s == SUCCESS && reason == EXIT_HOST_CALL && imm == 0x1234,
+        format_args!("status {s:#x} exit {reason} imm {imm:#x}"),
+    );
+    r.check(
+        "realm_rsi_version",
+        g0 == 0 && g1 == 0x1_0000,
+        format_args!("RSI_VERSION in the realm -> status {g0}, lower {g1:#x}"),
+    );
+    hw::write_u64(RUN + ENTER_GPRS, 41);
+    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    let reason = hw::read_u64(RUN + EXIT_REASON);
+    let g0 = hw::read_u64(RUN + EXIT_GPRS);
+    r.check(
+        "host_call_round_trip",
+        s == SUCCESS && reason == EXIT_HOST_CALL && g0 == 42,
+        format_args!("host answered 41, realm returned {g0}"),
+    );
+    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    let reason = hw::read_u64(RUN + EXIT_REASON);
+    let g0 = hw::read_u64(RUN + EXIT_GPRS);
+    r.check(
+        "realm_psci_system_off",
+        s == SUCCESS && reason == EXIT_PSCI && g0 == 0x8400_0008,
+        format_args!("exit {reason} FID {g0:#x}"),
+    );
+    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    r.check(
+        "rec_enter_after_system_off",
+        s == ERROR_REALM | (1 << 8),
+        format_args!("status {s:#x}"),
     );
 }

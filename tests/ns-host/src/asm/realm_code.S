@@ -1,0 +1,41 @@
+// A tiny realm payload, copied by the host into the measured DATA granule
+// at IPA 0x1000 and run at R-EL1 with its MMU off (IPA = VA). Position
+// independent: immediates and PC-relative branches only.
+//
+// 1. RSI_VERSION(1.0) -> keeps status and lower revision.
+// 2. RSI_HOST_CALL with RsiHostCall at IPA 0x2000 (imm 0x1234, gprs[0] =
+//    the RSI_VERSION status, gprs[1] = lower revision).
+// 3. Reads the host's answer in gprs[0], adds 1, second RSI_HOST_CALL.
+// 4. PSCI SYSTEM_OFF.
+.section .rodata.realm_code, "a"
+.balign 4
+.global realm_code_start
+realm_code_start:
+    movz    x0, #0x0190
+    movk    x0, #0xC400, lsl #16     // RSI_VERSION
+    movz    x1, #0x1, lsl #16        // requested 1.0
+    smc     #0
+    mov     x19, x0
+    mov     x20, x1
+    movz    x9, #0x2000              // RsiHostCall IPA
+    movz    x10, #0x1234
+    str     x10, [x9]                // imm
+    str     x19, [x9, #8]            // gprs[0]
+    str     x20, [x9, #16]           // gprs[1]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+    ldr     x11, [x9, #8]            // host's answer
+    add     x11, x11, #1
+    str     x11, [x9, #8]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16
+    mov     x1, x9
+    smc     #0
+    movz    x0, #0x0008
+    movk    x0, #0x8400, lsl #16     // PSCI SYSTEM_OFF
+    smc     #0
+1:  b       1b
+.global realm_code_end
+realm_code_end:
