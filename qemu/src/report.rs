@@ -248,6 +248,7 @@ pub fn budget(name: &str) -> Option<u64> {
         "rec_create" => Some(60_000),
         "data_create_measured" => Some(40_000),
         "rtt_init_ripas_512" => Some(750_000),
+        "rec_enter_host_call" => Some(7_800),
         _ => None,
     }
 }

@@ -265,20 +265,38 @@ pub fn run(r: &mut Report) {
 unsafe extern "C" {
     static realm_code_start: u8;
     static realm_code_end: u8;
+    static realm_hostcall_loop_start: u8;
+    static realm_hostcall_loop_end: u8;
 }
 
 core::arch::global_asm!(include_str!("asm/realm_code.S"));
 
 /// Put the realm payload (asm/realm_code.S) at the start of `page`.
 pub fn load_realm_code(page: u64) {
-    hw::fill_page(page, 0);
     // SAFETY: addresses of the payload's start/end symbols in this image.
-    let (start, end) = unsafe {
+    let range = unsafe {
         (
             &realm_code_start as *const u8 as u64,
             &realm_code_end as *const u8 as u64,
         )
     };
+    load_code(page, range);
+}
+
+/// Put the host-call loop payload (benchmarks) at the start of `page`.
+pub fn load_hostcall_loop(page: u64) {
+    // SAFETY: addresses of the payload's start/end symbols in this image.
+    let range = unsafe {
+        (
+            &realm_hostcall_loop_start as *const u8 as u64,
+            &realm_hostcall_loop_end as *const u8 as u64,
+        )
+    };
+    load_code(page, range);
+}
+
+fn load_code(page: u64, (start, end): (u64, u64)) {
+    hw::fill_page(page, 0);
     let mut off = 0;
     while start + off < end {
         hw::write_u64(page + off, hw::read_u64(start + off));
@@ -288,10 +306,10 @@ pub fn load_realm_code(page: u64) {
 
 /// RmiRecExitReason values (cca-rmm-abi.md §8).
 const EXIT_PSCI: u64 = 3;
-const EXIT_HOST_CALL: u64 = 5;
+pub const EXIT_HOST_CALL: u64 = 5;
 /// RecRun offsets (§4.3).
 const ENTER_GPRS: u64 = 0x200;
-const EXIT_REASON: u64 = 0x800;
+pub const EXIT_REASON: u64 = 0x800;
 const EXIT_GPRS: u64 = 0xA00;
 const EXIT_IMM: u64 = 0xE00;
 

@@ -39,3 +39,16 @@ realm_code_start:
 1:  b       1b
 .global realm_code_end
 realm_code_end:
+
+// Benchmark payload: RSI_HOST_CALL in a loop (RsiHostCall at IPA 0x2000),
+// so every REC_ENTER is one entry -> host-call exit round trip.
+.global realm_hostcall_loop_start
+realm_hostcall_loop_start:
+    movz    x9, #0x2000
+1:  movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+    b       1b
+.global realm_hostcall_loop_end
+realm_hostcall_loop_end:
