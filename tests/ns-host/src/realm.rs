@@ -307,6 +307,13 @@ fn load_code(page: u64, (start, end): (u64, u64)) {
 /// RmiRecExitReason values (cca-rmm-abi.md §8).
 const EXIT_PSCI: u64 = 3;
 pub const EXIT_HOST_CALL: u64 = 5;
+const EXIT_SYNC: u64 = 0;
+/// RmiRecEnterFlags.EMUL_MMIO.
+const ENTER_EMUL_MMIO: u64 = 1;
+/// The emulated UART's data register (unprotected IPA, page-aligned FAR).
+const UART_IPA: u64 = 0x40_0900_0000;
+const EXIT_ESR: u64 = 0x900;
+const EXIT_FAR: u64 = 0x908;
 /// RecRun offsets (§4.3).
 const ENTER_GPRS: u64 = 0x200;
 pub const EXIT_REASON: u64 = 0x800;
@@ -344,7 +351,31 @@ pub fn run_payload(r: &mut Report) {
         s == SUCCESS && reason == EXIT_HOST_CALL && g0 == 42,
         format_args!("host answered 41, realm returned {g0}"),
     );
-    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    // The realm prints through the emulated UART: each store is an
+    // emulatable data-abort exit (EC 0x24, ISV, WnR) carrying the byte in
+    // gprs[0]; EMUL_MMIO completes it on the next entry.
+    let mut line = [0u8; 96];
+    let mut n = 0;
+    let mut s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    while s == SUCCESS && hw::read_u64(RUN + EXIT_REASON) == EXIT_SYNC && n < line.len() {
+        let esr = hw::read_u64(RUN + EXIT_ESR);
+        let far = hw::read_u64(RUN + EXIT_FAR);
+        if esr >> 26 != 0x24 || esr & (1 << 24) == 0 || esr & (1 << 6) == 0 || far != UART_IPA {
+            break;
+        }
+        line[n] = hw::read_u64(RUN + EXIT_GPRS) as u8;
+        n += 1;
+        hw::write_u64(RUN, ENTER_EMUL_MMIO);
+        s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+        hw::write_u64(RUN, 0);
+    }
+    let text = core::str::from_utf8(&line[..n]).unwrap_or("?");
+    crate::hw::print(format_args!("realm says: {text}"));
+    r.check(
+        "realm_mmio_uart",
+        text.starts_with("hello from a realm") && text.ends_with('\n'),
+        format_args!("{n} bytes through emulated MMIO writes"),
+    );
     let reason = hw::read_u64(RUN + EXIT_REASON);
     let g0 = hw::read_u64(RUN + EXIT_GPRS);
     r.check(

@@ -6,7 +6,8 @@
 // 2. RSI_HOST_CALL with RsiHostCall at IPA 0x2000 (imm 0x1234, gprs[0] =
 //    the RSI_VERSION status, gprs[1] = lower revision).
 // 3. Reads the host's answer in gprs[0], adds 1, second RSI_HOST_CALL.
-// 4. PSCI SYSTEM_OFF.
+// 4. Prints a line through the host's emulated UART (MMIO exits).
+// 5. PSCI SYSTEM_OFF.
 .section .rodata.realm_code, "a"
 .balign 4
 .global realm_code_start
@@ -33,10 +34,22 @@ realm_code_start:
     movk    x0, #0xC400, lsl #16
     mov     x1, x9
     smc     #0
-    movz    x0, #0x0008
+    // 4. Print a line through a UART the host emulates: every byte is a
+    //    store to an unprotected IPA (2^38 + 0x0900_0000, above the PAR of
+    //    a 39-bit realm), i.e. an emulatable data abort the host completes.
+    adr     x10, 3f
+    movz    x9, #0x0900, lsl #16
+    movk    x9, #0x40, lsl #32
+2:  ldrb    w1, [x10], #1
+    cbz     w1, 4f
+    strb    w1, [x9]
+    b       2b
+4:  movz    x0, #0x0008
     movk    x0, #0x8400, lsl #16     // PSCI SYSTEM_OFF
     smc     #0
 1:  b       1b
+3:  .asciz  "hello from a realm at R-EL1, via the host's emulated UART\n"
+.balign 8
 .global realm_code_end
 realm_code_end:
 
