@@ -217,15 +217,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
     }
 
     fn rec_create_inner(&self, rd: u64, rec: u64, params_pa: u64) -> Result<(), RmiStatus> {
-        let params_pa = PhysAddr(params_pa);
-        if !params_pa.is_granule_aligned() {
-            return Err(RmiStatus::ErrorInput); // params_align
-        }
-        // The one and only read of the host's params (no double fetch).
-        let mut buf = [0u8; PARAMS_LEN];
-        self.platform
-            .read_ns(params_pa, &mut buf)
-            .map_err(|_| RmiStatus::ErrorInput)?; // params_bound, params_pas
+        let buf: [u8; PARAMS_LEN] = self.read_params(params_pa)?;
         let p = RecParams::parse(&buf);
         if p.flags & !FLAG_RUNNABLE != 0 {
             return Err(RmiStatus::ErrorInput); // params_valid

@@ -56,6 +56,22 @@ pub struct Rmm<'a, P: Platform> {
 }
 
 impl<'a, P: Platform> Rmm<'a, P> {
+    /// Copy a host parameter block (RmiRealmParams, RmiRecParams) in, once:
+    /// `params_align` (4 KiB aligned), then `params_bound` / `params_pas`
+    /// (the NS read fails), all ERROR_INPUT. The caller parses only this
+    /// copy, never the host's memory again (no double fetch).
+    pub(crate) fn read_params<const N: usize>(&self, pa: u64) -> Result<[u8; N], RmiStatus> {
+        let pa = PhysAddr(pa);
+        if !pa.is_granule_aligned() {
+            return Err(RmiStatus::ErrorInput); // params_align
+        }
+        let mut buf = [0u8; N];
+        self.platform
+            .read_ns(pa, &mut buf)
+            .map_err(|_| RmiStatus::ErrorInput)?; // params_bound, params_pas
+        Ok(buf)
+    }
+
     /// Build the monitor after a successful cold boot.
     ///
     /// * `storage`: at least `granule::storage_len(&boot.dram)` entries; reset here.

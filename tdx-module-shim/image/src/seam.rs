@@ -18,25 +18,9 @@ use qemu_q35::CpuIndex;
 use crate::config;
 use crate::global::MODULE;
 
-/// The caller's general-purpose registers at SEAMCALL/TDCALL.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GuestRegs {
-    pub rax: u64,
-    pub rbx: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub rbp: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-}
+/// The caller's general-purpose registers at SEAMCALL/TDCALL: the trap
+/// frame's own register block.
+pub type GuestRegs = qemu_q35::idt::Gprs;
 
 fn to_vmm(g: &GuestRegs) -> VmmRegs {
     VmmRegs {

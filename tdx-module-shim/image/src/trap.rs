@@ -62,53 +62,13 @@ fn decode(frame: &TrapFrame) -> Option<[u8; 4]> {
     (bytes == SEAMCALL || bytes == TDCALL).then_some(bytes)
 }
 
-fn to_guest(g: &Gprs) -> GuestRegs {
-    GuestRegs {
-        rax: g.rax,
-        rbx: g.rbx,
-        rcx: g.rcx,
-        rdx: g.rdx,
-        rsi: g.rsi,
-        rdi: g.rdi,
-        rbp: g.rbp,
-        r8: g.r8,
-        r9: g.r9,
-        r10: g.r10,
-        r11: g.r11,
-        r12: g.r12,
-        r13: g.r13,
-        r14: g.r14,
-        r15: g.r15,
-    }
-}
-
-fn from_guest(r: &GuestRegs) -> Gprs {
-    Gprs {
-        rax: r.rax,
-        rbx: r.rbx,
-        rcx: r.rcx,
-        rdx: r.rdx,
-        rsi: r.rsi,
-        rdi: r.rdi,
-        rbp: r.rbp,
-        r8: r.r8,
-        r9: r.r9,
-        r10: r.r10,
-        r11: r.r11,
-        r12: r.r12,
-        r13: r.r13,
-        r14: r.r14,
-        r15: r.r15,
-    }
-}
-
 /// Entry from qemu-q35 for every exception.
 pub fn handle(frame: &mut TrapFrame) -> TrapOutcome {
     let cpu = qemu_q35::cpu::current().as_usize();
     if frame.vector == VECTOR_UD
         && let Some(bytes) = decode(frame)
     {
-        let mut regs = to_guest(&frame.gprs);
+        let mut regs = frame.gprs;
         if bytes == SEAMCALL {
             COUNTERS[cpu].seamcalls.fetch_add(1, Ordering::Relaxed);
             seam::dispatch_seamcall(&mut regs);
@@ -116,7 +76,7 @@ pub fn handle(frame: &mut TrapFrame) -> TrapOutcome {
             COUNTERS[cpu].tdcalls.fetch_add(1, Ordering::Relaxed);
             seam::dispatch_tdcall(&mut regs);
         }
-        frame.gprs = from_guest(&regs);
+        frame.gprs = regs;
         frame.rip += 4;
         return TrapOutcome::Resume;
     }
