@@ -12,10 +12,10 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use qemu_q35::idt::{Gprs, TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_UD};
+use qemu_q35::idt::{TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_UD};
 use qemu_q35::{MAX_CPUS, arch as q35_arch};
 
-use crate::seam::{self, GuestRegs};
+use crate::seam;
 use crate::{arch, harness};
 
 const SEAMCALL: [u8; 4] = [0x66, 0x0F, 0x01, 0xCF];
