@@ -18,6 +18,11 @@ const POOL_TABLES: usize = 24;
 pub const SLOT_BASE: u64 = (1 << VA_BITS) - (2 << 20);
 pub const SLOTS_PER_CPU: usize = 8;
 pub const MAX_CPUS: usize = 16;
+/// Per-CPU RMM stack (must match asm/entry.S and linker/rmm.ld). REC_ENTER
+/// call chains need well over 16 KiB.
+const STACK_SIZE: u64 = 0x1_0000;
+/// Unmapped guard page at the bottom of each stack.
+const GUARD_SIZE: u64 = 0x1000;
 
 #[repr(C, align(4096))]
 struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
@@ -37,6 +42,7 @@ unsafe extern "C" {
     static __rmm_start: u8;
     static __text_end: u8;
     static __rodata_end: u8;
+    static __stacks_start: u8;
     static __rmm_end: u8;
 }
 
@@ -88,12 +94,18 @@ pub fn build(shared_page: u64, console: Option<(u64, u64)>) -> Result<(), MapErr
         ro_end - text_end,
         attrs(Normal, ReadOnly, false, Pas::Realm),
     )?;
-    pt.map(
-        ro_end,
-        ro_end,
-        end - ro_end,
-        attrs(Normal, ReadWrite, false, Pas::Realm),
-    )?;
+    // SAFETY: linker symbol address.
+    let stacks = unsafe { sym(&__stacks_start) };
+    let rw = attrs(Normal, ReadWrite, false, Pas::Realm);
+    pt.map(ro_end, ro_end, stacks - ro_end, rw)?;
+    // Per-CPU stacks, each with its lowest page left unmapped: an overflow
+    // takes a translation fault (reported as a fatal RMM error) instead of
+    // silently corrupting the stack of the CPU below it.
+    let mut s = stacks;
+    while s + STACK_SIZE <= end {
+        pt.map(s + GUARD_SIZE, s + GUARD_SIZE, STACK_SIZE - GUARD_SIZE, rw)?;
+        s += STACK_SIZE;
+    }
     pt.map(
         shared_page,
         shared_page,

@@ -183,6 +183,17 @@ pub fn run() -> u64 {
         p.esr == 0,
         format_args!("contended granule ends Non-secure (ESR {:#x})", p.esr),
     );
+    let want = s.stress_cpus * crate::stress::ROUNDS as u32;
+    r.check(
+        "smp_realm_stress",
+        s.stress_rounds == want && s.stress_cpus >= 1,
+        format_args!(
+            "{} CPUs x {} rounds of realm build/run/teardown in parallel: {} of {want} clean",
+            s.stress_cpus,
+            crate::stress::ROUNDS,
+            s.stress_rounds
+        ),
+    );
 
     println!("ns-host: {} passed, {} failed", r.passed, r.failed);
     r.failed

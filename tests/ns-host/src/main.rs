@@ -16,6 +16,7 @@ mod hw;
 mod realm;
 mod rmi;
 mod smp;
+mod stress;
 
 use hw::println;
 

@@ -5,6 +5,7 @@
 use crate::checks::{POOL, is_gpf, page_is};
 use crate::hw::{self, PSCI_AFFINITY_INFO, PSCI_CPU_OFF, PSCI_CPU_ON, smc};
 use crate::rmi::{self, RMI_ABI_VERSION, RMI_VERSION, SUCCESS};
+use crate::stress::Layout;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 const MAX_CPUS: usize = 8;
@@ -16,12 +17,17 @@ const INVALID_PARAMS: u64 = -2i64 as u64;
 /// Per-CPU result: 0 running, 1 passed, 2 failed. Plain loads/stores only:
 /// the host runs with its MMU off.
 static RESULT: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+/// Per-CPU realm stress result: 0 running, else 1 + rounds that succeeded.
+static STRESS: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 
 pub struct SmpResult {
     pub started: u32,
     pub passed: u32,
     pub failed: u32,
     pub self_on: i64,
+    /// CPUs that ran the realm stress, and full rounds that succeeded.
+    pub stress_cpus: u32,
+    pub stress_rounds: u32,
 }
 
 impl SmpResult {
@@ -36,6 +42,8 @@ pub fn run_secondaries() -> SmpResult {
         passed: 0,
         failed: 0,
         self_on: 0,
+        stress_cpus: 0,
+        stress_rounds: 0,
     };
     let mut on = [false; MAX_CPUS];
     for (cpu, slot) in on.iter_mut().enumerate().skip(1) {
@@ -69,6 +77,9 @@ pub fn run_secondaries() -> SmpResult {
         0,
         0,
     ])[0] as i64;
+    // This CPU runs its realm rounds while the secondaries run theirs.
+    res.stress_cpus = 1;
+    res.stress_rounds = Layout::for_cpu(0).run_rounds() as u32;
     for (cpu, _) in on.iter().enumerate().filter(|(_, o)| **o) {
         let mut spins = 0u64;
         while RESULT[cpu].load(Ordering::Acquire) == 0 && spins < 200_000_000 {
@@ -77,6 +88,10 @@ pub fn run_secondaries() -> SmpResult {
         match RESULT[cpu].load(Ordering::Acquire) {
             1 => res.passed += 1,
             _ => res.failed += 1,
+        }
+        if let Some(rounds) = STRESS[cpu].load(Ordering::Acquire).checked_sub(1) {
+            res.stress_cpus += 1;
+            res.stress_rounds += rounds;
         }
         // Wait until PSCI reports it OFF (AFFINITY_INFO level 0 -> 1).
         let mut state = 0;
@@ -109,6 +124,9 @@ pub fn secondary(context_id: u64) -> ! {
             ok &= rmi::undelegate(SHARED) == SUCCESS;
         }
     }
+    // Realm rounds on this CPU, concurrently with the other CPUs'.
+    let rounds = Layout::for_cpu(cpu).run_rounds() as u32;
+    STRESS[cpu].store(1 + rounds, Ordering::Release);
     RESULT[cpu].store(if ok { 1 } else { 2 }, Ordering::Release);
     hw::sev();
     loop {

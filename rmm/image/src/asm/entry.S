@@ -4,7 +4,7 @@
 // or 0 (warm).
 
 .equ RMM_MAX_CPUS,        16
-.equ STACK_SIZE,          0x4000
+.equ STACK_SIZE,          0x10000  // 64 KiB per CPU (mmu.rs, rmm.ld)
 .equ RMM_BOOT_COMPLETE,   0xC40001CF
 .equ E_CPU_ID_OUT_OF_RANGE, -4
 .equ E_BOOT_UNKNOWN,        -1
