@@ -166,6 +166,7 @@ pub fn run() -> u64 {
         format_args!("HFGRTR_EL2 read -> ESR_EL2 {esr:#x} (UNDEF injected by EL3)"),
     );
     crate::realm::run(&mut r);
+    crate::psci_realm::run(&mut r);
     let v = hw::smc([hw::PSCI_VERSION, 0, 0, 0, 0, 0, 0, 0])[0];
     r.check("psci_version", v == 0x1_0001, format_args!("{v:#x}"));
     let s = smp::run_secondaries();

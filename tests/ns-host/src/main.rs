@@ -13,6 +13,7 @@
 mod bench;
 mod checks;
 mod hw;
+mod psci_realm;
 mod realm;
 mod rmi;
 mod smp;

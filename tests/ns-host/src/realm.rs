@@ -267,6 +267,8 @@ unsafe extern "C" {
     static realm_code_end: u8;
     static realm_hostcall_loop_start: u8;
     static realm_hostcall_loop_end: u8;
+    static realm_psci_start: u8;
+    static realm_psci_end: u8;
 }
 
 core::arch::global_asm!(include_str!("asm/realm_code.S"));
@@ -290,6 +292,18 @@ pub fn load_hostcall_loop(page: u64) {
         (
             &realm_hostcall_loop_start as *const u8 as u64,
             &realm_hostcall_loop_end as *const u8 as u64,
+        )
+    };
+    load_code(page, range);
+}
+
+/// Put the two-REC PSCI payload at the start of `page`.
+pub fn load_psci_pair(page: u64) {
+    // SAFETY: addresses of the payload's start/end symbols in this image.
+    let range = unsafe {
+        (
+            &realm_psci_start as *const u8 as u64,
+            &realm_psci_end as *const u8 as u64,
         )
     };
     load_code(page, range);

@@ -65,3 +65,33 @@ realm_hostcall_loop_start:
     b       1b
 .global realm_hostcall_loop_end
 realm_hostcall_loop_end:
+
+// Two-REC payload. REC 0 starts REC 1 with PSCI CPU_ON (target MPIDR 1,
+// entry = label 5 below, context id 0x77), then reports the PSCI return
+// code in a host call (RsiHostCall at IPA 0x2000). REC 1 reports the
+// context id it was started with (RsiHostCall at IPA 0x2100).
+.global realm_psci_start
+realm_psci_start:
+    adr     x2, 5f
+    movz    x0, #0x0003
+    movk    x0, #0xC400, lsl #16     // PSCI CPU_ON (SMC64)
+    movz    x1, #1
+    movz    x3, #0x77
+    smc     #0
+    movz    x9, #0x2000
+    str     x0, [x9, #8]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+1:  b       1b
+5:  movz    x9, #0x2100
+    str     x0, [x9, #8]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16
+    mov     x1, x9
+    smc     #0
+2:  b       2b
+.balign 8
+.global realm_psci_end
+realm_psci_end:
