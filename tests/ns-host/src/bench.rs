@@ -148,45 +148,29 @@ fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
 /// realm that does nothing but host calls (asm/realm_code.S). Each sample
 /// is one REC_ENTER: NS-EL2 -> EL3 -> RMM -> R-EL1 -> RMM -> EL3 -> NS-EL2.
 fn rec_enter_round_trip(iters: usize, t: &mut [u64; MAX_ITERS]) {
-    use crate::realm::*;
-    use crate::rmi::*;
-    let objects = [RD, RTT_L1, RTT_L2, RTT_L3, DATA, DATA2, REC];
-    let mut ok = objects.iter().all(|&g| rmi::delegate(g) == SUCCESS);
-    realm_params();
-    load_hostcall_loop(SRC);
-    ok &= rmi(RMI_REALM_CREATE, [RD, REALM_PARAMS, 0, 0])[0] == SUCCESS;
-    let aux = rmi(RMI_REC_AUX_COUNT, [RD, 0, 0, 0])[1].min(MAX_AUX);
-    for a in 0..aux {
-        ok &= rmi::delegate(AUX + 0x1000 * a) == SUCCESS;
-    }
-    ok &= rmi(RMI_RTT_CREATE, [RD, RTT_L2, 0, 2])[0] == SUCCESS;
-    ok &= rmi(RMI_RTT_CREATE, [RD, RTT_L3, 0, 3])[0] == SUCCESS;
-    ok &= rmi(RMI_RTT_INIT_RIPAS, [RD, 0, 0x3000, 0])[0] == SUCCESS;
-    ok &= smc([RMI_DATA_CREATE, RD, DATA, DATA_IPA, SRC, 1, 0, 0])[0] == SUCCESS;
-    ok &= rmi(RMI_DATA_CREATE_UNKNOWN, [RD, DATA2, DATA_IPA + 0x1000, 0])[0] == SUCCESS;
-    rec_params(aux);
-    ok &= rmi(RMI_REC_CREATE, [RD, REC, REC_PARAMS, 0])[0] == SUCCESS;
-    ok &= rmi(RMI_REALM_ACTIVATE, [RD, 0, 0, 0])[0] == SUCCESS;
-    hw::fill_page(RUN, 0);
+    use crate::realm::{EXIT_HOST_CALL, EXIT_REASON, load_hostcall_loop, rmi};
+    use crate::rmi::RMI_REC_ENTER;
+    use crate::stress::{Layout, RecSpec};
+    let l = Layout::for_cpu(6);
+    let Some(naux) = l.build(
+        load_hostcall_loop,
+        &[RecSpec {
+            mpidr: 0,
+            runnable: true,
+        }],
+    ) else {
+        println!("ns-host: REC_ENTER bench: realm build failed");
+        hw::system_off(1);
+    };
     // The first entry starts the REC at its PC (not a round trip).
-    ok &= rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0] == SUCCESS;
+    let mut ok = l.enter(0) == (SUCCESS, EXIT_HOST_CALL);
     for sample in t.iter_mut().take(iters) {
         let t0 = hw::counter();
-        let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+        let s = rmi(RMI_REC_ENTER, [l.rec(0), l.run(), 0, 0])[0];
         *sample = hw::counter() - t0;
-        ok &= s == SUCCESS && hw::read_u64(RUN + EXIT_REASON) == EXIT_HOST_CALL;
+        ok &= s == SUCCESS && hw::read_u64(l.run() + EXIT_REASON) == EXIT_HOST_CALL;
     }
-    ok &= rmi(RMI_REC_DESTROY, [REC, 0, 0, 0])[0] == SUCCESS
-        && rmi(RMI_DATA_DESTROY, [RD, DATA_IPA, 0, 0])[0] == SUCCESS
-        && rmi(RMI_DATA_DESTROY, [RD, DATA_IPA + 0x1000, 0, 0])[0] == SUCCESS
-        && rmi(RMI_RTT_DESTROY, [RD, 0, 3, 0])[0] == SUCCESS
-        && rmi(RMI_RTT_DESTROY, [RD, 0, 2, 0])[0] == SUCCESS
-        && rmi(RMI_REALM_DESTROY, [RD, 0, 0, 0])[0] == SUCCESS;
-    ok &= objects.iter().all(|&g| rmi::undelegate(g) == SUCCESS);
-    for a in 0..aux {
-        ok &= rmi::undelegate(AUX + 0x1000 * a) == SUCCESS;
-    }
-    if !ok {
+    if !(l.teardown(naux, 1) && ok) {
         println!("ns-host: REC_ENTER bench failed");
         hw::system_off(1);
     }
