@@ -50,6 +50,9 @@
 //!      (-> DATA) like any command. PSCI_COMPLETE takes RD -> its two RECs
 //!      in ascending PA order (waiting for the higher while holding the
 //!      lower; nobody waits for a lower REC while holding a higher one).
+//!      RTT_SET_RIPAS takes RD -> REC (read, then released) -> RTTs, and
+//!      the REC again after the RTTs are released to store its progress; a
+//!      REC that is not running cannot change while its RD is held.
 //!      Exception: REALM_DESTROY waits for its own root RTTs under its RD
 //!      (level 2 after level 1).
 //!
@@ -83,6 +86,7 @@ pub mod platform;
 pub mod realm;
 pub mod rec;
 mod rim;
+pub mod ripas;
 pub mod rmi;
 pub mod rsi;
 pub(crate) mod rtt;

@@ -16,7 +16,7 @@
 //! | 40..71  | 0x140  | EL1/EL0 system-register context, [`SysReg`] order |
 //! | 72      | 0x240  | last exit reason + 1 (0 = never ran), for EMUL_MMIO / INJECT_SEA |
 //! | 73..75  | 0x248  | last exit ESR, FAR, HPFAR |
-//! | 76..80  | 0x260  | pending RIPAS change: base, top, value, flags, progress address |
+//! | 76..80  | 0x260  | pending RIPAS change: base, top (0 = none), value, flags (bit 0 CHANGE_DESTROYED), progress address (`ripas.rs`) |
 //! | 81..83  | 0x288  | pending PSCI request: FID + 1 (0 = none), target MPIDR, context id |
 //! | 84      | 0x2A0  | pending RSI_HOST_CALL: IPA of the RsiHostCall, bit 0 set (0 = none) |
 //! | 85      | 0x2A8  | last exit flags: bit 0 emulatable data abort, bit 1 data abort at an unprotected IPA |

@@ -145,9 +145,9 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// Implemented: VERSION, FEATURES, GRANULE_DELEGATE/UNDELEGATE,
     /// REALM_CREATE/ACTIVATE/DESTROY, REC_AUX_COUNT, REC_CREATE/DESTROY,
     /// DATA_CREATE/CREATE_UNKNOWN/DESTROY, RTT_CREATE/DESTROY/FOLD/
-    /// READ_ENTRY/INIT_RIPAS/MAP_UNPROTECTED/UNMAP_UNPROTECTED, REC_ENTER,
-    /// PSCI_COMPLETE. RTT_SET_RIPAS (not implemented yet) returns
-    /// `SMC_UNKNOWN`, as do unknown FIDs and FIDs with MBZ bits set.
+    /// READ_ENTRY/INIT_RIPAS/SET_RIPAS/MAP_UNPROTECTED/UNMAP_UNPROTECTED,
+    /// REC_ENTER, PSCI_COMPLETE: every RMI 1.0 command. Unknown FIDs and
+    /// FIDs with MBZ bits set return `SMC_UNKNOWN`.
     pub fn handle_rmi(&self, regs: &[u64; 8]) -> RmiReturn {
         let caller_x4 = regs[4];
         let Some(fid) = RmiFid::from_raw(regs[0]) else {
@@ -208,7 +208,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
             RmiFid::PsciComplete => {
                 RmiReturn::status(self.psci_complete(regs[1], regs[2], regs[3]), caller_x4)
             }
-            RmiFid::RttSetRipas => RmiReturn::unknown(caller_x4),
+            RmiFid::RttSetRipas => self.rtt_set_ripas(regs[1], regs[2], regs[3], regs[4]),
         }
     }
 

@@ -6,8 +6,8 @@
 //! SVE hint) is masked before dispatch, as for RMI (§1). Results go to
 //! x0.. of the realm; registers that are not results are preserved. FIDs
 //! the RMM does not implement answer SMC_UNKNOWN (-1, which is also PSCI
-//! NOT_SUPPORTED): RSI_IPA_STATE_SET and RSI_ATTEST_TOKEN_INIT/CONTINUE
-//! are not implemented yet.
+//! NOT_SUPPORTED): RSI_ATTEST_TOKEN_INIT/CONTINUE are not implemented
+//! yet. RSI_IPA_STATE_SET is in `ripas.rs`.
 //!
 //! RSI commands that name realm memory (REALM_CONFIG, HOST_CALL) take the
 //! RD lock, walk the RTTs and map the DATA granule while the L3 RTT is
@@ -169,6 +169,9 @@ impl<P: Platform> Rmm<'_, P> {
                     Some((top, ripas)) => ret(ctx, &[status::SUCCESS, top, ripas]),
                     None => ret(ctx, &[status::ERROR_INPUT]),
                 }
+            }
+            fid::RSI_IPA_STATE_SET => {
+                return self.ipa_state_set(ctx, realm, [x[1], x[2], x[3], x[4]]);
             }
             fid::RSI_HOST_CALL => return self.host_call(ctx, x[1]),
             fid::PSCI_VERSION

@@ -9,7 +9,7 @@
 //!    released: the realm runs with no lock held, so its RSI calls may take
 //!    the RD and RTT locks in the normal order.
 //! 3. The previous exit is completed (host call results, emulated MMIO
-//!    read, SEA injection).
+//!    read, SEA injection, RIPAS change with RIPAS_RESPONSE).
 //! 4. Loop: [`Platform::run_realm`], classify the exit; either handle it in
 //!    the RMM and run again, or stop with a REC exit.
 //! 5. The REC context is stored back into the REC (and aux 0) **before**
@@ -59,6 +59,7 @@ use crate::platform::{
 };
 use crate::realm::{RealmInfo, RealmState, le_u64};
 use crate::rec::{REC_AUX_COUNT, SysReg, layout};
+use crate::ripas::RipasChange;
 use crate::rmi::Rmm;
 use crate::rtt::s2tte::{Ripas, S2tte};
 use crate::rtt::{PAGE_LEVEL, level_size};
@@ -292,6 +293,8 @@ pub(crate) struct RecCtx {
     pub psci: [u64; 3],
     /// Pending CPU_ON entry point.
     pub psci_entry: u64,
+    /// Pending RIPAS change (RSI_IPA_STATE_SET).
+    pub ripas: RipasChange,
     pub gic_hcr: u64,
     pub gic_lrs: [u64; GIC_LRS],
     /// Aux granule 0 (FP state), if the REC has one.
@@ -327,6 +330,7 @@ impl RecCtx {
             host_call: (host_call & 1 != 0).then_some(host_call & !1),
             psci: core::array::from_fn(|i| w(layout::PSCI + i)),
             psci_entry: w(layout::PSCI_ENTRY),
+            ripas: RipasChange::load(&m),
             gic_hcr: w(layout::GIC_HCR),
             gic_lrs: core::array::from_fn(|i| w(layout::GIC_LRS + i)),
             aux0: (num_aux > 0).then(|| PhysAddr(w(layout::AUX))),
@@ -368,6 +372,7 @@ impl RecCtx {
                 set(layout::PSCI + i, p);
             }
             set(layout::PSCI_ENTRY, self.psci_entry);
+            self.ripas.store(&m);
             set(layout::GIC_HCR, self.gic_hcr);
             for (i, &l) in self.gic_lrs.iter().enumerate() {
                 set(layout::GIC_LRS + i, l);
@@ -577,9 +582,9 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// 7. `rec_gicv3`: GIC state not as accepted (module docs) -> ERROR_REC
     /// 8. `rec_psci`: a PSCI request is pending -> ERROR_REC
     ///
-    /// Unknown entry flag bits are ignored (TF-RMM). RIPAS_RESPONSE has no
-    /// effect until RSI_IPA_STATE_SET exists. On any failure nothing
-    /// changes and RecRun.exit is not written.
+    /// Unknown entry flag bits are ignored (TF-RMM). RIPAS_RESPONSE answers
+    /// a pending RIPAS change (`ripas.rs`) and is ignored otherwise. On any
+    /// failure nothing changes and RecRun.exit is not written.
     pub(crate) fn rec_enter(&self, rec: u64, run_ptr: u64) -> RmiStatus {
         let run_pa = PhysAddr(run_ptr);
         if !run_pa.is_granule_aligned() {
@@ -673,7 +678,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
     }
 
     /// Act on RecRun.enter for the previous exit: host-call results,
-    /// EMUL_MMIO, INJECT_SEA. Returns an exit to report without running the
+    /// EMUL_MMIO, INJECT_SEA, the RIPAS change (RIPAS_RESPONSE). Returns an exit to report without running the
     /// realm (a host-call structure that is no longer mapped).
     fn complete_last_exit(
         &self,
@@ -714,6 +719,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
             }
             ctx.regs.pc = ctx.regs.pc.wrapping_add(4);
         }
+        Self::complete_ripas_change(ctx, enter.flags & enter_flags::RIPAS_RESPONSE != 0);
         let _ = realm;
         None
     }
