@@ -321,6 +321,7 @@ fn load_code(page: u64, (start, end): (u64, u64)) {
 /// RmiRecExitReason values (cca-rmm-abi.md §8).
 const EXIT_PSCI: u64 = 3;
 pub const EXIT_HOST_CALL: u64 = 5;
+const EXIT_RIPAS_CHANGE: u64 = 4;
 const EXIT_SYNC: u64 = 0;
 /// RmiRecEnterFlags.EMUL_MMIO.
 const ENTER_EMUL_MMIO: u64 = 1;
@@ -390,6 +391,40 @@ pub fn run_payload(r: &mut Report) {
         text.starts_with("hello from a realm") && text.ends_with('\n'),
         format_args!("{n} bytes through emulated MMIO writes"),
     );
+    // RIPAS change requested by the realm, applied by the host.
+    let reason = hw::read_u64(RUN + EXIT_REASON);
+    let (rb, rt, rv) = (
+        hw::read_u64(RUN + 0xD00),
+        hw::read_u64(RUN + 0xD08),
+        hw::read_u64(RUN + 0xD10) & 0xFF,
+    );
+    r.check(
+        "realm_ripas_change_exit",
+        reason == EXIT_RIPAS_CHANGE && rb == 0x2000 && rt == 0x3000 && rv == RIPAS_EMPTY,
+        format_args!("exit {reason}: [{rb:#x}, {rt:#x}) -> RIPAS {rv}"),
+    );
+    let sr = rmi(RMI_RTT_SET_RIPAS, [RD, REC, 0x2000, 0x3000]);
+    let e = rmi(RMI_RTT_READ_ENTRY, [RD, 0x2000, 3, 0]);
+    r.check(
+        "rtt_set_ripas",
+        sr[0] == SUCCESS && sr[1] == 0x3000 && e[2] == RTT_ASSIGNED && e[4] == RIPAS_EMPTY,
+        format_args!(
+            "status {:#x} reached {:#x}; entry state {} ripas {}",
+            sr[0], sr[1], e[2], e[4]
+        ),
+    );
+    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
+    let (g0, g1, g2) = (
+        hw::read_u64(RUN + EXIT_GPRS),
+        hw::read_u64(RUN + EXIT_GPRS + 8),
+        hw::read_u64(RUN + EXIT_GPRS + 16),
+    );
+    r.check(
+        "realm_ripas_change_accepted",
+        s == SUCCESS && g0 == 0 && g1 == 0x3000 && g2 == 0,
+        format_args!("realm saw status {g0}, reached {g1:#x}, response {g2} (ACCEPT = 0)"),
+    );
+    let s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
     let reason = hw::read_u64(RUN + EXIT_REASON);
     let g0 = hw::read_u64(RUN + EXIT_GPRS);
     r.check(

@@ -22,6 +22,7 @@ pub const RMI_PSCI_COMPLETE: u64 = 0xC400_0164;
 pub const RMI_FEATURES: u64 = 0xC400_0165;
 pub const RMI_REC_AUX_COUNT: u64 = 0xC400_0167;
 pub const RMI_RTT_INIT_RIPAS: u64 = 0xC400_0168;
+pub const RMI_RTT_SET_RIPAS: u64 = 0xC400_0169;
 pub const RMI_ABI_VERSION: u64 = 0x1_0000;
 /// SMCCC 1.3 SVE live-state hint (FID bit 16).
 pub const SVE_HINT: u64 = 1 << 16;

@@ -7,7 +7,8 @@
 //    the RSI_VERSION status, gprs[1] = lower revision).
 // 3. Reads the host's answer in gprs[0], adds 1, second RSI_HOST_CALL.
 // 4. Prints a line through the host's emulated UART (MMIO exits).
-// 5. PSCI SYSTEM_OFF.
+// 5. RSI_IPA_STATE_SET [0x2000, 0x3000) -> EMPTY, result in a host call.
+// 6. PSCI SYSTEM_OFF.
 .section .rodata.realm_code, "a"
 .balign 4
 .global realm_code_start
@@ -44,7 +45,25 @@ realm_code_start:
     cbz     w1, 4f
     strb    w1, [x9]
     b       2b
-4:  movz    x0, #0x0008
+    // 5. RIPAS change: ask for [0x2000, 0x3000) to become EMPTY, then
+    //    report x0 (status), x1 (address reached), x2 (accept/reject) in a
+    //    host call whose RsiHostCall sits at IPA 0x1800 (this page).
+4:  movz    x0, #0x0197
+    movk    x0, #0xC400, lsl #16     // RSI_IPA_STATE_SET
+    movz    x1, #0x2000
+    movz    x2, #0x3000
+    mov     x3, #0                   // RIPAS EMPTY
+    mov     x4, #0
+    smc     #0
+    movz    x9, #0x1800
+    str     x0, [x9, #8]
+    str     x1, [x9, #16]
+    str     x2, [x9, #24]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+    movz    x0, #0x0008
     movk    x0, #0x8400, lsl #16     // PSCI SYSTEM_OFF
     smc     #0
 1:  b       1b
