@@ -57,7 +57,7 @@ use crate::granule::GranuleGuard;
 use crate::platform::{
     ExitKind, FpState, Platform, RealmExit, RealmRegs, RealmSysregs, Slot, Stage2,
 };
-use crate::realm::{RealmInfo, RealmState, le_u64};
+use crate::realm::{RealmInfo, RealmState};
 use crate::rec::{REC_AUX_COUNT, SysReg, layout};
 use crate::ripas::RipasChange;
 use crate::rmi::Rmm;
@@ -180,13 +180,18 @@ pub(crate) struct RecEnter {
     pub gicv3_lrs: [u64; GIC_LRS],
 }
 
+/// RecRun.enter as copied in: little-endian words (aligned, so decoding is
+/// a plain load per field on the strict-alignment firmware target).
+type EnterWords = [u64; ENTER_LEN / 8];
+
 impl RecEnter {
-    fn parse(b: &[u8; ENTER_LEN]) -> RecEnter {
+    fn parse(w: &EnterWords) -> RecEnter {
+        let word = |off: usize| u64::from_le(w[off / 8]);
         RecEnter {
-            flags: le_u64(b, 0x000),
-            gprs: core::array::from_fn(|i| le_u64(b, 0x200 + 8 * i)),
-            gicv3_hcr: le_u64(b, 0x300),
-            gicv3_lrs: core::array::from_fn(|i| le_u64(b, 0x308 + 8 * i)),
+            flags: word(0x000),
+            gprs: core::array::from_fn(|i| word(0x200 + 8 * i)),
+            gicv3_hcr: word(0x300),
+            gicv3_lrs: core::array::from_fn(|i| word(0x308 + 8 * i)),
         }
     }
 }
@@ -233,9 +238,10 @@ impl RecExit {
         }
     }
 
-    fn to_bytes(self) -> [u8; EXIT_LEN] {
-        let mut b = [0u8; EXIT_LEN];
-        let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    /// The exit half as little-endian words, written with one `write_ns`.
+    fn to_words(self) -> [u64; EXIT_LEN / 8] {
+        let mut b = [0u64; EXIT_LEN / 8];
+        let mut put = |off: usize, v: u64| b[off / 8] = v.to_le();
         put(0x000, self.reason);
         put(0x100, self.esr);
         put(0x108, self.far);
@@ -594,8 +600,12 @@ impl<'a, P: Platform> Rmm<'a, P> {
             return RmiStatus::ErrorInput; // run_bound
         }
         // The one and only read of RecRun.enter (no double fetch).
-        let mut buf = [0u8; ENTER_LEN];
-        if self.platform.read_ns(run_pa, &mut buf).is_err() {
+        let mut buf: EnterWords = [0; ENTER_LEN / 8];
+        if self
+            .platform
+            .read_ns(run_pa, bytemuck::bytes_of_mut(&mut buf))
+            .is_err()
+        {
             return RmiStatus::ErrorInput; // run_pas
         }
         let enter = RecEnter::parse(&buf);
@@ -667,10 +677,10 @@ impl<'a, P: Platform> Rmm<'a, P> {
         ctx.last.reason = exit.reason + 1;
         // REC state first, so a faulting exit write loses nothing.
         ctx.store(&self.platform);
-        let out = exit.to_bytes();
+        let out = exit.to_words();
         match self
             .platform
-            .write_ns(PhysAddr(run_pa.0 + EXIT_OFFSET), &out)
+            .write_ns(PhysAddr(run_pa.0 + EXIT_OFFSET), bytemuck::bytes_of(&out))
         {
             Ok(()) => RmiStatus::Success,
             Err(_) => RmiStatus::ErrorInput,
