@@ -68,6 +68,8 @@ pub struct TestOpts {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BenchOpts {
+    /// `--arch`: aarch64 (the RMI benchmarks) or x86_64 (the TDX shim's).
+    pub arch: Arch,
     /// `--iters N`; `None` lets the firmware use its default (101).
     pub iters: Option<u32>,
     pub check: bool,
@@ -116,6 +118,14 @@ impl<'a> Opts<'a> {
         let v = self.value(name, inline)?;
         v.parse()
             .map_err(|_| format!("option {name}: `{v}` is not a valid number"))
+    }
+}
+
+/// The value of `--arch`.
+fn arch_value(v: &str) -> Result<Arch> {
+    match Arch::from_name(v) {
+        Some(a) => Ok(a),
+        None => bail!("option --arch: `{v}` is not aarch64 or x86_64"),
     }
 }
 
@@ -171,13 +181,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
             }
             (Sub::Run, "--gdb") if inline.is_none() => run.gdb = true,
             (Sub::Run, "--icount") if inline.is_none() => run.icount = true,
-            (Sub::Run, "--arch") => {
-                let v = opts.value(name, inline)?;
-                run.arch = match Arch::from_name(v) {
-                    Some(a) => a,
-                    None => bail!("option --arch: `{v}` is not aarch64 or x86_64"),
-                };
-            }
+            (Sub::Run, "--arch") => run.arch = arch_value(opts.value(name, inline)?)?,
+            (Sub::Bench, "--arch") => bench.arch = arch_value(opts.value(name, inline)?)?,
             (Sub::Test, "--host-only") if inline.is_none() => test.host_only = true,
             (Sub::Test, "--qemu-only") if inline.is_none() => test.qemu_only = true,
             (Sub::Bench, "--iters") => {
@@ -320,6 +325,17 @@ mod tests {
         };
         assert_eq!(b.iters, Some(11));
         assert!(b.check);
+        assert_eq!(b.arch, Arch::Aarch64);
+        let Command::Bench(b) = p(&["bench", "--arch", "x86_64", "--iters=5"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((b.arch, b.iters, b.check), (Arch::X86_64, Some(5), false));
+        let Command::Bench(b) = p(&["bench", "--arch=aarch64"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(b.arch, Arch::Aarch64);
+        assert!(p(&["bench", "--arch", "riscv64"]).is_err());
+        assert!(p(&["bench", "--arch"]).is_err());
         assert!(p(&["bench", "--iters", "0"]).is_err());
         assert!(p(&["bench", "--iters", "-1"]).is_err());
         assert!(p(&["bench", "--gdb"]).is_err());
@@ -363,7 +379,18 @@ mod tests {
             ),
             (
                 Sub::Bench,
-                &["--iters", "--check", "--timeout", "--qemu", "--bios"],
+                &[
+                    "--arch",
+                    "x86_64",
+                    "--iters",
+                    "--check",
+                    "--timeout",
+                    "--qemu",
+                    "--bios",
+                    "opt/cmon/mode",
+                    "opt/cmon/iters",
+                    "q35-tdx-shim.bin",
+                ],
             ),
             (Sub::Build, &["--help"]),
             (Sub::Size, &["--help"]),

@@ -303,13 +303,14 @@ fn test(o: &TestOpts, paths: &Paths) -> Result<u8> {
     Ok(u8::from(failed > 0))
 }
 
-/// `cargo xtask bench`.
+/// `cargo xtask bench` (`--arch x86_64`: the TDX shim in bench mode,
+/// selected by the fw_cfg file `opt/cmon/mode`).
 fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
-    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref(), Arch::Aarch64)?;
-    let bios = bios_image(Arch::Aarch64, &o.boot, paths)?;
+    let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref(), o.arch)?;
+    let bios = bios_image(o.arch, &o.boot, paths)?;
     let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
     let b = Boot {
-        arch: Arch::Aarch64,
+        arch: o.arch,
         bios: &bios,
         smp: 1,
         mem: DEFAULT_MEM,
@@ -325,7 +326,10 @@ fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
         println!("xtask: bench results (ticks = instructions under -icount shift=0):");
         print!("{table}");
     }
-    let verdict = report::judge_bench(&outcome, &lines, over, o.check);
+    let verdict = match o.arch {
+        Arch::Aarch64 => report::judge_bench(&outcome, &lines, over, o.check),
+        Arch::X86_64 => x86::judge_bench(&outcome, &lines, over, o.check),
+    };
     print_verdict(&verdict, "BENCH");
     Ok(verdict.exit_code())
 }

@@ -54,8 +54,15 @@ pub fn qemu_args(b: &Boot<'_>) -> Vec<String> {
     }
 }
 
+/// fw_cfg file the x86 shim reads for its run mode (`bench`; absent = tests).
+pub const X86_MODE_FILE: &str = "opt/cmon/mode";
+/// fw_cfg file the x86 shim reads for the bench iteration count (decimal).
+pub const X86_ITERS_FILE: &str = "opt/cmon/iters";
+
 /// Arguments for `qemu-system-x86_64` (q35, `-bios`; the guest RAM is
-/// QEMU's default, `b.mem` and the loader words are aarch64-only).
+/// QEMU's default and `b.mem` is aarch64-only). The run mode and the
+/// iteration count reach the shim as fw_cfg strings ([`X86_MODE_FILE`],
+/// [`X86_ITERS_FILE`]) rather than loader words.
 fn x86_args(b: &Boot<'_>) -> Vec<String> {
     let mut a: Vec<String> = ["-machine", "q35", "-nographic", "-bios"]
         .map(String::from)
@@ -64,6 +71,14 @@ fn x86_args(b: &Boot<'_>) -> Vec<String> {
     a.extend(["-device", X86_DEBUG_EXIT].map(String::from));
     a.push("-smp".to_string());
     a.push(b.smp.to_string());
+    let fw_cfg =
+        |name: &str, value: String| ["-fw_cfg".to_string(), format!("name={name},string={value}")];
+    if b.mode == Mode::Bench {
+        a.extend(fw_cfg(X86_MODE_FILE, "bench".into()));
+    }
+    if let Some(n) = b.iters {
+        a.extend(fw_cfg(X86_ITERS_FILE, n.to_string()));
+    }
     if b.icount || b.mode == Mode::Bench {
         a.extend(["-icount", "shift=0,sleep=off"].map(String::from));
     }
@@ -269,6 +284,29 @@ mod tests {
                 .join(" ")
                 .ends_with("-smp 2 -icount shift=0,sleep=off -s -S")
         );
+    }
+
+    #[test]
+    fn x86_bench_command_line() {
+        let mut b = boot(Mode::Bench, 1);
+        b.arch = Arch::X86_64;
+        b.bios = Path::new("target/images/q35-tdx-shim.bin");
+        assert_eq!(
+            qemu_args(&b).join(" "),
+            "-machine q35 -nographic -bios target/images/q35-tdx-shim.bin \
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04 -smp 1 \
+             -fw_cfg name=opt/cmon/mode,string=bench -icount shift=0,sleep=off"
+        );
+        b.iters = Some(11);
+        let a = qemu_args(&b).join(" ");
+        assert!(
+            a.contains(
+                "-fw_cfg name=opt/cmon/mode,string=bench \
+                 -fw_cfg name=opt/cmon/iters,string=11 -icount"
+            ),
+            "{a}"
+        );
+        assert!(!a.contains("loader"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::process::Command;
 use crate::build::{self, human};
 use crate::elf::Elf;
 use crate::qemu::Outcome;
-use crate::report::{self, Verdict, fail, find_summary, qemu_error_line};
+use crate::report::{self, BenchLine, Verdict, fail, find_summary, qemu_error_line};
 use crate::{FIRMWARE_PROFILE, Paths, Result, X86_SHIM_PACKAGE, X86_TARGET, bail};
 
 /// QEMU's `-bios` size granule on x86.
@@ -85,11 +85,12 @@ pub const X86_STATUS_FATAL: i32 = 37;
 /// xtask's status for a fatal error of the shim (report.rs names it).
 pub const X86_FATAL: i32 = report::X86_FATAL;
 
-/// Judges a run of the shim: maps the isa-debug-exit statuses onto the
-/// aarch64 scheme (33 -> 0, 35 -> the failed count, 37 -> 93), then
-/// applies [`judge`]. QEMU's own status 0 is a failure here: the shim only
-/// reports success through isa-debug-exit.
-pub fn judge(o: &Outcome) -> Verdict {
+/// Maps the shim's isa-debug-exit statuses onto the aarch64 scheme
+/// (33 -> 0, 35 -> the failed count, or 1 without a summary, 37 -> 93), or
+/// returns the verdict when the status alone fails the run. QEMU's own
+/// status 0 is a failure here: the shim only reports success through
+/// isa-debug-exit.
+fn map_status(o: &Outcome) -> std::result::Result<Outcome, Verdict> {
     let failed = find_summary(&o.stdout).map_or(1, |s| s.failed.clamp(1, 89) as i32);
     let code = match o.code {
         _ if o.timed_out => o.code,
@@ -97,25 +98,36 @@ pub fn judge(o: &Outcome) -> Verdict {
         Some(X86_STATUS_FAILED) => Some(failed),
         Some(X86_STATUS_FATAL) => Some(X86_FATAL),
         Some(0) => {
-            return fail(
+            return Err(fail(
                 "QEMU exited with status 0, but the x86 shim reports success only \
                  through isa-debug-exit (status 33)"
                     .into(),
                 1,
-            );
+            ));
         }
         Some(c) if c > 1 && c % 2 == 1 && qemu_error_line(&o.stderr).is_none() => {
-            return fail(
+            return Err(fail(
                 format!(
                     "QEMU exit status {c}: isa-debug-exit value {:#x} is not one the shim uses",
                     c >> 1
                 ),
                 1,
-            );
+            ));
         }
         other => other,
     };
-    report::judge(&Outcome { code, ..o.clone() })
+    Ok(Outcome { code, ..o.clone() })
+}
+
+/// Judges a run of the shim: [`map_status`], then [`report::judge`].
+pub fn judge(o: &Outcome) -> Verdict {
+    map_status(o).map_or_else(|v| v, |o| report::judge(&o))
+}
+
+/// Judges a bench run of the shim: [`map_status`], then
+/// [`report::judge_bench`].
+pub fn judge_bench(o: &Outcome, lines: &[BenchLine], over: usize, check: bool) -> Verdict {
+    map_status(o).map_or_else(|v| v, |o| report::judge_bench(&o, lines, over, check))
 }
 
 /// Builds, converts and pads the shim; returns `target/images/q35-tdx-shim.bin`.
@@ -213,6 +225,29 @@ mod tests {
         assert!(e.contains("not at 4 GiB"), "{e}");
         assert!(check_elf(&elf(183, &[(0xFFFF_FFF0, 16)])).is_err());
         assert!(check_elf(&elf(62, &[])).is_err());
+    }
+
+    #[test]
+    fn judging_x86_bench() {
+        let text = "BENCH seamcall_sys_rd median=900 min=900 iters=101\n\
+                    tdx-shim: bench done\n";
+        let lines = report::parse_bench(text);
+        let (table, over) = report::bench_table(&lines);
+        assert_eq!(over, 0);
+        assert!(table.lines().nth(1).unwrap().ends_with("-  -"), "{table}");
+        let v = judge_bench(&outcome(Some(33), text, ""), &lines, over, true);
+        assert_eq!(v, Verdict::Pass("1 benchmarks".into()));
+        assert_eq!(v.line("BENCH"), "BENCH PASSED");
+        let failed = "tdx-shim: bench: TD build failed: call 3\n";
+        let v = judge_bench(&outcome(Some(35), failed, ""), &[], 0, false);
+        assert_eq!(v.exit_code(), 1);
+        assert!(v.line("BENCH").contains("1 check(s) failed"), "{v:?}");
+        let v = judge_bench(&outcome(Some(37), "", ""), &[], 0, false);
+        assert_eq!(v.exit_code(), 93);
+        let v = judge_bench(&outcome(Some(33), "no lines\n", ""), &[], 0, false);
+        assert!(v.line("BENCH").contains("no `BENCH"), "{v:?}");
+        let v = judge_bench(&outcome(Some(0), text, ""), &lines, 0, false);
+        assert!(v.line("BENCH").contains("isa-debug-exit"), "{v:?}");
     }
 
     #[test]

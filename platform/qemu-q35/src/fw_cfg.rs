@@ -12,6 +12,8 @@
 //! big-endian u32 count, then 64-byte entries (BE u32 size, BE u16 key,
 //! u16 reserved, 56-byte NUL-padded name). [`e820_ram`] reads `etc/e820`:
 //! packed 20-byte entries (LE u64 address, LE u64 length, LE u32 type).
+//! [`read_file`] reads any named item, such as a `-fw_cfg name=opt/...`
+//! option from the QEMU command line.
 
 use crate::arch::{self, Port};
 
@@ -78,6 +80,18 @@ pub fn find_file(name: &[u8]) -> Option<(Key, u32)> {
         }
     }
     None
+}
+
+/// Reads the file `name` into `buf` (at most `buf.len()` bytes); returns
+/// the number of bytes read, or `None` without fw_cfg or the file. Images
+/// read their options this way, e.g. the TDX shim's run mode from
+/// `-fw_cfg name=opt/cmon/mode,string=bench`.
+pub fn read_file(name: &[u8], buf: &mut [u8]) -> Option<usize> {
+    let (key, size) = find_file(name)?;
+    let n = (size as usize).min(buf.len());
+    arch::outw(SELECTOR, key.0);
+    read_into(&mut buf[..n]);
+    Some(n)
 }
 
 /// RAM ranges (type 1) of `etc/e820` as (base, length); unused slots are

@@ -7,6 +7,13 @@ use core::arch::asm;
 pub use arm_rt::{dsb_sy, isb, semihosting_exit, smc};
 pub(crate) use arm_rt::{read_sysreg, write_sysreg};
 
+/// Order a descriptor write before later translations on this CPU.
+#[inline(always)]
+pub fn dsb_ishst_isb() {
+    // SAFETY: barriers only.
+    unsafe { asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}
+
 /// Invalidate this CPU's stage-1 EL2 TLB entries for the page at `va`.
 #[inline(always)]
 pub fn tlbi_va_local(va: u64) {

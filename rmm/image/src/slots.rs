@@ -60,9 +60,12 @@ fn map(index: usize, pa: u64, pas: Pas) -> Option<SlotMapping> {
     BUSY[cpu].store(BUSY[cpu].load(Ordering::Relaxed) | bit, Ordering::Relaxed);
     // SAFETY: `desc` is this CPU's own, currently unused slot entry in the
     // live L3 table (only this CPU writes it; BUSY checked above), so no
-    // other mapping is affected. The TLBI makes it visible before use.
+    // other mapping is affected.
     unsafe { desc.write_volatile(d) };
-    arch::tlbi_va_local(va);
+    // Invalid -> valid needs no TLB invalidation (the entry was invalidated
+    // when the slot was last unmapped): only make the write visible to the
+    // walker before the first access.
+    arch::dsb_ishst_isb();
     Some(SlotMapping {
         va,
         desc,

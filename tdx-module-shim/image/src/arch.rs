@@ -1,7 +1,8 @@
 //! The shim's own `unsafe`: reading instruction bytes at a trapping RIP,
 //! volatile access to the harness's user pages, the module's view of RAM
-//! pages and of VMM memory, the try-lock cell, and the CPL 0 self-test
-//! that executes SEAMCALL/TDCALL. Each block says why it is sound.
+//! pages and of VMM memory, the try-lock cell, the CPL 0 self-test
+//! that executes SEAMCALL/TDCALL, and bench mode's sample storage. Each
+//! block says why it is sound.
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -146,4 +147,22 @@ impl<T> Drop for SpinGuard<'_, T> {
     fn drop(&mut self) {
         self.cell.locked.store(false, Ordering::Release);
     }
+}
+
+/// Bench mode's sample storage (too big for a stack), handed out once.
+struct SampleCell(UnsafeCell<crate::bench::Samples>);
+// SAFETY: the cell is reached only through `take_samples`, whose CAS on
+// SAMPLES_TAKEN lets exactly one caller ever get the reference.
+unsafe impl Sync for SampleCell {}
+static SAMPLES: SampleCell = SampleCell(UnsafeCell::new(crate::bench::Samples::ZERO));
+static SAMPLES_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The bench sample storage; `None` after the first call.
+pub fn take_samples() -> Option<&'static mut crate::bench::Samples> {
+    SAMPLES_TAKEN
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .ok()?;
+    // SAFETY: the CAS above succeeds once, so this is the only reference
+    // to the static for the rest of the run.
+    Some(unsafe { &mut *SAMPLES.0.get() })
 }

@@ -104,3 +104,54 @@ pub fn module_config(num_lps: u32, cmrs: [Cmr; MAX_CMRS]) -> ModuleConfig {
         cmrs,
     }
 }
+
+/// fw_cfg file that selects the run mode: `-fw_cfg
+/// name=opt/cmon/mode,string=bench` (`cargo xtask bench --arch x86_64`).
+/// Missing, or `test`: the checks.
+pub const MODE_FILE: &[u8] = b"opt/cmon/mode";
+/// fw_cfg file with the bench iteration count in decimal (`string=101`).
+pub const ITERS_FILE: &[u8] = b"opt/cmon/iters";
+
+/// What the shim does after boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// The checks (default).
+    Test,
+    /// The benchmarks (bench.rs) with this many iterations, or the
+    /// default if `opt/cmon/iters` is absent.
+    Bench { iters: Option<u32> },
+}
+
+/// A fw_cfg string option, without trailing NULs and whitespace.
+fn fw_cfg_string<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a [u8]> {
+    let n = fw_cfg::read_file(name, buf)?;
+    let s = &buf[..n];
+    let end = s
+        .iter()
+        .rposition(|&b| b != 0 && !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    Some(&s[..end])
+}
+
+/// The run mode from fw_cfg ([`MODE_FILE`], [`ITERS_FILE`]); an
+/// unrecognised value is an error naming the file.
+pub fn run_mode() -> Result<RunMode, &'static str> {
+    let mut buf = [0u8; 32];
+    match fw_cfg_string(MODE_FILE, &mut buf) {
+        None | Some(b"test") => return Ok(RunMode::Test),
+        Some(b"bench") => {}
+        Some(_) => return Err("opt/cmon/mode: not `test` or `bench`"),
+    }
+    let mut buf = [0u8; 32];
+    let iters = match fw_cfg_string(ITERS_FILE, &mut buf) {
+        None => None,
+        Some(s) => Some(
+            core::str::from_utf8(s)
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok())
+                .filter(|&n| n > 0)
+                .ok_or("opt/cmon/iters: not a decimal number >= 1")?,
+        ),
+    };
+    Ok(RunMode::Bench { iters })
+}

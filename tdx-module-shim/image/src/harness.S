@@ -3,7 +3,8 @@
  * RDI = its Block (harness.rs) in user memory. It
  *   1. runs Block.ncalls ops. Op 0: a SEAMCALL, loading RAX, RCX, RDX, R8,
  *      R9 from IN[0..5] of the record and storing RAX, RCX, RDX, R8..R11
- *      into OUT[0..7]. Op 1: store the u64 IN[2] at address IN[1]. Op 2:
+ *      into OUT[0..7], with the TSC (RDTSC; CR4.TSD is clear) just before
+ *      and just after it in TSC_START/TSC_END (bench mode's round trips). Op 1: store the u64 IN[2] at address IN[1]. Op 2:
  *      fill IN[2] u64s at IN[1] with IN[3]. Op 3: load the u64 at IN[1]
  *      into OUT[0] (a fault ends the run through tdx_harness_fault). Op 4:
  *      OR of the IN[2] u64s at IN[1] into OUT[0] (reads a whole page;
@@ -38,17 +39,27 @@ tdx_harness_entry:
     je 12f
     cmpq $4, %rax
     je 14f
-    pushq %rbx                          /* op 0: SEAMCALL */
+    pushq %rbx                          /* op 0: SEAMCALL, timed */
+    rdtsc                               /* TSC_START; 11 instructions up to the */
+    shlq $32, %rdx                      /* next RDTSC (TSC_OVERHEAD, harness.rs) */
+    orq %rdx, %rax
+    movq %rax, {TSC_START}(%rbx)
     movq {IN_RCX}(%rbx), %rcx
     movq {IN_RDX}(%rbx), %rdx
     movq {IN_R8}(%rbx), %r8
     movq {IN_R9}(%rbx), %r9
     movq {IN_RAX}(%rbx), %rax
     .byte 0x66, 0x0f, 0x01, 0xcf        /* SEAMCALL */
+    movq %rax, %r12
+    movq %rdx, %r13
+    rdtsc                               /* TSC_END */
+    shlq $32, %rdx
+    orq %rdx, %rax
     popq %rbx
-    movq %rax, {OUT_RAX}(%rbx)
+    movq %rax, {TSC_END}(%rbx)
+    movq %r12, {OUT_RAX}(%rbx)
     movq %rcx, {OUT_RCX}(%rbx)
-    movq %rdx, {OUT_RDX}(%rbx)
+    movq %r13, {OUT_RDX}(%rbx)
     movq %r8, {OUT_R8}(%rbx)
     movq %r9, {OUT_R9}(%rbx)
     movq %r10, {OUT_R10}(%rbx)

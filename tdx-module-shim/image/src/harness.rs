@@ -65,6 +65,24 @@ pub struct Call {
     pub op: u64,
     pub inp: [u64; 5],
     pub out: [u64; 7],
+    /// SEAMCALL ops only: the TSC (RDTSC at CPL 3) just before the inputs
+    /// are loaded and just after the SEAMCALL returns (harness.S). Their
+    /// difference is the round trip plus [`TSC_OVERHEAD`] harness
+    /// instructions (bench.rs).
+    pub tsc: [u64; 2],
+}
+
+/// Instructions of harness.S counted in `tsc[1] - tsc[0]` besides the
+/// SEAMCALL itself: RDTSC, SHL, OR, the TSC store, the five input loads
+/// and the two moves after the SEAMCALL (under `-icount shift=0` one TSC
+/// tick is one instruction).
+pub const TSC_OVERHEAD: u64 = 11;
+
+impl Call {
+    /// `tsc[1] - tsc[0]` (0 if the op was not a timed SEAMCALL).
+    pub const fn ticks(&self) -> u64 {
+        self.tsc[1].wrapping_sub(self.tsc[0])
+    }
 }
 
 /// OUT of an op that did not run (a SEAMCALL never returns it).
@@ -76,6 +94,7 @@ impl Call {
             op: Op::Seamcall as u64,
             inp,
             out: [NOT_RUN; 7],
+            tsc: [0; 2],
         }
     }
     pub const fn store(addr: u64, value: u64) -> Call {
@@ -83,6 +102,7 @@ impl Call {
             op: Op::Store as u64,
             inp: [0, addr, value, 0, 0],
             out: [NOT_RUN; 7],
+            tsc: [0; 2],
         }
     }
     pub const fn fill(addr: u64, words: u64, value: u64) -> Call {
@@ -90,6 +110,7 @@ impl Call {
             op: Op::Fill as u64,
             inp: [0, addr, words, value, 0],
             out: [NOT_RUN; 7],
+            tsc: [0; 2],
         }
     }
     pub const fn or_words(addr: u64, words: u64) -> Call {
@@ -97,6 +118,7 @@ impl Call {
             op: Op::OrWords as u64,
             inp: [0, addr, words, 0, 0],
             out: [NOT_RUN; 7],
+            tsc: [0; 2],
         }
     }
     pub const fn load(addr: u64) -> Call {
@@ -104,6 +126,7 @@ impl Call {
             op: Op::Load as u64,
             inp: [0, addr, 0, 0, 0],
             out: [NOT_RUN; 7],
+            tsc: [0; 2],
         }
     }
 }
@@ -124,6 +147,7 @@ pub struct Block {
 
 const PAGE: usize = 4096;
 const USER_STACK: usize = 2 * PAGE;
+const _: () = assert!(size_of::<Block>() <= PAGE);
 
 #[repr(C, align(4096))]
 struct Area {
@@ -153,6 +177,7 @@ static USER_AREAS: Areas = Areas(UnsafeCell::new(
                     op: 0,
                     inp: [0; 5],
                     out: [0; 7],
+                    tsc: [0; 2],
                 }; MAX_CALLS],
             },
             _pad: [0; PAGE - size_of::<Block>()],
@@ -185,6 +210,8 @@ core::arch::global_asm!(
     OUT_R9 = const offset_of!(Call, out) + 32,
     OUT_R10 = const offset_of!(Call, out) + 40,
     OUT_R11 = const offset_of!(Call, out) + 48,
+    TSC_START = const offset_of!(Call, tsc),
+    TSC_END = const offset_of!(Call, tsc) + 8,
     EXIT_NO_FAULT = const EXIT_NO_FAULT,
     EXIT_FAULT_SEEN = const EXIT_FAULT_SEEN,
     options(att_syntax)

@@ -21,6 +21,9 @@
 //!    Port I/O (even to isa-debug-exit) takes #GP. A genuine UD2 is
 //!    reflected as #UD, not emulated.
 //!
+//! Bench mode (fw_cfg `opt/cmon/mode` = `bench`, `cargo xtask bench
+//! --arch x86_64`) skips the checks and times SEAMCALLs instead (bench.rs).
+//!
 //! It ends with `tdx-shim: N passed, M failed` and isa-debug-exit 0x10
 //! (QEMU status 33) when all passed, 0x11 (35) otherwise; an unexpected
 //! exception or panic exits 0x12 (37).
@@ -29,6 +32,7 @@
 #![no_main]
 
 mod arch;
+mod bench;
 mod checks;
 mod config;
 mod global;
@@ -162,6 +166,10 @@ fn q35_image_trap(frame: &mut TrapFrame) -> TrapOutcome {
 fn bsp_main() -> ! {
     let cpu = CpuIndex::BSP;
     println!("tdx-shim: TDX module shim (ABI 1.5 subset) on QEMU q35");
+    let mode = config::run_mode().unwrap_or_else(|e| {
+        println!("tdx-shim: bad run mode option: {e}");
+        exit::exit(ExitCode::Fatal)
+    });
     let space = harness::build_space().unwrap_or_else(|e| {
         println!("tdx-shim: cannot build the harness address space: {e:?}");
         exit::exit(ExitCode::Fatal)
@@ -173,6 +181,9 @@ fn bsp_main() -> ! {
         smp.online, smp.expected, smp.source
     );
     install_module(smp.expected);
+    if let config::RunMode::Bench { iters } = mode {
+        bench::run(cpu, space, smp.online, iters)
+    }
     check(
         cpu,
         "all CPUs online",

@@ -57,7 +57,13 @@ pub const fn sept(l: u64) -> u64 {
     POOL + (1 + MAX_TDCX + l) * PAGE
 }
 /// The TD private page added at GPA 0x1000.
-pub const PRIVATE: u64 = POOL + (1 + MAX_TDCX + 4) * PAGE;
+pub const PRIVATE: u64 = private(0);
+/// Private page `j` (j < [`MAX_PRIVATE`]): the rest of the pool, used
+/// by bench mode's PAGE.ADD rounds (bench.rs).
+pub const fn private(j: u64) -> u64 {
+    POOL + (1 + MAX_TDCX + 4 + j) * PAGE
+}
+pub const MAX_PRIVATE: u64 = (POOL_END - POOL) / PAGE - (1 + MAX_TDCX + 4);
 
 /// The TDMR the harness describes.
 pub fn tdmr() -> TdmrInfo {
