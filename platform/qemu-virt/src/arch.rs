@@ -142,3 +142,15 @@ pub fn copy_from_phys(src: u64, dst: &mut [u8]) {
         );
     }
 }
+
+/// EL3 trap controls for the lower worlds, set on every CPU at power-on
+/// (their reset values are architecturally UNKNOWN on hardware):
+/// CPTR_EL3 = 0, i.e. TFP = 0 so FP/SIMD is usable below EL3 (the RMM's SHA
+/// instructions and realms need it; the RMM switches that state between
+/// worlds), while EZ = ESM = 0 keep SVE and SME trapped to EL3, where an NS
+/// use is answered with an UNDEF (smc.rs) and R-EL2 traps them first for
+/// realms. TAM = 0 (AMU not used by anything below).
+pub fn init_traps() {
+    write_sysreg!("cptr_el3", 0);
+    isb();
+}

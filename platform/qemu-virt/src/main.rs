@@ -101,6 +101,7 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
         fatal(format_args!("EL3 page tables: {e}"));
     }
     mmu::enable_on_this_cpu();
+    arch::init_traps();
     let cpu = context::init_this_cpu(0);
     heap::init();
     println!(
@@ -191,6 +192,7 @@ core::arch::global_asm!(
 #[unsafe(no_mangle)]
 extern "C" fn el3_secondary_main(index: u64) -> ! {
     mmu::enable_on_this_cpu();
+    arch::init_traps();
     gpt::enable_on_this_cpu();
     let cpu = context::init_this_cpu(index as usize);
     let (entry, context_id) = psci::take_entry(cpu.index);
