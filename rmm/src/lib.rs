@@ -99,8 +99,8 @@ pub use features::Features;
 pub use granule::{GranuleGuard, GranuleTable, storage_len};
 pub use manifest::{ConsoleInfo, DramBank, DramLayout};
 pub use platform::{
-    ExitKind, FpState, GRANULE_WORDS, GranuleWords, NsAccessError, Platform, RealmExit, RealmRegs,
-    RealmSysregs, Slot, Stage2,
+    ExitKind, FpState, GRANULE_WORDS, GicState, GranuleWords, NsAccessError, Platform, RealmExit,
+    RealmRegs, RealmSysregs, Slot, Stage2,
 };
 pub use rmi::{RmiReturn, Rmm};
 pub use types::{

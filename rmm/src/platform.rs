@@ -41,7 +41,8 @@
 //!    visible to the walker (DSB + ISB), runs the REC, and on return has
 //!    written the REC's registers back into the same three structures. The
 //!    host's (NS) EL1 system registers and FP/SIMD registers are preserved
-//!    across the call, and the realm's are never left in the CPU: neither
+//!    across the call (and its GIC list registers, see `GicState`), and the
+//!    realm's are never left in the CPU: neither
 //!    world can observe the other's state. Injecting exceptions into the
 //!    realm (UNDEF, SEA) is done by the logic by editing `regs`/`sysregs`.
 
@@ -108,6 +109,24 @@ pub struct FpState {
     pub fpsr: u64,
     /// FPCR.
     pub fpcr: u64,
+}
+
+/// GICv3 virtual CPU interface state of a REC (cca-rmm-abi.md §4.3, §8).
+/// The platform loads it into the ICH_* registers before the REC runs (with
+/// ICH_HCR_EL2.En set) and reads LRs, VMCR, APRs and MISR back on exit. The
+/// host's own list registers are preserved across the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GicState {
+    /// ICH_HCR_EL2 as validated from RecRun.enter (En is the platform's).
+    pub hcr: u64,
+    /// ICH_LR<n>_EL2 (entries beyond the CPU's list registers are 0).
+    pub lrs: [u64; 16],
+    /// ICH_VMCR_EL2 (the realm's virtual CPU interface control).
+    pub vmcr: u64,
+    /// ICH_AP0R<n>_EL2 then ICH_AP1R<n>_EL2, n = 0..3.
+    pub aprs: [u64; 8],
+    /// ICH_MISR_EL2 at the exit (output only).
+    pub misr: u64,
 }
 
 /// How to run a REC: its realm's stage-2 configuration and trap choices.
@@ -190,6 +209,7 @@ pub trait Platform: Sync {
         regs: &mut RealmRegs,
         sysregs: &mut RealmSysregs,
         fp: &mut FpState,
+        gic: &mut GicState,
         s2: &Stage2,
     ) -> RealmExit;
 }

@@ -91,6 +91,10 @@ pub mod layout {
     pub const GIC_HCR: usize = 120;
     /// GICv3 list registers (16 words).
     pub const GIC_LRS: usize = 121;
+    /// GICv3 ICH_VMCR_EL2 of the REC.
+    pub const GIC_VMCR: usize = 137;
+    /// GICv3 ICH_AP0R0..3 then ICH_AP1R0..3 (8 words).
+    pub const GIC_APRS: usize = 138;
     /// Aux granule PAs.
     pub const AUX: usize = 96;
     /// Number of aux granules.

@@ -55,7 +55,7 @@ use core::sync::atomic::Ordering;
 
 use crate::granule::GranuleGuard;
 use crate::platform::{
-    ExitKind, FpState, Platform, RealmExit, RealmRegs, RealmSysregs, Slot, Stage2,
+    ExitKind, FpState, GicState, Platform, RealmExit, RealmRegs, RealmSysregs, Slot, Stage2,
 };
 use crate::realm::{RealmInfo, RealmState};
 use crate::rec::{REC_AUX_COUNT, SysReg, layout};
@@ -303,6 +303,10 @@ pub(crate) struct RecCtx {
     pub ripas: RipasChange,
     pub gic_hcr: u64,
     pub gic_lrs: [u64; GIC_LRS],
+    pub gic_vmcr: u64,
+    pub gic_aprs: [u64; 8],
+    /// ICH_MISR_EL2 at the last exit (not stored).
+    pub gic_misr: u64,
     /// Aux granule 0 (FP state), if the REC has one.
     pub aux0: Option<PhysAddr>,
 }
@@ -339,6 +343,9 @@ impl RecCtx {
             ripas: RipasChange::load(&m),
             gic_hcr: w(layout::GIC_HCR),
             gic_lrs: core::array::from_fn(|i| w(layout::GIC_LRS + i)),
+            gic_vmcr: w(layout::GIC_VMCR),
+            gic_aprs: core::array::from_fn(|i| w(layout::GIC_APRS + i)),
+            gic_misr: 0,
             aux0: (num_aux > 0).then(|| PhysAddr(w(layout::AUX))),
         };
         drop(m);
@@ -380,6 +387,10 @@ impl RecCtx {
             set(layout::PSCI_ENTRY, self.psci_entry);
             self.ripas.store(&m);
             set(layout::GIC_HCR, self.gic_hcr);
+            set(layout::GIC_VMCR, self.gic_vmcr);
+            for (i, &a) in self.gic_aprs.iter().enumerate() {
+                set(layout::GIC_APRS + i, a);
+            }
             for (i, &l) in self.gic_lrs.iter().enumerate() {
                 set(layout::GIC_LRS + i, l);
             }
@@ -670,6 +681,8 @@ impl<'a, P: Platform> Rmm<'a, P> {
         // Fields written on every exit (§8).
         exit.gicv3_hcr = ctx.gic_hcr;
         exit.gicv3_lrs = ctx.gic_lrs;
+        exit.gicv3_misr = ctx.gic_misr;
+        exit.gicv3_vmcr = ctx.gic_vmcr;
         exit.cntp_ctl = ctx.sysreg(SysReg::CntpCtlEl0);
         exit.cntp_cval = ctx.sysreg(SysReg::CntpCvalEl0);
         exit.cntv_ctl = ctx.sysreg(SysReg::CntvCtlEl0);
@@ -746,9 +759,24 @@ impl<'a, P: Platform> Rmm<'a, P> {
             trap_wfe: flags & enter_flags::TRAP_WFE != 0,
         };
         loop {
-            let e = self
-                .platform
-                .run_realm(&mut ctx.regs, &mut ctx.sysregs, &mut ctx.fp, &s2);
+            let mut gic = GicState {
+                hcr: ctx.gic_hcr,
+                lrs: ctx.gic_lrs,
+                vmcr: ctx.gic_vmcr,
+                aprs: ctx.gic_aprs,
+                misr: 0,
+            };
+            let e = self.platform.run_realm(
+                &mut ctx.regs,
+                &mut ctx.sysregs,
+                &mut ctx.fp,
+                &mut gic,
+                &s2,
+            );
+            ctx.gic_lrs = gic.lrs;
+            ctx.gic_vmcr = gic.vmcr;
+            ctx.gic_aprs = gic.aprs;
+            ctx.gic_misr = gic.misr;
             if let Next::Exit(exit) = self.handle_exit(ctx, realm, &e) {
                 return exit;
             }

@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
 use rmm::platform::{
-    ExitKind, FpState, GranuleWords, NsAccessError, RealmExit, RealmRegs, RealmSysregs, Slot,
-    Stage2,
+    ExitKind, FpState, GicState, GranuleWords, NsAccessError, RealmExit, RealmRegs, RealmSysregs,
+    Slot, Stage2,
 };
 use rmm::types::GRANULE_SHIFT;
 use rmm::{El3Error, GRANULE_SIZE, MemoryFault, PhysAddr, Platform};
@@ -113,6 +113,8 @@ pub struct RealmRun {
     pub sysregs_in: RealmSysregs,
     /// FP state as loaded.
     pub fp_in: FpState,
+    /// GIC state as loaded (the fake leaves it unchanged).
+    pub gic_in: GicState,
     /// Registers as the step left them.
     pub regs_out: RealmRegs,
     /// The exit returned.
@@ -485,9 +487,10 @@ impl Platform for FakePlatform {
         regs: &mut RealmRegs,
         sysregs: &mut RealmSysregs,
         fp: &mut FpState,
+        gic: &mut GicState,
         s2: &Stage2,
     ) -> RealmExit {
-        let (regs_in, sysregs_in, fp_in) = (*regs, *sysregs, *fp);
+        let (regs_in, sysregs_in, fp_in, gic_in) = (*regs, *sysregs, *fp, *gic);
         // Run the step without holding the fake's lock (it may inspect memory).
         let step = self.lock().steps.pop_front();
         let scripted = step.is_some();
@@ -505,6 +508,7 @@ impl Platform for FakePlatform {
             regs_in,
             sysregs_in,
             fp_in,
+            gic_in,
             regs_out: *regs,
             exit,
             scripted,

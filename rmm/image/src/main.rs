@@ -13,6 +13,7 @@
 mod arch;
 mod attest;
 mod console;
+mod gic;
 mod global;
 mod heap;
 mod mmu;

@@ -4,8 +4,8 @@
 
 use crate::{arch, slots};
 use rmm::{
-    El3Error, FpState, MemoryFault, NsAccessError, PhysAddr, Platform, RealmExit, RealmRegs,
-    RealmSysregs, Slot, Stage2,
+    El3Error, FpState, GicState, MemoryFault, NsAccessError, PhysAddr, Platform, RealmExit,
+    RealmRegs, RealmSysregs, Slot, Stage2,
 };
 
 pub const RMM_GTSI_DELEGATE: u64 = 0xC400_01B0;
@@ -59,8 +59,9 @@ impl Platform for ArmPlatform {
         regs: &mut RealmRegs,
         sysregs: &mut RealmSysregs,
         fp: &mut FpState,
+        gic: &mut GicState,
         s2: &Stage2,
     ) -> RealmExit {
-        crate::realm_run::run(regs, sysregs, fp, s2)
+        crate::realm_run::run(regs, sysregs, fp, gic, s2)
     }
 }

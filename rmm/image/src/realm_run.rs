@@ -10,11 +10,11 @@
 //! Not switched yet (the realm cannot use them): PAuth keys (HCR_EL2.API/APK
 //! are 0, so PAuth instructions trap and are answered with UNDEF), SVE/SME
 //! (CPTR_EL2.TZ/TSM trap them to R-EL2), the EL1 physical timer
-//! (CNTHCTL_EL2.EL1PCEN = 0 traps it), debug and PMU registers, and the GIC
-//! virtual interface (ICH_HCR_EL2.En = 0).
+//! (CNTHCTL_EL2.EL1PCEN = 0 traps it), and debug and PMU registers. The GIC
+//! virtual CPU interface is switched by `gic.rs`.
 
 use crate::arch::{self, read_sysreg, write_sysreg};
-use rmm::{ExitKind, FpState, RealmExit, RealmRegs, RealmSysregs, Stage2};
+use rmm::{ExitKind, FpState, GicState, RealmExit, RealmRegs, RealmSysregs, Stage2};
 
 unsafe extern "C" {
     fn rmm_realm_run(regs: *mut RealmRegs) -> u64;
@@ -131,6 +131,7 @@ pub fn run(
     regs: &mut RealmRegs,
     sysregs: &mut RealmSysregs,
     fp: &mut FpState,
+    gic: &mut GicState,
     s2: &Stage2,
 ) -> RealmExit {
     let mut host_el1: RealmSysregs = [0; 32];
@@ -158,6 +159,7 @@ pub fn run(
     write_sysreg!("cnthctl_el2", 0b01); // EL1PCTEN: counter readable; timer trapped
     write_sysreg!("cntvoff_el2", 0);
     write_sysreg!("cptr_el2", CPTR_REALM);
+    let host_gic = crate::gic::enter(gic);
     write_sysreg!("hcr_el2", hcr);
     // RTT entries written with plain stores must be visible to the stage-2
     // walker before the realm runs (contract 8).
@@ -182,6 +184,7 @@ pub fn run(
     };
 
     save_el1(sysregs);
+    crate::gic::exit(gic, &host_gic);
     // SAFETY: as above, saving the REC's FP/SIMD registers.
     unsafe { rmm_fp_save(fp) };
     write_sysreg!("hcr_el2", rmm_hcr);

@@ -12,6 +12,7 @@
 
 mod bench;
 mod checks;
+mod gic_realm;
 mod hw;
 mod psci_realm;
 mod realm;

@@ -269,6 +269,8 @@ unsafe extern "C" {
     static realm_hostcall_loop_end: u8;
     static realm_psci_start: u8;
     static realm_psci_end: u8;
+    static realm_gic_start: u8;
+    static realm_gic_end: u8;
 }
 
 core::arch::global_asm!(include_str!("asm/realm_code.S"));
@@ -304,6 +306,18 @@ pub fn load_psci_pair(page: u64) {
         (
             &realm_psci_start as *const u8 as u64,
             &realm_psci_end as *const u8 as u64,
+        )
+    };
+    load_code(page, range);
+}
+
+/// Put the GIC payload at the start of `page`.
+pub fn load_gic_payload(page: u64) {
+    // SAFETY: addresses of the payload's start/end symbols in this image.
+    let range = unsafe {
+        (
+            &realm_gic_start as *const u8 as u64,
+            &realm_gic_end as *const u8 as u64,
         )
     };
     load_code(page, range);

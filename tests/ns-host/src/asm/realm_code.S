@@ -114,3 +114,26 @@ realm_psci_start:
 .balign 8
 .global realm_psci_end
 realm_psci_end:
+
+// GIC payload: unmask all virtual priorities, enable virtual group 1,
+// acknowledge the highest pending virtual interrupt (ICC_IAR1_EL1, served
+// by the virtual CPU interface since HCR_EL2.IMO = 1) and report its
+// INTID in a host call (RsiHostCall at IPA 0x2000).
+.global realm_gic_start
+realm_gic_start:
+    movz    x1, #0xff
+    msr     S3_0_C4_C6_0, x1         // ICC_PMR_EL1
+    mov     x1, #1
+    msr     S3_0_C12_C12_7, x1       // ICC_IGRPEN1_EL1
+    isb
+    mrs     x0, S3_0_C12_C12_0       // ICC_IAR1_EL1
+    movz    x9, #0x2000
+    str     x0, [x9, #8]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+1:  b       1b
+.balign 8
+.global realm_gic_end
+realm_gic_end:
