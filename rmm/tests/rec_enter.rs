@@ -289,6 +289,11 @@ fn rec_enter_failure_conditions_in_priority_order() {
     assert_eq!(exit_word(&rmm, 0x300), 0x40FE, "gicv3_hcr reported back");
     assert_eq!(exit_word(&rmm, 0x308), lrs[0]);
     assert_eq!(exit_word(&rmm, 0x310), lrs[1]);
+    // The validated state is what the platform loads into ICH_*_EL2.
+    let run = f.realm_runs().last().copied().expect("the REC ran");
+    assert_eq!(run.gic_in.hcr, 0x40FE);
+    assert_eq!(run.gic_in.lrs[..2], lrs);
+    assert!(run.gic_in.lrs[2..].iter().all(|&l| l == 0));
     assert!(f.violations().is_empty());
 }
 
