@@ -275,53 +275,35 @@ unsafe extern "C" {
 
 core::arch::global_asm!(include_str!("asm/realm_code.S"));
 
-/// Put the realm payload (asm/realm_code.S) at the start of `page`.
-pub fn load_realm_code(page: u64) {
-    // SAFETY: addresses of the payload's start/end symbols in this image.
-    let range = unsafe {
-        (
-            &realm_code_start as *const u8 as u64,
-            &realm_code_end as *const u8 as u64,
-        )
+/// `pub fn $name(page)`: copy the payload between the assembly symbols
+/// `$start` and `$end` (asm/realm_code.S) to the start of `page`.
+macro_rules! payload_loader {
+    ($(#[$doc:meta])* $name:ident, $start:ident, $end:ident) => {
+        $(#[$doc])*
+        pub fn $name(page: u64) {
+            // SAFETY: taking the addresses of two symbols of this image.
+            let range = unsafe { (&$start as *const u8 as u64, &$end as *const u8 as u64) };
+            load_code(page, range);
+        }
     };
-    load_code(page, range);
 }
 
-/// Put the host-call loop payload (benchmarks) at the start of `page`.
-pub fn load_hostcall_loop(page: u64) {
-    // SAFETY: addresses of the payload's start/end symbols in this image.
-    let range = unsafe {
-        (
-            &realm_hostcall_loop_start as *const u8 as u64,
-            &realm_hostcall_loop_end as *const u8 as u64,
-        )
-    };
-    load_code(page, range);
-}
-
-/// Put the two-REC PSCI payload at the start of `page`.
-pub fn load_psci_pair(page: u64) {
-    // SAFETY: addresses of the payload's start/end symbols in this image.
-    let range = unsafe {
-        (
-            &realm_psci_start as *const u8 as u64,
-            &realm_psci_end as *const u8 as u64,
-        )
-    };
-    load_code(page, range);
-}
-
-/// Put the GIC payload at the start of `page`.
-pub fn load_gic_payload(page: u64) {
-    // SAFETY: addresses of the payload's start/end symbols in this image.
-    let range = unsafe {
-        (
-            &realm_gic_start as *const u8 as u64,
-            &realm_gic_end as *const u8 as u64,
-        )
-    };
-    load_code(page, range);
-}
+payload_loader!(
+    /// The lifecycle payload: RSI, host calls, UART, RIPAS change, SYSTEM_OFF.
+    load_realm_code, realm_code_start, realm_code_end
+);
+payload_loader!(
+    /// A loop of RSI_HOST_CALLs (benchmarks, stress).
+    load_hostcall_loop, realm_hostcall_loop_start, realm_hostcall_loop_end
+);
+payload_loader!(
+    /// Two RECs: REC 0 starts REC 1 with PSCI CPU_ON.
+    load_psci_pair, realm_psci_start, realm_psci_end
+);
+payload_loader!(
+    /// Acknowledge a virtual interrupt through ICC_IAR1_EL1.
+    load_gic_payload, realm_gic_start, realm_gic_end
+);
 
 fn load_code(page: u64, (start, end): (u64, u64)) {
     hw::fill_page(page, 0);
