@@ -33,8 +33,6 @@ const EMUL_MMIO: u64 = 1;
 const INJECT_SEA: u64 = 2;
 const TRAP_WFI: u64 = 4;
 
-const IL: u64 = 1 << 25;
-const SMC: u64 = 0x17 << 26 | IL;
 const VBAR: u64 = 0x9_0000;
 
 /// RSI / PSCI FIDs.
@@ -44,28 +42,6 @@ const RSI_MEASUREMENT_EXTEND: u64 = 0xC400_0193;
 const RSI_REALM_CONFIG: u64 = 0xC400_0196;
 const RSI_IPA_STATE_GET: u64 = 0xC400_0198;
 const RSI_HOST_CALL: u64 = 0xC400_0199;
-
-fn sync(esr: u64, far: u64, hpfar: u64) -> RealmExit {
-    RealmExit {
-        kind: ExitKind::Sync,
-        esr,
-        far,
-        hpfar,
-    }
-}
-
-fn hpfar(ipa: u64) -> u64 {
-    (ipa >> 12) << 4
-}
-
-/// Queue a realm SMC with x0..x(n) = `args` (nothing else changes).
-fn push_smc(f: &FakePlatform, args: &[u64]) {
-    let args = args.to_vec();
-    f.push_realm_step(move |r, _, _, _| {
-        r.gprs[..args.len()].copy_from_slice(&args);
-        sync(SMC, 0, 0)
-    });
-}
 
 /// Active realm at RD: L2/L3 RTTs at IPA; RIPAS RAM for IPA..IPA+0x3000;
 /// DATA0 at IPA and DATA1 at IPA+0x1000 (the host-call structure at

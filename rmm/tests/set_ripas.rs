@@ -48,27 +48,6 @@ const REJECT: u64 = 1;
 const EXIT_RIPAS_CHANGE: u64 = 4;
 const EXIT_IRQ: u64 = 1;
 
-const IL: u64 = 1 << 25;
-const SMC: u64 = 0x17 << 26 | IL;
-
-fn sync(esr: u64, far: u64, hpfar: u64) -> RealmExit {
-    RealmExit {
-        kind: ExitKind::Sync,
-        esr,
-        far,
-        hpfar,
-    }
-}
-
-/// Queue a realm SMC with x0..x(n) = `args`.
-fn push_smc(f: &FakePlatform, args: &[u64]) {
-    let args = args.to_vec();
-    f.push_realm_step(move |r, _, _, _| {
-        r.gprs[..args.len()].copy_from_slice(&args);
-        sync(SMC, 0, 0)
-    });
-}
-
 fn setup(rmm: &Rmm<'_, FakePlatform>) {
     let f = rmm.platform();
     create_realm(rmm);

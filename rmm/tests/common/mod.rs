@@ -5,6 +5,7 @@
 use std::sync::atomic::AtomicU16;
 
 use fake_platform::{FakePlatform, ManifestBuilder, Pas};
+use rmm::platform::{ExitKind, RealmExit};
 use rmm::{BootArgs, BootInfo, PhysAddr, RmiFid, RmiReturn, Rmm, storage_len, validate_cold_boot};
 
 /// EL3<->RMM shared page (rmm-el3-interface.md §8).
@@ -308,4 +309,33 @@ pub fn create_rec_with(rmm: &Rmm<'_, FakePlatform>, rd: u64, rec: u64, cfg: &Rec
         delegate(rmm, a);
     }
     rmi(rmm, REC_CREATE, &[rd, rec, PARAMS]).x[0]
+}
+
+/// ESR_EL2.IL (32-bit instruction).
+pub const IL: u64 = 1 << 25;
+/// ESR_EL2 of a trapped AArch64 SMC (EC 0x17).
+pub const SMC: u64 = 0x17 << 26 | IL;
+
+/// A synchronous realm exit with the given syndrome registers.
+pub fn sync(esr: u64, far: u64, hpfar: u64) -> RealmExit {
+    RealmExit {
+        kind: ExitKind::Sync,
+        esr,
+        far,
+        hpfar,
+    }
+}
+
+/// HPFAR_EL2 for a fault at `ipa` (FIPA = IPA[n:12] at bit 4).
+pub fn hpfar(ipa: u64) -> u64 {
+    (ipa >> 12) << 4
+}
+
+/// Queue a realm SMC with x0..x(n) = `args` (nothing else changes).
+pub fn push_smc(f: &FakePlatform, args: &[u64]) {
+    let args = args.to_vec();
+    f.push_realm_step(move |r, _, _, _| {
+        r.gprs[..args.len()].copy_from_slice(&args);
+        sync(SMC, 0, 0)
+    });
 }
