@@ -91,6 +91,7 @@ pub mod rmi;
 pub mod rsi;
 pub(crate) mod rtt;
 pub mod run;
+pub mod timer;
 pub mod types;
 pub mod vmid;
 

@@ -45,10 +45,17 @@
 //!    realm's are never left in the CPU: neither
 //!    world can observe the other's state. Injecting exceptions into the
 //!    realm (UNDEF, SEA) is done by the logic by editing `regs`/`sysregs`.
+//!    The realm uses its EL1 virtual and physical timers and the physical
+//!    counter untrapped, with no counter offsets; the physical interrupt of
+//!    each timer named in `s2.timer_mask` is masked at EL2 while it runs
+//!    (CNTHCTL_EL2.CNTVMASK/CNTPMASK).
+//! 9. `counter` reads the physical count the realm's timers compare against
+//!    (CNTPCT_EL0, after an ISB so it is not read early).
 
 use core::ops::Deref;
 use core::sync::atomic::AtomicU64;
 
+use crate::timer::TimerMask;
 use crate::types::{El3Error, MemoryFault, PhysAddr};
 
 /// Words in one 4 KiB granule.
@@ -146,6 +153,9 @@ pub struct Stage2 {
     pub trap_wfi: bool,
     /// Trap WFE to R-EL2 (RecRun.enter.flags.TRAP_WFE).
     pub trap_wfe: bool,
+    /// EL1 timer interrupts masked at EL2 while the REC runs, because their
+    /// output is asserted and already reported to the host (`timer.rs`).
+    pub timer_mask: TimerMask,
 }
 
 /// Why `run_realm` returned.
@@ -203,6 +213,8 @@ pub trait Platform: Sync {
     fn tlbi_ipa(&self, vmid: u16, ipa: u64);
     /// Invalidate all TLB entries of the realm with `vmid`, on all CPUs.
     fn tlbi_vmid(&self, vmid: u16);
+    /// The physical count (CNTPCT_EL0) now (contract 9).
+    fn counter(&self) -> u64;
     /// Run a REC until its next exit to R-EL2 (contract 8).
     fn run_realm(
         &self,

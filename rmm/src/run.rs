@@ -63,6 +63,7 @@ use crate::ripas::RipasChange;
 use crate::rmi::Rmm;
 use crate::rtt::s2tte::{Ripas, S2tte};
 use crate::rtt::{PAGE_LEVEL, level_size};
+use crate::timer::TimerMask;
 use crate::types::{GranuleState, PhysAddr, RmiStatus};
 
 /// RmiRecExitReason values (§8).
@@ -749,7 +750,9 @@ impl<'a, P: Platform> Rmm<'a, P> {
 
     /// Run until an exit that goes to the host.
     fn run_loop(&self, ctx: &mut RecCtx, realm: &RealmInfo, flags: u64) -> RecExit {
-        let s2 = Stage2 {
+        // The timer output levels the host was told at the last exit.
+        let reported = TimerMask::of(&ctx.sysregs);
+        let mut s2 = Stage2 {
             vmid: realm.vmid,
             rtt_root: PhysAddr(realm.rtt_base),
             s2sz: realm.s2sz as u8,
@@ -757,8 +760,16 @@ impl<'a, P: Platform> Rmm<'a, P> {
             vmpidr: ctx.vmpidr(),
             trap_wfi: flags & enter_flags::TRAP_WFI != 0,
             trap_wfe: flags & enter_flags::TRAP_WFE != 0,
+            timer_mask: reported,
         };
         loop {
+            // Before every entry: if a timer's output changed since the host
+            // last saw it, tell the host (RMI_EXIT_IRQ) instead of running;
+            // otherwise mask what is asserted (timer.rs).
+            s2.timer_mask = TimerMask::refresh(&mut ctx.sysregs, self.platform.counter());
+            if s2.timer_mask != reported {
+                return RecExit::with_reason(exit_reason::IRQ);
+            }
             let mut gic = GicState {
                 hcr: ctx.gic_hcr,
                 lrs: ctx.gic_lrs,

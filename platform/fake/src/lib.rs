@@ -149,6 +149,8 @@ struct Inner {
     runs: Vec<RealmRun>,
     /// Fail the next `write_ns` calls whose range starts at one of these PAs.
     fail_writes: Vec<u64>,
+    /// The physical count `counter` returns (contract 9); tests set it.
+    counter: u64,
 }
 
 impl Inner {
@@ -228,6 +230,11 @@ impl FakePlatform {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking test thread must not hide the state from the others.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Set the physical count the realm's timers compare against.
+    pub fn set_counter(&self, now: u64) {
+        self.lock().counter = now;
     }
 
     /// PAS of the granule containing `pa`, `None` if not covered.
@@ -480,6 +487,10 @@ impl Platform for FakePlatform {
             i.set_byte(pa.0 + n as u64, *b);
         }
         Ok(())
+    }
+
+    fn counter(&self) -> u64 {
+        self.lock().counter
     }
 
     fn run_realm(

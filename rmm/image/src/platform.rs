@@ -54,6 +54,11 @@ impl Platform for ArmPlatform {
         arch::tlbi_s2_vmid(vmid);
     }
 
+    fn counter(&self) -> u64 {
+        arch::isb();
+        arch::read_sysreg!("cntpct_el0")
+    }
+
     fn run_realm(
         &self,
         regs: &mut RealmRegs,

@@ -9,8 +9,8 @@
 //!
 //! Not switched yet (the realm cannot use them): PAuth keys (HCR_EL2.API/APK
 //! are 0, so PAuth instructions trap and are answered with UNDEF), SVE/SME
-//! (CPTR_EL2.TZ/TSM trap them to R-EL2), the EL1 physical timer
-//! (CNTHCTL_EL2.EL1PCEN = 0 traps it), and debug and PMU registers. The GIC
+//! (CPTR_EL2.TZ/TSM trap them to R-EL2), and debug and PMU registers.
+//! Both EL1 timers belong to the realm while it runs (`cnthctl`). The GIC
 //! virtual CPU interface is switched by `gic.rs`.
 
 use crate::arch::{self, read_sysreg, write_sysreg};
@@ -72,6 +72,15 @@ fn vtcr(s2: &Stage2) -> u64 {
         | (0b01 << 8)
         | (sl0 << 6)
         | t0sz
+}
+
+/// CNTHCTL_EL2 (E2H = 0) while a realm runs: EL1PCTEN | EL1PCEN, so the
+/// realm uses the physical counter and its EL1 physical timer untrapped
+/// (its EL1 timers are switched with the EL1 context below), plus the
+/// FEAT_RME masks CNTVMASK (bit 18) / CNTPMASK (bit 19) for timers whose
+/// asserted output the host already knows (rmm::timer).
+fn cnthctl(s2: &Stage2) -> u64 {
+    0b11 | (u64::from(s2.timer_mask.virt) << 18) | (u64::from(s2.timer_mask.phys) << 19)
 }
 
 macro_rules! el1_regs {
@@ -156,7 +165,7 @@ pub fn run(
     write_sysreg!("vtcr_el2", vtcr(s2));
     write_sysreg!("vttbr_el2", (u64::from(s2.vmid) << 48) | s2.rtt_root.0);
     write_sysreg!("vmpidr_el2", s2.vmpidr);
-    write_sysreg!("cnthctl_el2", 0b01); // EL1PCTEN: counter readable; timer trapped
+    write_sysreg!("cnthctl_el2", cnthctl(s2));
     write_sysreg!("cntvoff_el2", 0);
     write_sysreg!("cptr_el2", CPTR_REALM);
     let host_gic = crate::gic::enter(gic);
