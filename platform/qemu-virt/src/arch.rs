@@ -113,9 +113,22 @@ pub fn cpu_index() -> usize {
 /// Write a 32-bit MMIO register.
 pub fn mmio_write32(addr: u64, val: u32) {
     // SAFETY: callers pass device registers of the QEMU virt map (the secure
-    // GPIO) that EL3 maps as Device memory; the write has no effect on
-    // Rust-visible memory.
+    // GPIO, the GIC) that EL3 maps as Device memory; the write has no effect
+    // on Rust-visible memory.
     unsafe { core::ptr::write_volatile(addr as *mut u32, val) }
+}
+
+/// Read a 32-bit MMIO register.
+pub fn mmio_read32(addr: u64) -> u32 {
+    // SAFETY: as for `mmio_write32`: a Device-memory register of the QEMU
+    // virt map (the GIC); reading it has no effect on Rust-visible memory.
+    unsafe { core::ptr::read_volatile(addr as *const u32) }
+}
+
+/// Read a 64-bit MMIO register.
+pub fn mmio_read64(addr: u64) -> u64 {
+    // SAFETY: as for `mmio_read32` (GICR_TYPER is a 64-bit register).
+    unsafe { core::ptr::read_volatile(addr as *const u64) }
 }
 
 /// Copy `dst.len()` bytes from physical (= EL3 virtual) address `src`.

@@ -16,6 +16,7 @@
 mod arch;
 mod console;
 mod context;
+mod gic;
 mod gpt;
 mod heap;
 mod layout;
@@ -102,6 +103,8 @@ extern "C" fn el3_primary_main(_cpu: u64) -> ! {
     }
     mmu::enable_on_this_cpu();
     arch::init_traps();
+    gic::init_distributor();
+    gic::init_this_cpu();
     let cpu = context::init_this_cpu(0);
     heap::init();
     println!(
@@ -194,6 +197,7 @@ extern "C" fn el3_secondary_main(index: u64) -> ! {
     mmu::enable_on_this_cpu();
     arch::init_traps();
     gpt::enable_on_this_cpu();
+    gic::init_this_cpu();
     let cpu = context::init_this_cpu(index as usize);
     let (entry, context_id) = psci::take_entry(cpu.index);
     if smc::rmm_failed() {

@@ -70,6 +70,38 @@ pub fn write_u64(pa: u64, v: u64) {
     unsafe { core::ptr::write_volatile(pa as *mut u64, v) }
 }
 
+/// Read a 32-bit GIC register (MMIO, NS view; QEMU virt map).
+pub fn mmio_read32(pa: u64) -> u32 {
+    // SAFETY: callers pass GIC distributor/redistributor registers of the
+    // QEMU virt map (0x0800_0000..0x0E00_0000), Device memory with the MMU
+    // off; no Rust-visible memory is touched.
+    unsafe { core::ptr::read_volatile(pa as *const u32) }
+}
+
+/// Write a 32-bit GIC register (as for `mmio_read32`).
+pub fn mmio_write32(pa: u64, v: u32) {
+    // SAFETY: as for `mmio_read32`.
+    unsafe { core::ptr::write_volatile(pa as *mut u32, v) }
+}
+
+/// Let this CPU's GIC CPU interface signal Group 1 interrupts of any
+/// priority (ICC_PMR_EL1 = 0xFF, ICC_IGRPEN1_EL1 = 1). PSTATE.I stays
+/// masked: the host never takes them, it only lets them exit a realm.
+pub fn gic_cpu_interface_on() {
+    // SAFETY: GIC CPU-interface system registers (ICC_SRE_EL2.SRE is set
+    // by EL3); no memory is touched.
+    unsafe {
+        asm!(
+            "msr S3_0_C4_C6_0, {pmr}",
+            "msr S3_0_C12_C12_7, {en}",
+            "isb",
+            pmr = in(reg) 0xFFu64,
+            en = in(reg) 1u64,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
 /// A word in NS memory written by QEMU's `-device loader` (run mode etc.).
 pub fn config_word(pa: u64) -> u32 {
     // SAFETY: the config page 0x5FFF_F000 is NS DRAM outside every image.

@@ -19,6 +19,7 @@ mod realm;
 mod rmi;
 mod smp;
 mod stress;
+mod timer_realm;
 
 use hw::println;
 

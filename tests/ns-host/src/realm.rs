@@ -271,6 +271,8 @@ unsafe extern "C" {
     static realm_psci_end: u8;
     static realm_gic_start: u8;
     static realm_gic_end: u8;
+    static realm_timer_start: u8;
+    static realm_timer_end: u8;
 }
 
 core::arch::global_asm!(include_str!("asm/realm_code.S"));
@@ -303,6 +305,10 @@ payload_loader!(
 payload_loader!(
     /// Acknowledge a virtual interrupt through ICC_IAR1_EL1.
     load_gic_payload, realm_gic_start, realm_gic_end
+);
+payload_loader!(
+    /// Arm the EL1 physical timer and acknowledge its injected interrupt.
+    load_timer_payload, realm_timer_start, realm_timer_end
 );
 
 fn load_code(page: u64, (start, end): (u64, u64)) {

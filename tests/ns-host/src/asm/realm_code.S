@@ -137,3 +137,40 @@ realm_gic_start:
 .balign 8
 .global realm_gic_end
 realm_gic_end:
+
+// Timer payload: arm the EL1 physical timer (CNTP_TVAL_EL0 = 0x4000
+// ticks, enabled, unmasked), unmask virtual group 1, then wait with WFI
+// until the host has injected the timer's interrupt: acknowledge it
+// through ICC_IAR1_EL1, note CNTP_CTL_EL0 (ISTATUS), turn the timer off,
+// EOI, and report INTID and the control value in a host call
+// (RsiHostCall at IPA 0x2000).
+.global realm_timer_start
+realm_timer_start:
+    movz    x1, #0xff
+    msr     S3_0_C4_C6_0, x1         // ICC_PMR_EL1
+    mov     x1, #1
+    msr     S3_0_C12_C12_7, x1       // ICC_IGRPEN1_EL1
+    movz    x1, #0x4000
+    msr     cntp_tval_el0, x1
+    mov     x1, #1                   // ENABLE
+    msr     cntp_ctl_el0, x1
+    isb
+1:  wfi
+    mrs     x0, S3_0_C12_C12_0       // ICC_IAR1_EL1
+    cmp     x0, #1023                // spurious: nothing injected yet
+    b.eq    1b
+    mrs     x2, cntp_ctl_el0
+    msr     cntp_ctl_el0, xzr
+    isb
+    msr     S3_0_C12_C12_1, x0       // ICC_EOIR1_EL1 (EOImode 0: deactivates)
+    movz    x9, #0x2000
+    str     x0, [x9, #8]
+    str     x2, [x9, #16]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+2:  b       2b
+.balign 8
+.global realm_timer_end
+realm_timer_end:
