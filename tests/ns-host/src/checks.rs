@@ -169,6 +169,7 @@ pub fn run() -> u64 {
     crate::psci_realm::run(&mut r);
     crate::gic_realm::run(&mut r);
     crate::timer_realm::run(&mut r);
+    crate::fold_realm::run(&mut r);
     let v = hw::smc([hw::PSCI_VERSION, 0, 0, 0, 0, 0, 0, 0])[0];
     r.check("psci_version", v == 0x1_0001, format_args!("{v:#x}"));
     let s = smp::run_secondaries();

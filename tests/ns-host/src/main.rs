@@ -12,6 +12,7 @@
 
 mod bench;
 mod checks;
+mod fold_realm;
 mod gic_realm;
 mod hw;
 mod psci_realm;
