@@ -13,6 +13,7 @@
 //! - [`mng`], [`td_params`]: TD creation and TDH.MNG.INIT (§5, §6.1);
 //! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7);
 //! - [`md`]: TD-scope metadata and TDH.MNG.RD (§2 leaf 11);
+//! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
 //!   PAGE.WBINVD (§2 "Teardown", §5).
 //!
@@ -39,6 +40,7 @@ pub mod tdmr;
 mod tdr;
 mod teardown;
 pub mod types;
+pub mod vp;
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
@@ -88,6 +90,9 @@ pub struct ModuleConfig {
     pub num_private_hkids: u16,
     /// Convertible memory ranges, ascending, non-overlapping; unused entries have size 0.
     pub cmrs: [Cmr; MAX_CMRS],
+    /// CPUID(1).EAX (family/model/stepping) a vCPU finds in RDX after
+    /// TDH.VP.INIT (§6.3).
+    pub cpuid1_eax: u32,
 }
 
 /// `ModuleConfig` rejected by [`Module::new`].
@@ -167,8 +172,10 @@ pub(crate) struct Tdcs {
     pub mrtd: Option<Mrtd>,
     pub mrtd_final: [u8; 48],
     pub rtmr: [Rtmr; 4],
-    /// vCPUs created (TDH.VP.CREATE; none yet).
+    /// vCPUs initialised (TDH.VP.INIT assigns index = this count).
     pub num_vcpus: u32,
+    /// x2APIC ID of each initialised vCPU (TDH.VP.INIT v1).
+    pub x2apic_ids: [u32; td_params::MAX_VCPUS as usize],
     /// vCPUs associated with an LP (checked by TDH.MNG.VPFLUSHDONE).
     pub num_assoc_vcpus: u32,
 }
@@ -189,6 +196,7 @@ impl Tdcs {
             mrtd_final: [0; 48],
             rtmr: [Rtmr::new(); 4],
             num_vcpus: 0,
+            x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
         }
     }
@@ -202,7 +210,8 @@ pub fn implemented(leaf: Leaf) -> bool {
         SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
         | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
         | MrExtend | MrFinalize | MngRd | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
-        | PhymemPageReclaim | PhymemPageWbinvd => true,
+        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush => true,
+        VpInit => leaf.version <= 1,
         MemSeptAdd => leaf.version == 0,
         _ => false,
     }
@@ -344,6 +353,10 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::MngKeyFreeId => self.mng_key_freeid(regs),
             LeafId::PhymemPageReclaim => self.phymem_page_reclaim(regs),
             LeafId::PhymemPageWbinvd => self.phymem_page_wbinvd(regs),
+            LeafId::VpCreate => self.vp_create(regs),
+            LeafId::VpAddCx => self.vp_add_cx(regs),
+            LeafId::VpInit => self.vp_init(lp, leaf.version, regs),
+            LeafId::VpFlush => self.vp_flush(lp, regs),
             _ => err(Code::OperandInvalid, OperandId::Rax),
         }
     }

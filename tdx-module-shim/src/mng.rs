@@ -145,6 +145,7 @@ impl<P: TdxPlatform> Module<P> {
             mrtd_final: [0; 48],
             rtmr: [Rtmr::new(); 4],
             num_vcpus: 0,
+            x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
         };
         Ok(Status::SUCCESS)

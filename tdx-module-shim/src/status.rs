@@ -46,7 +46,11 @@ pub enum Code {
     OpStateIncorrect = 0xC000_0608_0000_0000,
     /// (source)
     TdcxNumIncorrect = 0xC000_0610_0000_0000,
+    /// (source) Details: the conflicting x2APIC ID.
+    X2apicIdNotUnique = 0xC000_0621_0000_0000,
     VcpuStateIncorrect = 0xC000_0700_0000_0000,
+    VcpuAssociated = 0x8000_0701_0000_0000,
+    VcpuNotAssociated = 0x8000_0702_0000_0000,
     MaxVcpusExceeded = 0xC000_0705_0000_0000,
     KeyGenerationFailed = 0x8000_0800_0000_0000,
     TdKeysNotConfigured = 0x8000_0810_0000_0000,
@@ -158,6 +162,12 @@ impl Status {
             code,
             details: op as u32,
         }
+    }
+
+    /// A status with raw details (e.g. the x2APIC ID of
+    /// `TDX_X2APIC_ID_NOT_UNIQUE`).
+    pub const fn with_details(code: Code, details: u32) -> Self {
+        Status { code, details }
     }
 
     /// A status with up to four info bytes (the TDMR errors of

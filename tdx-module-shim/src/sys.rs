@@ -82,9 +82,11 @@ pub const SYS_RD_FIELDS: [(u64, u64); 20] = [
         0x9800_0001_0000_0100,
         crate::tdr::NUM_TDCX as u64 * PAGE_SIZE,
     ), // TDCS_BASE_SIZE
-    // TDVPS_BASE_SIZE: 6 pages, as the 1.5 module (unconfirmed; VP.* are
-    // not implemented yet).
-    (0x9800_0001_0000_0200, 6 * PAGE_SIZE),
+    // TDVPS_BASE_SIZE: the TDVPR and its TDCX pages (vp.rs).
+    (
+        0x9800_0001_0000_0200,
+        crate::vp::TDVPS_PAGES as u64 * PAGE_SIZE,
+    ),
     (0x9900_0001_0000_0004, 0), // NUM_CPUID_CONFIG: none configurable
     (0x9900_0001_0000_0008, td_params::MAX_VCPUS as u64), // MAX_VCPUS_PER_TD
     // CPUID_CONFIG leaves/values: empty lists (NUM_CPUID_CONFIG = 0), so

@@ -102,6 +102,7 @@ pub fn module_config(num_lps: u32, cmrs: [Cmr; MAX_CMRS]) -> ModuleConfig {
         first_private_hkid: half,
         num_private_hkids: half,
         cmrs,
+        cpuid1_eax: cpuid(1)[0],
     }
 }
 

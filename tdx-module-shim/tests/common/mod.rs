@@ -148,6 +148,7 @@ pub fn config() -> ModuleConfig {
         first_private_hkid: 32,
         num_private_hkids: 32,
         cmrs,
+        cpuid1_eax: 0x000A_06A0,
     }
 }
 
