@@ -40,6 +40,7 @@ mod harness;
 mod platform;
 mod seam;
 mod td_build;
+mod td_teardown;
 mod trap;
 mod vmm;
 

@@ -6,14 +6,13 @@
 //! the 4 KiB level, MEM.PAGE.ADD of a zero page at GPA 0x1000, 16
 //! MR.EXTENDs, MR.FINALIZE; then TDH.MNG.RD of the MRTD (known answer,
 //! checked at ring 3's side of the ABI) and the TD state; then teardown
-//! (VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
-//! every page with the TDR last, PAGE.WBINVD), after which every page is
-//! PT_NDA and the harness reads it as zeros. Error paths and isolation
+//! (`td_teardown.rs`). One vCPU is created after MNG.INIT: VP.CREATE,
+//! VP.ADDCX for the rest of its TDVPS, VP.INIT v1. Error paths and isolation
 //! (harness loads of module pages fault) are checked from ring 3 on the
 //! way.
 
 use tdx_module_shim::md::field;
-use tdx_module_shim::{Code, LeafId, OpState, OperandId, PageType};
+use tdx_module_shim::{Code, LeafId, OpState, OperandId};
 
 use qemu_q35::paging::UserSpace;
 use qemu_q35::{CpuIndex, println};
@@ -42,13 +41,13 @@ struct Step {
 }
 
 #[derive(Debug)]
-struct Script {
+pub(crate) struct Script {
     steps: [Step; MAX_CALLS],
     n: usize,
 }
 
 impl Script {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Script {
             steps: [Step {
                 call: Call::default(),
@@ -58,7 +57,7 @@ impl Script {
         }
     }
 
-    fn push(&mut self, call: Call, want: Option<(&'static str, u64)>) {
+    pub(crate) fn push(&mut self, call: Call, want: Option<(&'static str, u64)>) {
         if let Some(s) = self.steps.get_mut(self.n) {
             *s = Step { call, want };
             self.n += 1;
@@ -72,7 +71,7 @@ impl Script {
         }
     }
 
-    fn seamcall(&mut self, name: &'static str, inp: [u64; 5], want: u64) {
+    pub(crate) fn seamcall(&mut self, name: &'static str, inp: [u64; 5], want: u64) {
         self.push(Call::seamcall(inp), Some((name, want)));
     }
 
@@ -86,7 +85,7 @@ impl Script {
 
     /// Runs the script; every SEAMCALL's status is one check line. Ops
     /// that did not run keep OUT = NOT_RUN and fail their check.
-    fn run(&self, cpu: CpuIndex, space: UserSpace, probe: Option<u64>) -> (u64, Block) {
+    pub(crate) fn run(&self, cpu: CpuIndex, space: UserSpace, probe: Option<u64>) -> (u64, Block) {
         let mut calls = [Call::default(); MAX_CALLS];
         for (c, s) in calls.iter_mut().zip(&self.steps[..self.n]) {
             *c = s.call;
@@ -102,8 +101,14 @@ impl Script {
     }
 }
 
-fn call(id: LeafId, rcx: u64, rdx: u64, r8: u64, r9: u64) -> [u64; 5] {
+pub(crate) fn call(id: LeafId, rcx: u64, rdx: u64, r8: u64, r9: u64) -> [u64; 5] {
     [leaf(id), rcx, rdx, r8, r9]
+}
+
+/// The same call with leaf version 1 (RAX bits 23:16).
+fn leaf_v1(mut c: [u64; 5]) -> [u64; 5] {
+    c[0] |= 1 << 16;
+    c
 }
 
 fn hex48(s: &str) -> [u8; 48] {
@@ -157,7 +162,7 @@ pub fn package_job(cpu: CpuIndex, space: UserSpace, job: Job, arg: u64) {
 }
 
 /// Runs `job` on one LP of every package other than the BSP's.
-fn other_packages(cpu: CpuIndex, online: u32, job: Job, arg: u64) {
+pub(crate) fn other_packages(cpu: CpuIndex, online: u32, job: Job, arg: u64) {
     let Some(m) = global::MODULE.get() else {
         return;
     };
@@ -271,6 +276,28 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
         call(LeafId::MngInit, tdr, vmm::TD_PARAMS, 0, 0),
         0,
     );
+    s.seamcall(
+        "CPL3 TDH.VP.CREATE",
+        call(LeafId::VpCreate, vmm::tdvps(0), tdr, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TDH.VP.INIT before its TDCX pages -> TDCX_NUM_INCORRECT",
+        call(LeafId::VpInit, vmm::tdvps(0), 0, 0, 0),
+        st0(Code::TdcxNumIncorrect),
+    );
+    for i in 1..vmm::TDVPS_PAGES {
+        s.seamcall(
+            "CPL3 TDH.VP.ADDCX",
+            call(LeafId::VpAddCx, vmm::tdvps(i), vmm::tdvps(0), 0, 0),
+            0,
+        );
+    }
+    s.seamcall(
+        "CPL3 TDH.VP.INIT v1 (x2APIC ID 0)",
+        leaf_v1(call(LeafId::VpInit, vmm::tdvps(0), 0, 0, 0)),
+        0,
+    );
     for (lvl, name) in [
         (3, "CPL3 TDH.MEM.SEPT.ADD level 3"),
         (2, "CPL3 TDH.MEM.SEPT.ADD level 2"),
@@ -351,7 +378,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
     read_metadata(cpu, space, tdr, num_tdcx);
 
     // 7. Teardown: every page goes back to the harness, zeroed.
-    teardown(
+    crate::td_teardown::run(
         cpu,
         space,
         online,
@@ -398,9 +425,9 @@ fn read_metadata(cpu: CpuIndex, space: UserSpace, tdr: u64, num_tdcx: u64) {
     );
     check_eq(
         cpu,
-        "MNG.RD: CHLDCNT = TDCX + SEPT + private pages",
+        "MNG.RD: CHLDCNT = TDCX + SEPT + private + TDVPS pages",
         r8(1),
-        num_tdcx + 4,
+        num_tdcx + 4 + vmm::TDVPS_PAGES,
     );
     let mut got = [0u8; 48];
     for (k, c) in got.chunks_exact_mut(8).enumerate() {
@@ -419,142 +446,6 @@ fn read_metadata(cpu: CpuIndex, space: UserSpace, tdr: u64, num_tdcx: u64) {
         "MNG.RD v1: RDX = first field ID (FATAL)",
         b.calls[9].out[2],
         field::FATAL,
-    );
-}
-
-/// The TD's pages, children first, TDR last.
-fn td_pages(tdr: u64, num_tdcx: u64, out: &mut [u64; 24]) -> usize {
-    let mut n = 0;
-    let mut push = |p: u64| {
-        if let Some(slot) = out.get_mut(n) {
-            *slot = p;
-            n += 1;
-        }
-    };
-    for i in 0..num_tdcx {
-        push(vmm::tdcx(i));
-    }
-    for l in 1..=3 {
-        push(vmm::sept(l));
-    }
-    push(vmm::PRIVATE);
-    push(tdr);
-    n
-}
-
-/// VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
-/// every page (TDR last), PAGE.WBINVD; then every page is PT_NDA and the
-/// harness reads it as zeros.
-fn teardown(cpu: CpuIndex, space: UserSpace, online: u32, tdr: u64, num_tdcx: u64, hkid_pa: u64) {
-    let mut s = Script::new();
-    s.seamcall(
-        "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR before teardown -> LIFECYCLE_STATE_INCORRECT",
-        call(LeafId::PhymemPageReclaim, tdr, 0, 0, 0),
-        st0(Code::LifecycleStateIncorrect),
-    );
-    s.seamcall(
-        "CPL3 TDH.MNG.KEY.FREEID before VPFLUSHDONE -> LIFECYCLE_STATE_INCORRECT",
-        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
-        st0(Code::LifecycleStateIncorrect),
-    );
-    s.seamcall(
-        "CPL3 TDH.MNG.VPFLUSHDONE",
-        call(LeafId::MngVpFlushDone, tdr, 0, 0, 0),
-        0,
-    );
-    s.seamcall(
-        "CPL3 TDH.MNG.KEY.FREEID before CACHE.WB -> WBCACHE_NOT_COMPLETE",
-        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
-        st0(Code::WbcacheNotComplete),
-    );
-    s.seamcall(
-        "CPL3 TDH.PHYMEM.CACHE.WB (BSP's package)",
-        call(LeafId::PhymemCacheWb, 0, 0, 0, 0),
-        0,
-    );
-    let (exit, _) = s.run(cpu, space, None);
-    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
-    other_packages(cpu, online, Job::CacheWb, 0);
-
-    let mut pages = [0u64; 24];
-    let n = td_pages(tdr, num_tdcx, &mut pages);
-    let pages = &pages[..n];
-    let mut s = Script::new();
-    s.seamcall(
-        "CPL3 TDH.MNG.KEY.FREEID",
-        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
-        0,
-    );
-    s.seamcall(
-        "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR first -> TD_ASSOCIATED_PAGES_EXIST",
-        call(LeafId::PhymemPageReclaim, tdr, 0, 0, 0),
-        st0(Code::TdAssociatedPagesExist),
-    );
-    for &p in pages {
-        s.seamcall(
-            "CPL3 TDH.PHYMEM.PAGE.RECLAIM",
-            call(LeafId::PhymemPageReclaim, p, 0, 0, 0),
-            0,
-        );
-    }
-    s.seamcall(
-        "CPL3 TDH.PHYMEM.PAGE.WBINVD of the old TDR (with its HKID)",
-        call(LeafId::PhymemPageWbinvd, tdr | hkid_pa, 0, 0, 0),
-        0,
-    );
-    let (exit, b) = s.run(cpu, space, None);
-    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
-    let types_ok = pages.iter().enumerate().all(|(i, &p)| {
-        let want = if p == tdr {
-            PageType::Tdr
-        } else if i < num_tdcx as usize {
-            PageType::Tdcx
-        } else if p == vmm::PRIVATE {
-            PageType::Reg
-        } else {
-            PageType::Ept
-        };
-        let out = &b.calls[2 + i].out;
-        out[1] == want as u64 && out[2] == if p == tdr { 0 } else { tdr }
-    });
-    check(
-        cpu,
-        "PAGE.RECLAIM: RCX = page type, RDX = owner TDR for every page",
-        types_ok,
-        format_args!("{n} pages"),
-    );
-
-    let mut s = Script::new();
-    for &p in pages {
-        s.seamcall(
-            "CPL3 TDH.PHYMEM.PAGE.RDMD of a reclaimed page",
-            call(LeafId::PhymemPageRdmd, p, 0, 0, 0),
-            0,
-        );
-        s.push(Call::or_words(p, PAGE / 8), None);
-    }
-    let (exit, b) = s.run(cpu, space, None);
-    check_eq(
-        cpu,
-        "CPL3 reads every reclaimed page without a fault",
-        exit,
-        EXIT_NO_FAULT,
-    );
-    let nda = b.calls[..2 * n]
-        .chunks_exact(2)
-        .all(|c| c[0].out[1] == PageType::Nda as u64 && c[0].out[2] == 0);
-    check(
-        cpu,
-        "PHYMEM.PAGE.RDMD: every reclaimed page is PT_NDA, no owner",
-        nda,
-        format_args!("{n} pages"),
-    );
-    let zero = b.calls[..2 * n].chunks_exact(2).all(|c| c[1].out[0] == 0);
-    check(
-        cpu,
-        "every reclaimed page reads all zeros from ring 3",
-        zero,
-        format_args!("{n} pages x 4 KiB"),
     );
 }
 

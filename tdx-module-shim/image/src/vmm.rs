@@ -56,14 +56,20 @@ pub const MAX_TDCX: u64 = 16;
 pub const fn sept(l: u64) -> u64 {
     POOL + (1 + MAX_TDCX + l) * PAGE
 }
+/// Pages of the TD's one vCPU: the TDVPR, then its TDCX pages.
+pub const TDVPS_PAGES: u64 = tdx_module_shim::vp::TDVPS_PAGES as u64;
+/// TDVPS page `i` (0 = the TDVPR).
+pub const fn tdvps(i: u64) -> u64 {
+    POOL + (1 + MAX_TDCX + 4 + i) * PAGE
+}
 /// The TD private page added at GPA 0x1000.
 pub const PRIVATE: u64 = private(0);
 /// Private page `j` (j < [`MAX_PRIVATE`]): the rest of the pool, used
 /// by bench mode's PAGE.ADD rounds (bench.rs).
 pub const fn private(j: u64) -> u64 {
-    POOL + (1 + MAX_TDCX + 4 + j) * PAGE
+    POOL + (1 + MAX_TDCX + 4 + TDVPS_PAGES + j) * PAGE
 }
-pub const MAX_PRIVATE: u64 = (POOL_END - POOL) / PAGE - (1 + MAX_TDCX + 4);
+pub const MAX_PRIVATE: u64 = (POOL_END - POOL) / PAGE - (1 + MAX_TDCX + 4 + TDVPS_PAGES);
 
 /// The TDMR the harness describes.
 pub fn tdmr() -> TdmrInfo {

@@ -1,0 +1,182 @@
+//! TD teardown driven by the ring-3 harness: VP.FLUSH of the vCPU (on the
+//! LP that VP.INIT associated it with), MNG.VPFLUSHDONE, CACHE.WB on every
+//! package, KEY.FREEID, PAGE.RECLAIM of every page with the TDR last,
+//! PAGE.WBINVD; after which every page is PT_NDA and the harness reads it
+//! as zeros. Error paths are checked on the way.
+
+use tdx_module_shim::{Code, LeafId, PageType};
+
+use qemu_q35::CpuIndex;
+use qemu_q35::paging::UserSpace;
+
+use crate::checks::{check, check_eq};
+use crate::harness::{Call, EXIT_NO_FAULT, MAX_CALLS};
+use crate::td_build::{Script, call, other_packages};
+use crate::vmm::{self, PAGE};
+use crate::{Job, st0};
+
+/// Upper bound on the TD's pages (TDCX, SEPT, private, TDVPS, TDR).
+const MAX_PAGES: usize = vmm::MAX_TDCX as usize + 3 + 1 + vmm::TDVPS_PAGES as usize + 1;
+
+/// The TD's pages, children first, TDR last.
+fn td_pages(tdr: u64, num_tdcx: u64, out: &mut [u64; MAX_PAGES]) -> usize {
+    let mut n = 0;
+    let mut push = |p: u64| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = p;
+            n += 1;
+        }
+    };
+    for i in 0..num_tdcx {
+        push(vmm::tdcx(i));
+    }
+    for l in 1..=3 {
+        push(vmm::sept(l));
+    }
+    push(vmm::PRIVATE);
+    for i in (0..vmm::TDVPS_PAGES).rev() {
+        push(vmm::tdvps(i));
+    }
+    push(tdr);
+    n
+}
+
+/// VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
+/// every page (TDR last), PAGE.WBINVD; then every page is PT_NDA and the
+/// harness reads it as zeros.
+pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, tdr: u64, num_tdcx: u64, hkid_pa: u64) {
+    let mut s = Script::new();
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR before teardown -> LIFECYCLE_STATE_INCORRECT",
+        call(LeafId::PhymemPageReclaim, tdr, 0, 0, 0),
+        st0(Code::LifecycleStateIncorrect),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.KEY.FREEID before VPFLUSHDONE -> LIFECYCLE_STATE_INCORRECT",
+        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
+        st0(Code::LifecycleStateIncorrect),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.VPFLUSHDONE with the vCPU associated -> FLUSHVP_NOT_DONE",
+        call(LeafId::MngVpFlushDone, tdr, 0, 0, 0),
+        st0(Code::FlushvpNotDone),
+    );
+    s.seamcall(
+        "CPL3 TDH.VP.FLUSH (on the LP of VP.INIT)",
+        call(LeafId::VpFlush, vmm::tdvps(0), 0, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TDH.VP.FLUSH again -> VCPU_NOT_ASSOCIATED",
+        call(LeafId::VpFlush, vmm::tdvps(0), 0, 0, 0),
+        st0(Code::VcpuNotAssociated),
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.VPFLUSHDONE",
+        call(LeafId::MngVpFlushDone, tdr, 0, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TDH.MNG.KEY.FREEID before CACHE.WB -> WBCACHE_NOT_COMPLETE",
+        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
+        st0(Code::WbcacheNotComplete),
+    );
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.CACHE.WB (BSP's package)",
+        call(LeafId::PhymemCacheWb, 0, 0, 0, 0),
+        0,
+    );
+    let (exit, _) = s.run(cpu, space, None);
+    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
+    other_packages(cpu, online, Job::CacheWb, 0);
+
+    let mut pages = [0u64; MAX_PAGES];
+    let n = td_pages(tdr, num_tdcx, &mut pages);
+    let pages = &pages[..n];
+    let mut s = Script::new();
+    s.seamcall(
+        "CPL3 TDH.MNG.KEY.FREEID",
+        call(LeafId::MngKeyFreeId, tdr, 0, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR first -> TD_ASSOCIATED_PAGES_EXIST",
+        call(LeafId::PhymemPageReclaim, tdr, 0, 0, 0),
+        st0(Code::TdAssociatedPagesExist),
+    );
+    for &p in pages {
+        s.seamcall(
+            "CPL3 TDH.PHYMEM.PAGE.RECLAIM",
+            call(LeafId::PhymemPageReclaim, p, 0, 0, 0),
+            0,
+        );
+    }
+    s.seamcall(
+        "CPL3 TDH.PHYMEM.PAGE.WBINVD of the old TDR (with its HKID)",
+        call(LeafId::PhymemPageWbinvd, tdr | hkid_pa, 0, 0, 0),
+        0,
+    );
+    let (exit, b) = s.run(cpu, space, None);
+    check_eq(cpu, "harness run completed", exit, EXIT_NO_FAULT);
+    let types_ok = pages.iter().enumerate().all(|(i, &p)| {
+        let want = if p == tdr {
+            PageType::Tdr
+        } else if i < num_tdcx as usize
+            || (vmm::tdvps(1)..vmm::tdvps(vmm::TDVPS_PAGES)).contains(&p)
+        {
+            PageType::Tdcx
+        } else if p == vmm::tdvps(0) {
+            PageType::Tdvpr
+        } else if p == vmm::PRIVATE {
+            PageType::Reg
+        } else {
+            PageType::Ept
+        };
+        let out = &b.calls[2 + i].out;
+        out[1] == want as u64 && out[2] == if p == tdr { 0 } else { tdr }
+    });
+    check(
+        cpu,
+        "PAGE.RECLAIM: RCX = page type, RDX = owner TDR for every page",
+        types_ok,
+        format_args!("{n} pages"),
+    );
+
+    let (mut nda, mut zero, mut clean) = (true, true, true);
+    for chunk in pages.chunks(MAX_CALLS / 2) {
+        let mut s = Script::new();
+        for &p in chunk {
+            s.seamcall(
+                "CPL3 TDH.PHYMEM.PAGE.RDMD of a reclaimed page",
+                call(LeafId::PhymemPageRdmd, p, 0, 0, 0),
+                0,
+            );
+            s.push(Call::or_words(p, PAGE / 8), None);
+        }
+        let (exit, b) = s.run(cpu, space, None);
+        clean &= exit == EXIT_NO_FAULT;
+        let calls = &b.calls[..2 * chunk.len()];
+        nda &= calls
+            .chunks_exact(2)
+            .all(|c| c[0].out[1] == PageType::Nda as u64 && c[0].out[2] == 0);
+        zero &= calls.chunks_exact(2).all(|c| c[1].out[0] == 0);
+    }
+    check(
+        cpu,
+        "CPL3 reads every reclaimed page without a fault",
+        clean,
+        format_args!("{n} pages"),
+    );
+    check(
+        cpu,
+        "PHYMEM.PAGE.RDMD: every reclaimed page is PT_NDA, no owner",
+        nda,
+        format_args!("{n} pages"),
+    );
+    check(
+        cpu,
+        "every reclaimed page reads all zeros from ring 3",
+        zero,
+        format_args!("{n} pages x 4 KiB"),
+    );
+}
