@@ -95,9 +95,9 @@ fn rtt_set_ripas_failure_conditions_in_priority_order() {
             error_rtt(2),
         ),
         (
-            "top_align: entry ends beyond top",
+            "top_gran_align: top not 4 KiB aligned",
             |a| a[3] = a[2] + 0x800,
-            error_rtt(3),
+            ERROR_INPUT,
         ),
     ];
     let before = (
@@ -156,10 +156,65 @@ fn rtt_set_ripas_on_a_running_rec_is_error_rec() {
         let t = s.spawn(|| enter(&rmm, REC0, 0));
         inside.wait();
         let r = rmi(&rmm, SET_RIPAS, &[RD, REC0, IPA, IPA + 0x1000]);
-        assert_eq!(r.x[..2], [ERROR_REC, 0]);
+        assert_eq!(r.x[..2], [ERROR_REC, 0], "rec_state: the REC is running");
         release.wait();
         assert_eq!(t.join().unwrap(), SUCCESS);
     });
     assert_eq!(entry(&rmm, IPA), [3, 1, DATA0, RAM], "unchanged");
     assert_eq!(gstate(&rmm, REC0), (Some(GranuleState::Rec), 0));
+}
+
+/// DEN0137 1.0-rel0 B4.3.21.2: `base_align` and `no_progress` fail only if
+/// the entry's RIPAS is not the requested one, and `top_gran_align`
+/// (ERROR_INPUT) comes before `no_progress`. An entry that already has the
+/// requested RIPAS counts as done even where base is inside it or top
+/// cuts it.
+#[test]
+fn rtt_set_ripas_base_align_and_no_progress_depend_on_the_ripas() {
+    let env = Env::new();
+    let rmm = env.rmm();
+    setup(&rmm);
+    let f = rmm.platform();
+    // REC1: EMPTY for a range that starts inside the EMPTY L2 entry 1 and
+    // ends inside the EMPTY L2 entry 2: nothing needs to change.
+    let (base, top) = (IPA + L2_SIZE + 0x1000, IPA + 2 * L2_SIZE + 0x1000);
+    request(&rmm, REC1, base, top, EMPTY, 0);
+    let rtts = || [RTT_BASE, RTT_BASE + 0x1000, L2, L3].map(|t| f.read_raw(PhysAddr(t), 4096));
+    let before = rtts();
+    assert_eq!(
+        set_ripas(&rmm, REC1, base, top),
+        [SUCCESS, top],
+        "base_align: unaligned base, RIPAS already EMPTY"
+    );
+    assert!(rtts() == before, "no entry written");
+    assert!(f.tlbi_log().is_empty());
+    assert_eq!(req_words(&rmm, REC1)[4], top, "progress");
+    assert_eq!(complete(&rmm, REC1, 0).0, [0, top, ACCEPT]);
+
+    // REC0: RAM for the first 4 KiB of the EMPTY L2 entry 2 (base
+    // aligned): the entry must change but ends beyond top.
+    let (base, top) = (IPA + 2 * L2_SIZE, IPA + 2 * L2_SIZE + 0x1000);
+    request(&rmm, REC0, base, top, RAM, 0);
+    let before = (world(&rmm, 50), req_words(&rmm, REC0));
+    for (rule, t, want) in [
+        (
+            "top_gran_align beats no_progress",
+            base + 0x800,
+            ERROR_INPUT,
+        ),
+        (
+            "no_progress: L2 entry must change, ends beyond top",
+            top,
+            error_rtt(2),
+        ),
+    ] {
+        assert_eq!(set_ripas(&rmm, REC0, base, t), [want, 0], "{rule}");
+        let after = (world(&rmm, 50), req_words(&rmm, REC0));
+        assert!(after == before, "{rule}: nothing changed");
+    }
+    // base_bound is checked before base_align.
+    let r = rmi(&rmm, SET_RIPAS, &[RD, REC0, base + 0x1000, top]);
+    assert_eq!(r.x[0], ERROR_INPUT, "base_bound still comes first");
+    assert!(f.tlbi_log().is_empty());
+    assert!(f.violations().is_empty());
 }
