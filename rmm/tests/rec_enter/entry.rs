@@ -162,7 +162,11 @@ fn running_rec_is_busy() {
         let t = s.spawn(|| rmi(&rmm, REC_ENTER, &[REC0, RUN]).x[0]);
         inside.wait();
         assert_eq!(gstate(&rmm, REC0), (Some(GranuleState::Rec), 1));
-        assert_eq!(rmi(&rmm, REC_ENTER, &[REC0, RUN]).x[0], ERROR_REC);
+        assert_eq!(
+            rmi(&rmm, REC_ENTER, &[REC0, RUN]).x[0],
+            ERROR_REC,
+            "rec_state: the REC is running"
+        );
         assert_eq!(rmi(&rmm, REC_DESTROY, &[REC0]).x[0], ERROR_REC);
         // The RD and the RTTs are free while the realm runs.
         assert_eq!(rmi(&rmm, RTT_READ_ENTRY, &[RD, IPA, 3]).x[0], SUCCESS);

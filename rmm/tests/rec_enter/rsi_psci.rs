@@ -118,7 +118,11 @@ fn psci_cpu_on_affinity_and_system_off() {
     );
     assert_eq!(exit_word(&rmm, 0), 3, "RMI_EXIT_PSCI");
     assert_eq!(exit_gprs(&rmm)[..3], [0xC400_0003, 1, 0]);
-    assert_eq!(enter(&rmm, REC0, 0, &[]), ERROR_REC, "PSCI pending");
+    assert_eq!(
+        enter(&rmm, REC0, 0, &[]),
+        ERROR_REC,
+        "rec_psci: PSCI pending"
+    );
     assert_eq!(enter(&rmm, REC1, 0, &[]), ERROR_REC, "target not runnable");
     // PSCI_COMPLETE failure rows, then success.
     assert_eq!(rmi(&rmm, PSCI_COMPLETE, &[REC0, REC0, 0]).x[0], ERROR_INPUT);
@@ -152,6 +156,72 @@ fn psci_cpu_on_affinity_and_system_off() {
     assert_eq!(enter(&rmm, REC1, 0, &[]), SUCCESS);
     assert_eq!(exit_word(&rmm, 0), 3);
     assert_eq!(exit_word(&rmm, 0x200), 0x8400_0008);
-    assert_eq!(enter(&rmm, REC0, 0, &[]), error_realm(1), "SYSTEM_OFF");
+    assert_eq!(enter(&rmm, REC0, 0, &[]), error_realm(1), "system_off");
+    assert!(f.violations().is_empty());
+}
+
+/// RMI_PSCI_COMPLETE failure conditions in DEN0137 1.0-rel0 B4.3.7 order,
+/// all ERROR_INPUT; no REC changes. Then the same call with valid inputs
+/// succeeds.
+#[test]
+fn psci_complete_failure_conditions_in_priority_order() {
+    let env = Env::new();
+    let rmm = env.rmm();
+    let f = rmm.platform();
+    // An active realm with REC 0 (runnable), REC 1 and REC 2 (not).
+    create_realm(&rmm);
+    let rec2 = pool(33);
+    let recs = [REC0, REC1, rec2];
+    for (i, &rec) in recs.iter().enumerate() {
+        let c = RecCfg {
+            flags: u64::from(i == 0),
+            ..RecCfg::nth(i as u64)
+        };
+        assert_eq!(create_rec_with(&rmm, RD, rec, &c), SUCCESS);
+    }
+    assert_eq!(rmi(&rmm, REALM_ACTIVATE, &[RD]).x[0], SUCCESS);
+    // A REC of another realm.
+    let other = RealmCfg {
+        vmid: 8,
+        rtt_base: pool(22),
+        ..RealmCfg::default()
+    };
+    assert_eq!(create_realm_with(&rmm, NEW_RD, &other), SUCCESS);
+    let c = RecCfg {
+        aux: aux_of(3),
+        ..RecCfg::nth(0)
+    };
+    assert_eq!(create_rec_with(&rmm, NEW_RD, NEW_REC, &c), SUCCESS);
+    // REC 0 asks for PSCI_CPU_ON(MPIDR 1).
+    push_smc(f, &[0xC400_0003, 1, 0x8_8000, 0]);
+    assert_eq!(enter(&rmm, REC0, 0, &[]), SUCCESS);
+    assert_eq!(exit_word(&rmm, 0), 3, "RMI_EXIT_PSCI");
+    delegate(&rmm, pool(43));
+    let rows: &[(&str, [u64; 3])] = &[
+        ("alias", [REC0, REC0, 0]),
+        ("calling_align", [REC0 + 8, REC1, 0]),
+        ("calling_bound", [RMM_BASE, REC1, 0]),
+        ("calling_state: RD", [RD, REC1, 0]),
+        ("calling_state: DELEGATED", [pool(43), REC1, 0]),
+        ("target_align", [REC0, REC1 + 8, 0]),
+        ("target_bound", [REC0, RMM_BASE, 0]),
+        ("target_state: RD", [REC0, RD, 0]),
+        ("target_state: REC_AUX", [REC0, aux_of(1)[0], 0]),
+        ("pending: REC 1 has no request", [REC1, REC0, 0]),
+        ("owner: a REC of another realm", [REC0, NEW_REC, 0]),
+        ("target: REC 2 is not MPIDR 1", [REC0, rec2, 0]),
+        ("status: CPU_ON takes SUCCESS or DENIED", [REC0, REC1, 5]),
+    ];
+    let recs_now = || recs.map(|r| (gstate(&rmm, r), f.read_raw(PhysAddr(r), 4096)));
+    let before = recs_now();
+    for (rule, a) in rows {
+        let r = rmi(&rmm, PSCI_COMPLETE, a);
+        assert_eq!(r.x[0], ERROR_INPUT, "{rule}");
+        assert_eq!(r.x[4], 0x4444_4444, "{rule}: x4 preserved");
+        assert!(recs_now() == before, "{rule}: nothing changed");
+    }
+    assert_eq!(rmi(&rmm, PSCI_COMPLETE, &[REC0, REC1, 0]).x[0], SUCCESS);
+    assert_eq!(rec_word(&rmm, REC1, layout::FLAGS), 1, "target runnable");
+    assert_eq!(rec_word(&rmm, REC1, layout::PC), 0x8_8000);
     assert!(f.violations().is_empty());
 }
