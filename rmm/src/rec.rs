@@ -198,11 +198,14 @@ impl<'a, P: Platform> Rmm<'a, P> {
     /// ACS `rmi_rec_create_data.h`):
     ///
     /// 1. `params_align`, `params_bound`, `params_pas` (the one NS read
-    ///    faults) -> ERROR_INPUT; `params_valid`: reserved flag bits set ->
-    ///    ERROR_INPUT
+    ///    faults) -> ERROR_INPUT; then reserved RmiRecCreateFlags bits set
+    ///    -> ERROR_INPUT (not a 1.0-rel0 failure condition: the type's
+    ///    RmiRecCreateFlags reserved bits must be zero)
     /// 2. `rec_align`, `rec_bound`, `rec_state` (DELEGATED) -> ERROR_INPUT
     /// 3. `rd_align`, `rd_bound`, `rd_state` -> ERROR_INPUT
     /// 4. `realm_state`: realm not NEW -> ERROR_REALM(0)
+    /// 4a. `num_recs`: the realm has 2^MAX_RECS_ORDER - 1 live RECs
+    ///    (RMI_FEATURES) -> ERROR_REALM(0)
     /// 5. `mpidr_index`: the MPIDR's REC index is not the realm's REC count
     ///    (or has reserved bits set) -> ERROR_INPUT
     /// 6. `num_aux`: not REC_AUX_COUNT -> ERROR_INPUT
@@ -224,7 +227,7 @@ impl<'a, P: Platform> Rmm<'a, P> {
         let buf: [u8; PARAMS_LEN] = self.read_params(params_pa)?;
         let p = RecParams::parse(&buf);
         if p.flags & !FLAG_RUNNABLE != 0 {
-            return Err(RmiStatus::ErrorInput); // params_valid
+            return Err(RmiStatus::ErrorInput); // reserved RmiRecCreateFlags bits (MBZ)
         }
         let rec_pa = PhysAddr(rec);
         if !rec_pa.is_granule_aligned() || self.granules.is_reserved(rec_pa) != Some(false) {
@@ -237,6 +240,12 @@ impl<'a, P: Platform> Rmm<'a, P> {
         let mut rec_g = self.try_lock_in_state(rec_pa, GranuleState::Delegated)?; // rec_state
         if realm.state != RealmState::New {
             return Err(RmiStatus::ErrorRealm(0)); // realm_state
+        }
+        // num_recs: the realm already has the most live RECs RMI_FEATURES
+        // allows, 2^MAX_RECS_ORDER - 1 (the 4-bit field as reported).
+        let max_recs = (1u64 << (self.features.max_recs_order & 0xF)) - 1;
+        if u64::from(rd_g.refcount()) >= max_recs {
+            return Err(RmiStatus::ErrorRealm(0)); // num_recs
         }
         let rd_map = self.platform.map_granule(rd_g.pa(), Slot::Rd);
         let count = rd_map[RD_REC_COUNT_WORD].load(Ordering::Relaxed);

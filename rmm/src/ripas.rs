@@ -37,7 +37,7 @@
 //! change (assigned entries stay live). Unlike RTT_INIT_RIPAS the RIM is not
 //! extended: it is frozen once the realm is active.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::platform::{GranuleWords, Platform, Slot};
 use crate::realm::RealmInfo;
@@ -207,14 +207,12 @@ impl<P: Platform> Rmm<'_, P> {
     }
 
     /// RMI_RTT_SET_RIPAS(rd, rec, base, top) -> x1 = the address reached.
-    /// Failure conditions in DEN0137 1.0-rel0 priority order (labels and
-    /// order as in the Arm CCA RMM ACS `rmi_rtt_set_ripas_data.h`, whose
-    /// `base_bound_compare_base_align` row puts base_bound before
-    /// base_align; statuses as TF-RMM `smc_rtt_set_ripas`):
+    /// Failure conditions in DEN0137 1.0-rel0 priority order (B4.3.21.2;
+    /// statuses as TF-RMM `smc_rtt_set_ripas`):
     ///
     /// 1. `rd_align`, `rd_bound`, `rd_state` -> ERROR_INPUT
     /// 2. `rec_align`, `rec_bound`, `rec_gran_state` (REC) -> ERROR_INPUT
-    /// 3. the REC is running (refcount 1, TF-RMM) -> ERROR_REC;
+    /// 3. `rec_state`: the REC is running (refcount 1) -> ERROR_REC;
     ///    `rec_owner`: the REC belongs to another realm -> ERROR_REC
     ///    (same status, so their order is not observable)
     /// 4. `size_valid`: top <= base -> ERROR_INPUT
@@ -223,16 +221,21 @@ impl<P: Platform> Rmm<'_, P> {
     /// 6. `top_bound`: top beyond the requested top (always the case when
     ///    no request is pending: the stored top is 0) -> ERROR_INPUT
     /// 7. `base_align`: base not aligned to an entry at the level where the
-    ///    walk towards level 3 stops -> ERROR_RTT(walk level)
-    /// 8. `top_align`: the entry at base ends beyond top (no progress) ->
+    ///    walk towards level 3 stops, *and* that entry's RIPAS is not the
+    ///    requested one -> ERROR_RTT(walk level)
+    /// 8. `top_gran_align`: top not 4 KiB aligned -> ERROR_INPUT
+    /// 9. `no_progress`: nothing can change from base (the entry at base
+    ///    cannot take the RIPAS, or must change but ends beyond top) ->
     ///    ERROR_RTT(walk level)
     ///
     /// Effect: from the entry at base to the end of that RTT or top, each
     /// entry is updated (module docs) until one cannot be (DESTROYED
     /// without CHANGE_DESTROYED, a table) or would cross top; the progress
-    /// moves to the address reached, returned in x1. An entry that cannot
-    /// be changed at base itself is no progress (ERROR_RTT, row 8). x1 = 0
-    /// on every error and nothing changes.
+    /// moves to the address reached, returned in x1. An entry that already
+    /// has the requested RIPAS needs no change, so it counts as done even
+    /// where base is inside it or top cuts it (the spec's `ripas !=
+    /// rec.ripas_value` in `base_align` and `no_progress`). x1 = 0 on every
+    /// error and nothing changes.
     ///
     /// Locks: RD; the REC under it (as REC_DESTROY does), released before
     /// the walk (a non-running REC cannot change while its RD is held:
@@ -279,24 +282,41 @@ impl<P: Platform> Rmm<'_, P> {
         }
         let walk = self.rtt_walk(&realm, base, PAGE_LEVEL)?;
         let level = walk.level;
-        if !aligned(base, level) {
-            return Err(RmiStatus::ErrorRtt(level as u8)); // base_align
-        }
         let size = level_size(level);
         let to = req.ripas();
         let change_destroyed = req.flags & CHANGE_DESTROYED != 0;
         let reached = {
             let m = self.platform.map_granule(walk.table.pa(), Slot::Rtt);
-            let mut addr = base;
+            let update = |e: &AtomicU64| {
+                update_entry(
+                    S2tte::decode(e.load(Ordering::Relaxed), level),
+                    level,
+                    to,
+                    change_destroyed,
+                )
+            };
+            // The entry already has the requested RIPAS (`ripas ==
+            // rec.ripas_value`): nothing to write in it.
+            let unchanged = |u: Option<(Option<u64>, bool)>| u == Some((None, false));
+            if !aligned(base, level) && !unchanged(update(&m[walk.index])) {
+                return Err(RmiStatus::ErrorRtt(level as u8)); // base_align
+            }
+            if !top.is_multiple_of(GRANULE_SIZE) {
+                return Err(RmiStatus::ErrorInput); // top_gran_align
+            }
+            let mut addr = base & !(size - 1);
+            let mut reached = base;
             for e in m.iter().take(ENTRIES).skip(walk.index) {
                 let next = addr + size;
-                if next > top {
-                    break; // top_align, or the entry crosses top
-                }
-                let old = S2tte::decode(e.load(Ordering::Relaxed), level);
-                let Some((new, tlbi)) = update_entry(old, level, to, change_destroyed) else {
+                let Some((new, tlbi)) = update(e) else {
                     break;
                 };
+                if next > top {
+                    if unchanged(Some((new, tlbi))) {
+                        reached = top; // nothing to change up to top
+                    }
+                    break;
+                }
                 if let Some(v) = new {
                     e.store(v, Ordering::Release);
                 }
@@ -304,11 +324,12 @@ impl<P: Platform> Rmm<'_, P> {
                     self.platform.tlbi_ipa(realm.vmid, addr);
                 }
                 addr = next;
+                reached = next;
             }
-            addr
+            reached
         };
         if reached == base {
-            return Err(RmiStatus::ErrorRtt(level as u8)); // top_align: no progress
+            return Err(RmiStatus::ErrorRtt(level as u8)); // no_progress
         }
         drop(walk);
         // Under the RD the REC is still this realm's idle REC (docs above).

@@ -77,6 +77,13 @@ fn data_create_failure_conditions_in_priority_order() {
         ),
         ("data_align", [RD, D0 + 8, IPA, SRC, 1], ERROR_INPUT),
         ("data_bound", [RD, RMM_BASE, IPA, SRC, 1], ERROR_INPUT),
+        // data_bound2 (no LPA2, PA >= 2^48): in no DRAM bank, so
+        // data_bound already refuses it.
+        (
+            "data_bound2: PA 2^48",
+            [RD, 1 << 48, IPA, SRC, 1],
+            ERROR_INPUT,
+        ),
         (
             "data_state: UNDELEGATED",
             [RD, pool(41), IPA, SRC, 1],
@@ -160,6 +167,7 @@ fn data_create_unknown_failure_conditions_in_priority_order() {
     let cases: &[(&str, [u64; 3], u64)] = &[
         ("data_align", [RD, D0 + 8, IPA], ERROR_INPUT),
         ("data_bound", [RD, RMM_BASE, IPA], ERROR_INPUT),
+        ("data_bound2: PA 2^48", [RD, 1 << 48, IPA], ERROR_INPUT),
         ("data_state: UNDELEGATED", [RD, pool(41), IPA], ERROR_INPUT),
         ("data_state: RTT", [RD, L3, IPA], ERROR_INPUT),
         ("data_state: DATA", [RD, D1, IPA], ERROR_INPUT),

@@ -67,7 +67,7 @@ fn map_unprotected_failure_conditions_and_effect() {
             ERROR_INPUT,
         ),
         (
-            "attr_valid: OA >= 2^48",
+            "addr_bound: OA >= 2^48 (no LPA2: also attr_valid)",
             [RD, NS_IPA, 3, desc | 1 << 48],
             ERROR_INPUT,
         ),

@@ -205,11 +205,19 @@ fn rec_create_and_destroy_effects() {
         assert_eq!(rmi(&rmm, REC_DESTROY, &[rec]).x[0], ERROR_INPUT, "{rule}");
         assert_eq!(snapshot(&rmm), before, "{rule}: nothing changed");
     }
-    assert_eq!(rmi(&rmm, REALM_DESTROY, &[RD]).x[0], error_realm(0));
+    assert_eq!(
+        rmi(&rmm, REALM_DESTROY, &[RD]).x[0],
+        error_realm(0),
+        "realm_live: the realm has RECs"
+    );
     // rec_state: a running REC (refcount 1, as REC_ENTER will hold it).
     let _ = rmm.granules().lock(PhysAddr(REC)).unwrap().inc_ref();
     let before = snapshot(&rmm);
-    assert_eq!(rmi(&rmm, REC_DESTROY, &[REC]).x[0], 3, "ERROR_REC");
+    assert_eq!(
+        rmi(&rmm, REC_DESTROY, &[REC]).x[0],
+        3,
+        "rec_state: ERROR_REC"
+    );
     assert_eq!(snapshot(&rmm), before);
     let _ = rmm.granules().lock(PhysAddr(REC)).unwrap().dec_ref();
 
@@ -231,6 +239,63 @@ fn rec_create_and_destroy_effects() {
     assert_eq!(gstate(&rmm, RD), (Some(GranuleState::Rd), 0));
     assert_eq!(rmi(&rmm, REALM_DESTROY, &[RD]).x[0], SUCCESS);
     assert!(f.violations().is_empty());
+}
+
+/// DEN0137 1.0-rel0 RMI_REC_CREATE `num_recs`: a realm with 2^MAX_RECS_ORDER
+/// - 1 live RECs gets ERROR_REALM, after `realm_state` and before
+/// `mpidr_index`. Live RECs count, not the REC index.
+#[test]
+fn rec_create_num_recs_is_bounded_by_max_recs_order() {
+    let env = Env::new();
+    let rmm = env.rmm().with_features(rmm::Features {
+        max_recs_order: 1,
+        ..rmm::Features::CONSERVATIVE
+    });
+    assert_eq!(rmi(&rmm, FEATURES, &[0]).x[1] >> 38 & 0xF, 1);
+    setup(&rmm);
+    let rec0 = |rmm: &Rmm<'_, FakePlatform>| {
+        let c = RecCfg::nth(0).bytes();
+        rmm.platform().host_write(PhysAddr(PARAMS), &c).unwrap();
+        rmi(rmm, REC_CREATE, &[RD, REC, PARAMS]).x[0]
+    };
+    assert_eq!(rec0(&rmm), SUCCESS);
+    assert_eq!(
+        create_rec_with(&rmm, RD, REC1, &RecCfg::nth(1)),
+        error_realm(0)
+    );
+    for (rule, mpidr) in [
+        ("num_recs: one live REC, 2^1 - 1 allowed", 1),
+        ("num_recs beats mpidr_index", 5),
+    ] {
+        let cfg = RecCfg {
+            mpidr,
+            ..RecCfg::nth(1)
+        };
+        rmm.platform()
+            .host_write(PhysAddr(PARAMS), &cfg.bytes())
+            .unwrap();
+        let before = snapshot(&rmm);
+        let r = rmi(&rmm, REC_CREATE, &[RD, REC1, PARAMS]);
+        assert_eq!(r.x[0], error_realm(0), "{rule}");
+        assert_eq!(snapshot(&rmm), before, "{rule}: nothing changed");
+    }
+    // The bound is on live RECs: after REC_DESTROY, index 1 can be created.
+    assert_eq!(rmi(&rmm, REC_DESTROY, &[REC]).x[0], SUCCESS);
+    assert_eq!(rmi(&rmm, REC_CREATE, &[RD, REC1, PARAMS]).x[0], ERROR_INPUT);
+    rmm.platform()
+        .host_write(PhysAddr(PARAMS), &RecCfg::nth(1).bytes())
+        .unwrap();
+    assert_eq!(rmi(&rmm, REC_CREATE, &[RD, REC1, PARAMS]).x[0], SUCCESS);
+    assert_eq!(gstate(&rmm, RD), (Some(GranuleState::Rd), 1));
+    // MAX_RECS_ORDER 0: no REC at all.
+    let env = Env::new();
+    let rmm = env.rmm().with_features(rmm::Features {
+        max_recs_order: 0,
+        ..rmm::Features::CONSERVATIVE
+    });
+    setup(&rmm);
+    assert_eq!(rec0(&rmm), error_realm(0), "num_recs: MAX_RECS_ORDER 0");
+    assert!(rmm.platform().violations().is_empty());
 }
 
 #[test]

@@ -44,6 +44,9 @@ fn rtt_create_failure_conditions_in_priority_order() {
             ERROR_INPUT,
         ),
         ("rtt_bound", [RD, RMM_BASE, IPA, 3], ERROR_INPUT),
+        // rtt_bound2 (no LPA2, PA >= 2^48): such a PA is in no DRAM bank,
+        // so rtt_bound already refuses it.
+        ("rtt_bound2: PA 2^48", [RD, 1 << 48, IPA, 3], ERROR_INPUT),
         (
             "rtt_state: UNDELEGATED (beats rtt_walk)",
             [RD, pool(30), IPA, 3],
@@ -94,6 +97,8 @@ fn rtt_create_read_entry_destroy_round_trip() {
     assert_eq!(read(&rmm, IPA + 0x5000, 3), [SUCCESS, 3, 0, 0, 0]);
     // READ_ENTRY argument checks.
     for (rule, a) in [
+        ("rd_align", [RD + 1, IPA, 3]),
+        ("rd_bound", [RMM_BASE, IPA, 3]),
         ("rd_state", [L2, IPA, 3]),
         ("level_bound: below start", [RD, IPA, 0]),
         ("level_bound: 4", [RD, IPA, 4]),
@@ -186,4 +191,67 @@ fn realm_destroy_refused_while_root_has_a_table() {
         "realm_live"
     );
     assert_eq!(world(&rmm, 8), before);
+}
+
+/// RMI_RTT_DESTROY failure conditions in DEN0137 1.0-rel0 B4.3.16 order
+/// (`rd_*`, `level_bound`, `ipa_align`, `ipa_bound` are ERROR_INPUT with
+/// top = 0; `rtt_walk` / `rtte_state` give the walk level and top =
+/// walk_top; `rtt_live` gives `level` and top = ipa). Nothing changes.
+#[test]
+fn rtt_destroy_failure_conditions_in_priority_order() {
+    let (env, ()) = setup();
+    let rmm = env.rmm();
+    create_realm(&rmm);
+    delegate(&rmm, L2);
+    delegate(&rmm, L3);
+    assert_eq!(rmi(&rmm, RTT_CREATE, &[RD, L2, IPA, 2]).x[0], SUCCESS);
+    assert_eq!(rmi(&rmm, RTT_CREATE, &[RD, L3, IPA, 3]).x[0], SUCCESS);
+    let cases: &[(&str, [u64; 3], [u64; 3])] = &[
+        ("rd_align", [RD + 1, IPA, 3], [ERROR_INPUT, 0, 0]),
+        ("rd_bound", [RMM_BASE, IPA, 3], [ERROR_INPUT, 0, 0]),
+        ("rd_state: RTT", [L2, IPA, 3], [ERROR_INPUT, 0, 0]),
+        (
+            "rd_state: UNDELEGATED",
+            [pool(40), IPA, 3],
+            [ERROR_INPUT, 0, 0],
+        ),
+        (
+            "level_bound: start level",
+            [RD, IPA, 1],
+            [ERROR_INPUT, 0, 0],
+        ),
+        ("level_bound: 4", [RD, IPA, 4], [ERROR_INPUT, 0, 0]),
+        ("level_bound: -1", [RD, IPA, u64::MAX], [ERROR_INPUT, 0, 0]),
+        ("ipa_align", [RD, IPA + 0x1000, 3], [ERROR_INPUT, 0, 0]),
+        ("ipa_bound", [RD, 1 << 40, 2], [ERROR_INPUT, 0, 0]),
+        (
+            "level_bound beats rtt_walk",
+            [RD, 2 * IPA, 4],
+            [ERROR_INPUT, 0, 0],
+        ),
+        (
+            "rtt_walk: no L2 there",
+            [RD, 2 * IPA, 3],
+            [error_rtt(1), 0, 1 << 39],
+        ),
+        (
+            "rtte_state: L3 entry is not a table",
+            [RD, IPA + 0x20_0000, 3],
+            [error_rtt(2), 0, 2 * IPA],
+        ),
+        (
+            "rtt_live: the L2 holds the L3",
+            [RD, IPA, 2],
+            [error_rtt(2), 0, IPA],
+        ),
+    ];
+    for (rule, a, want) in cases {
+        let before = world(&rmm, 8);
+        let r = rmi(&rmm, RTT_DESTROY, a);
+        assert_eq!([r.x[0], r.x[1], r.x[2]], *want, "{rule}");
+        assert_eq!(r.x[4], 0x4444_4444, "{rule}: x4 preserved");
+        assert!(world(&rmm, 8) == before, "{rule}: nothing changed");
+        assert!(rmm.platform().tlbi_log().is_empty(), "{rule}: no TLBI");
+    }
+    assert!(rmm.platform().violations().is_empty());
 }
