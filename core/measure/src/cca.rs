@@ -8,6 +8,8 @@
 use crate::MeasureError;
 use core::marker::PhantomData;
 
+use crate::desc::{PaddedDescriptor, RIM_OFFSET};
+
 use crate::hash::{HashAlgo, HasherWith, Measurement, SLOT_LEN};
 use crate::register::MeasurementRegister;
 use crate::sha::{Sha2Compress, SoftSha2};
@@ -159,7 +161,7 @@ fn descriptor_header(desc_type: u8, rim: &Measurement) -> [u8; DESC_LEN] {
     d[0x00] = desc_type;
     d[0x08..0x10].copy_from_slice(&(DESC_LEN as u64).to_le_bytes());
     // The slot is already zero-padded past the digest (§2.2).
-    d[0x10..0x10 + SLOT_LEN].copy_from_slice(rim.slot());
+    d[RIM_OFFSET..RIM_OFFSET + SLOT_LEN].copy_from_slice(rim.slot());
     d
 }
 
@@ -190,8 +192,8 @@ pub fn rec_descriptor(rim: &Measurement, content: &Measurement) -> [u8; DESC_LEN
 /// Encodes a RIPAS descriptor (§2.3): base @0x50, top (exclusive) @0x58.
 pub fn ripas_descriptor(rim: &Measurement, base: u64, top: u64) -> [u8; DESC_LEN] {
     let mut d = descriptor_header(DESC_TYPE_RIPAS, rim);
-    d[0x50..0x58].copy_from_slice(&base.to_le_bytes());
-    d[0x58..0x60].copy_from_slice(&top.to_le_bytes());
+    d[RIPAS_BASE_OFFSET..RIPAS_BASE_OFFSET + 8].copy_from_slice(&base.to_le_bytes());
+    d[RIPAS_TOP_OFFSET..RIPAS_TOP_OFFSET + 8].copy_from_slice(&top.to_le_bytes());
     d
 }
 
@@ -290,15 +292,66 @@ impl<E: Sha2Compress> RimWith<E> {
     /// level where the walk stopped, so a caller covering a range must call
     /// this once per entry, in address order. `top` is exclusive.
     pub fn measure_ripas(&mut self, base: u64, top: u64) -> Result<(), MeasureError> {
-        check_granule_aligned(base)?;
-        check_granule_aligned(top)?;
-        if top <= base {
-            return Err(MeasureError::EmptyRange { base, top });
-        }
+        check_ripas_range(base, top)?;
         let d = ripas_descriptor(&self.value, base, top);
         self.extend_descriptor(&d);
         Ok(())
     }
+
+    /// A run of RIPAS extensions (one RMI_RTT_INIT_RIPAS walking an RTT):
+    /// [`RipasRun::measure`] gives exactly the RIM that [`Self::measure_ripas`]
+    /// gives for the same entries, but the descriptor and its SHA-2 padding
+    /// are laid out once for the whole run, each entry is one call into the
+    /// compression backend, and the RIM stays in the descriptor between
+    /// entries (`desc` module). The RIM is updated when the run is dropped.
+    pub fn ripas_run(&mut self) -> RipasRun<'_, E> {
+        let d = ripas_descriptor(&self.value, 0, 0);
+        RipasRun {
+            desc: PaddedDescriptor::new(self.algo(), &d),
+            rim: self,
+        }
+    }
+}
+
+/// Consecutive RIPAS extensions of one RIM ([`RimWith::ripas_run`]). The
+/// RIM it borrows holds every extension made once the run is dropped.
+#[derive(Debug)]
+pub struct RipasRun<'a, E: Sha2Compress> {
+    rim: &'a mut RimWith<E>,
+    desc: PaddedDescriptor,
+}
+
+impl<E: Sha2Compress> RipasRun<'_, E> {
+    /// Extends the RIM with the RIPAS descriptor of one RTT entry, as
+    /// [`RimWith::measure_ripas`] (same checks; nothing changes on error).
+    pub fn measure(&mut self, base: u64, top: u64) -> Result<(), MeasureError> {
+        check_ripas_range(base, top)?;
+        self.desc.set_u64(RIPAS_BASE_OFFSET, base);
+        self.desc.set_u64(RIPAS_TOP_OFFSET, top);
+        self.desc.extend_rim::<E>();
+        Ok(())
+    }
+}
+
+impl<E: Sha2Compress> Drop for RipasRun<'_, E> {
+    fn drop(&mut self) {
+        self.rim.value = self.desc.rim();
+    }
+}
+
+/// Offsets of base and top in the RIPAS descriptor (§2.3).
+const RIPAS_BASE_OFFSET: usize = 0x50;
+const RIPAS_TOP_OFFSET: usize = 0x58;
+
+/// The checks of one RIPAS entry: both bounds granule-aligned, top above
+/// base.
+fn check_ripas_range(base: u64, top: u64) -> Result<(), MeasureError> {
+    check_granule_aligned(base)?;
+    check_granule_aligned(top)?;
+    if top <= base {
+        return Err(MeasureError::EmptyRange { base, top });
+    }
+    Ok(())
 }
 
 /// Largest RSI_MEASUREMENT_EXTEND payload in bytes (§3: size ≤ 64).

@@ -113,6 +113,12 @@ impl Measurement {
         Some(Measurement { algo, slot: *slot })
     }
 
+    /// A slot whose bytes after `algo.digest_len()` the caller knows to be
+    /// zero (crate-internal: the padded descriptor keeps that invariant).
+    pub(crate) const fn from_padded_slot(algo: HashAlgo, slot: [u8; SLOT_LEN]) -> Self {
+        Measurement { algo, slot }
+    }
+
     /// The algorithm that produced this value.
     pub const fn algo(&self) -> HashAlgo {
         self.algo

@@ -9,7 +9,8 @@
 //! - [`tdx`]: MRTD and RTMR (shared/spec/tdx-module-abi.md §7).
 //!
 //! The crate is `no_std`, allocation-free and never keeps a buffer larger
-//! than 256 bytes on the stack: 4 KiB images are streamed into the hasher.
+//! than 384 bytes on the stack (a descriptor with its SHA-2 padding, for
+//! runs of RIPAS extensions): 4 KiB images are streamed into the hasher.
 //!
 //! Build note (qemu-platforms.md §6): `sha2` 0.11 fails to compile for
 //! `x86_64-unknown-none` at opt-level 0 unless built with
@@ -18,12 +19,13 @@
 #![forbid(unsafe_code)]
 
 pub mod cca;
+mod desc;
 pub mod hash;
 pub mod register;
 pub mod sha;
 pub mod tdx;
 
-pub use cca::{Rim, RimRealmParams, RimRecParams, RimWith};
+pub use cca::{Rim, RimRealmParams, RimRecParams, RimWith, RipasRun};
 pub use hash::{HashAlgo, Hasher, HasherWith, Measurement, UnknownHashAlgo};
 pub use register::MeasurementRegister;
 pub use sha::{Sha2Compress, Sha256With, Sha512With, SoftSha2};

@@ -33,11 +33,11 @@ impl Sha2Compress for SoftSha2 {
 }
 
 /// SHA-256 initial hash value (FIPS 180-4 §5.3.3).
-const IV256: [u32; 8] = [
+pub(crate) const IV256: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 /// SHA-384 initial hash value (§5.3.4).
-const IV384: [u64; 8] = [
+pub(crate) const IV384: [u64; 8] = [
     0xcbbb9d5dc1059ed8,
     0x629a292a367cd507,
     0x9159015a3070dd17,
@@ -48,7 +48,7 @@ const IV384: [u64; 8] = [
     0x47b5481dbefa4fa4,
 ];
 /// SHA-512 initial hash value (§5.3.5).
-const IV512: [u64; 8] = [
+pub(crate) const IV512: [u64; 8] = [
     0x6a09e667f3bcc908,
     0xbb67ae8584caa73b,
     0x3c6ef372fe94f82b,

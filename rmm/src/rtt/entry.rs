@@ -11,7 +11,7 @@ use crate::rmi::{RmiReturn, Rmm};
 use crate::types::{GRANULE_SIZE, RmiStatus};
 
 use super::s2tte::{self, Ripas, S2tte};
-use super::{ENTRIES, PAGE_LEVEL, aligned, level_size};
+use super::{PAGE_LEVEL, aligned, level_size};
 
 /// RTT_READ_ENTRY state values (§6.3).
 const STATE_UNASSIGNED: u64 = 0;
@@ -131,22 +131,27 @@ impl<P: Platform> Rmm<'_, P> {
         if top - base < size {
             return Err(rtt_err); // no_progress
         }
-        // No failure is possible from here on (measure_ripas only rejects
-        // unaligned or empty ranges, excluded above).
+        // No failure is possible from here on (a RIPAS extension only
+        // rejects unaligned or empty ranges, excluded above). One run of
+        // extensions covers the whole table walk: the descriptor and its
+        // SHA-2 padding are built once (cmon_measure::RipasRun).
         let mut addr = base;
-        for i in walk.index..ENTRIES {
-            let next = addr + size;
-            if next > top {
-                break;
+        {
+            let mut run = rim.ripas_run();
+            for (i, e) in m.iter().enumerate().skip(walk.index) {
+                let next = addr + size;
+                if next > top {
+                    break;
+                }
+                let Some(ripas) = ripas_of(i) else { break };
+                if run.measure(addr, next).is_err() {
+                    break;
+                }
+                if ripas == Ripas::Empty {
+                    e.store(s2tte::unassigned(Ripas::Ram), Ordering::Release);
+                }
+                addr = next;
             }
-            let Some(ripas) = ripas_of(i) else { break };
-            if rim.measure_ripas(addr, next).is_err() {
-                break;
-            }
-            if ripas == Ripas::Empty {
-                m[i].store(s2tte::unassigned(Ripas::Ram), Ordering::Release);
-            }
-            addr = next;
         }
         drop(m);
         rim::store(
