@@ -199,17 +199,17 @@ impl<'a, P: Platform> Rmm<'a, P> {
     ///
     /// 1. `params_align`, `params_bound`, `params_pas` (the one NS read
     ///    faults) -> ERROR_INPUT; then reserved RmiRecCreateFlags bits set
-    ///    -> ERROR_INPUT (not a 1.0-rel0 failure condition: the type's
-    ///    RmiRecCreateFlags reserved bits must be zero)
+    ///    -> ERROR_INPUT (not a 1.0-rel0 failure condition: the reserved
+    ///    bits of RmiRecCreateFlags must be zero)
     /// 2. `rec_align`, `rec_bound`, `rec_state` (DELEGATED) -> ERROR_INPUT
     /// 3. `rd_align`, `rd_bound`, `rd_state` -> ERROR_INPUT
     /// 4. `realm_state`: realm not NEW -> ERROR_REALM(0)
-    /// 4a. `num_recs`: the realm has 2^MAX_RECS_ORDER - 1 live RECs
+    /// 5. `num_recs`: the realm has 2^MAX_RECS_ORDER - 1 live RECs
     ///    (RMI_FEATURES) -> ERROR_REALM(0)
-    /// 5. `mpidr_index`: the MPIDR's REC index is not the realm's REC count
+    /// 6. `mpidr_index`: the MPIDR's REC index is not the realm's REC count
     ///    (or has reserved bits set) -> ERROR_INPUT
-    /// 6. `num_aux`: not REC_AUX_COUNT -> ERROR_INPUT
-    /// 7. `aux_align`, `aux_alias` (an aux equals the REC, the RD or
+    /// 7. `num_aux`: not REC_AUX_COUNT -> ERROR_INPUT
+    /// 8. `aux_align`, `aux_alias` (an aux equals the REC, the RD or
     ///    another aux), `aux_state` (DELEGATED) -> ERROR_INPUT
     ///
     /// Lock order: RD (blocking) first; the REC and aux candidates are
