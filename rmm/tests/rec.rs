@@ -241,9 +241,9 @@ fn rec_create_and_destroy_effects() {
     assert!(f.violations().is_empty());
 }
 
-/// DEN0137 1.0-rel0 RMI_REC_CREATE `num_recs`: a realm with 2^MAX_RECS_ORDER
-/// - 1 live RECs gets ERROR_REALM, after `realm_state` and before
-/// `mpidr_index`. Live RECs count, not the REC index.
+/// DEN0137 1.0-rel0 RMI_REC_CREATE `num_recs`: a realm with
+/// 2^MAX_RECS_ORDER minus 1 live RECs gets ERROR_REALM, after `realm_state`
+/// and before `mpidr_index`. Live RECs count, not the REC index.
 #[test]
 fn rec_create_num_recs_is_bounded_by_max_recs_order() {
     let env = Env::new();
