@@ -207,8 +207,8 @@ impl<P: Platform> Rmm<'_, P> {
     }
 
     /// RMI_RTT_SET_RIPAS(rd, rec, base, top) -> x1 = the address reached.
-    /// Failure conditions in DEN0137 1.0-rel0 priority order (B4.3.21.2;
-    /// statuses as TF-RMM `smc_rtt_set_ripas`):
+    /// Failure conditions in DEN0137 1.0-rel0 priority order and with the
+    /// statuses of B4.3.21.2:
     ///
     /// 1. `rd_align`, `rd_bound`, `rd_state` -> ERROR_INPUT
     /// 2. `rec_align`, `rec_bound`, `rec_gran_state` (REC) -> ERROR_INPUT
