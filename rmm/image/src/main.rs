@@ -30,6 +30,8 @@ use rmm::{BootArgs, Features, PhysAddr};
 core::arch::global_asm!(include_str!("asm/entry.S"));
 // Realm entry/exit and FP/SIMD context switch (used by REC_ENTER).
 core::arch::global_asm!(include_str!("asm/realm_run.S"));
+// memcpy/memset replacing compiler_builtins' weak portable ones.
+core::arch::global_asm!(include_str!("asm/mem.S"));
 
 const RMM_BOOT_COMPLETE: u64 = 0xC400_01CF;
 const RMM_RMI_REQ_COMPLETE: u64 = 0xC400_018F;
