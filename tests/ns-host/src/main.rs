@@ -19,6 +19,7 @@ mod realm;
 mod rmi;
 mod smp;
 mod stress;
+mod vmm;
 
 use hw::println;
 
@@ -58,5 +59,8 @@ extern "C" fn ns_main() -> ! {
 
 #[unsafe(no_mangle)]
 extern "C" fn ns_secondary_main(context_id: u64) -> ! {
+    if context_id & !0xFF == vmm::JOB_VMM {
+        vmm::secondary((context_id & 0xFF) as usize)
+    }
     smp::secondary(context_id)
 }

@@ -52,7 +52,7 @@ pub fn fatal(code: u64, why: core::fmt::Arguments<'_>) -> ! {
 extern "C" fn guest_main(context: u64, rec: u64, text_end: u64, entry: u64) -> ! {
     let rec = rec as usize;
     if rec == 0 {
-        mmu::build(text_end);
+        mmu::build(entry, text_end);
     }
     arch::enable_mmu(mmu::ttbr0(), mmu::TCR, mmu::MAIR);
     if rec == 0 {

@@ -42,9 +42,9 @@ fn table_pa(t: usize) -> u64 {
     &TABLES[t] as *const Table as u64
 }
 
-/// Fill the tables (REC 0, MMU off). `text_end` is the first byte after
-/// the executable part of the image.
-pub fn build(text_end: u64) {
+/// Fill the tables (REC 0, MMU off). [`image_start`, `text_end`) is the
+/// executable part of the image.
+pub fn build(image_start: u64, text_end: u64) {
     let set = |t: usize, i: usize, v: u64| TABLES[t].0[i].store(v, Ordering::Relaxed);
     set(L1, 0, table_pa(L2_PROT) | VALID_TABLE);
     set(
@@ -55,7 +55,7 @@ pub fn build(text_end: u64) {
     set(L2_PROT, 0, table_pa(L3) | VALID_TABLE);
     for i in 0..ENTRIES {
         let va = (i as u64) << 12;
-        let perm = if va < text_end {
+        let perm = if (image_start..text_end).contains(&va) {
             AP_RO | UXN
         } else {
             PXN | UXN

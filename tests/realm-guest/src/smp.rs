@@ -133,7 +133,7 @@ pub fn wait_secondaries(n: usize) {
         }
     }
     println!(
-        "realm guest: REC 1 {} , {off} of {} other RECs OFF",
+        "realm guest: REC 1 {}, {off} of {} other RECs OFF",
         if rec1 == 2 {
             "stopped by the host on its DESTROYED page"
         } else {
