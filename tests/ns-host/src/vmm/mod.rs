@@ -67,8 +67,8 @@ pub fn run(r: &mut Report) {
     state::reset(&realm, nrecs, concurrent);
     let mut started = 0;
     if concurrent {
-        for cpu in 1..nrecs {
-            FINISHED[cpu].store(0, Ordering::Release);
+        for (cpu, fin) in FINISHED.iter().enumerate().take(nrecs).skip(1) {
+            fin.store(0, Ordering::Release);
             let s = smc([
                 PSCI_CPU_ON,
                 cpu as u64,
