@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(
             a.join(" "),
             "build --profile firmware --target aarch64-unknown-none-softfloat \
-             --target-dir /ws/target -p qemu-virt-el3 -p rmm-image -p ns-host"
+             --target-dir /ws/target -p qemu-virt-el3 -p rmm-image -p ns-host -p realm-guest"
         );
     }
 

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{self, Arch, BenchOpts, BootOpts, Command, RunOpts, TestOpts};
+use crate::guest::GuestImage;
 use crate::qemu::{self, Boot, DEFAULT_MEM, Mode, Outcome};
 use crate::report::{self, Verdict};
 use crate::{EL3, NS_HOST, Paths, RMM, Result, bail, build, provision, x86};
@@ -42,6 +43,21 @@ fn bios_image(arch: Arch, boot: &BootOpts, paths: &Paths) -> Result<PathBuf> {
             Arch::Aarch64 => build::build_all(paths),
             Arch::X86_64 => x86::build_image(paths),
         },
+    }
+}
+
+/// The realm guest binary for the NS host (aarch64 only), if it was built.
+fn guest_image(arch: Arch, paths: &Paths) -> Option<GuestImage> {
+    if arch != Arch::Aarch64 {
+        return None;
+    }
+    let path = paths.flat(&crate::REALM_GUEST);
+    match GuestImage::load(&path) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            println!("xtask: {e}: the NS host will skip the realm guest");
+            None
+        }
     }
 }
 
@@ -113,6 +129,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
         Some(cli::DEFAULT_TIMEOUT_SECS)
     };
     let timeout = timeout_of(&o.boot, default);
+    let guest = guest_image(o.arch, paths);
     if o.gdb {
         match o.arch {
             Arch::Aarch64 => println!("{}", gdb_help(paths)),
@@ -128,6 +145,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
         gdb: o.gdb,
         iters: None,
         icount: o.icount,
+        guest: guest.as_ref(),
     };
     let outcome = boot(&qemu_bin, &b, timeout, o.gdb)?;
     let verdict = report::judge_for(o.arch, &outcome);
@@ -246,6 +264,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
             }
         };
         println!("xtask: ==== {name} ====");
+        let guest = guest_image(t.arch, paths);
         let b = Boot {
             arch: t.arch,
             bios: &bios,
@@ -255,6 +274,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
             gdb: false,
             iters: None,
             icount: false,
+            guest: guest.as_ref(),
         };
         let result = match boot(&qemu_bin, &b, timeout, false) {
             Ok(outcome) => {
@@ -318,6 +338,7 @@ fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
         gdb: false,
         iters: o.iters,
         icount: true,
+        guest: None,
     };
     let outcome = boot(&qemu_bin, &b, timeout, false)?;
     let lines = report::parse_bench(&outcome.all_output());

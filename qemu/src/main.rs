@@ -10,6 +10,7 @@ mod build;
 mod cli;
 mod commands;
 mod elf;
+mod guest;
 mod help;
 mod package;
 mod provision;
@@ -83,8 +84,18 @@ pub const NS_HOST: Firmware = Firmware {
     load_addr: 0x6000_0000,
     package_id: Some(package::ID_NS),
 };
+/// The realm guest the NS host runs (tests/realm-guest): linked at its
+/// realm IPA, loaded by QEMU's `-device loader` into NS DRAM, where the
+/// host reads it like a VMM reads a kernel file (not in the flash package).
+pub const REALM_GUEST: Firmware = Firmware {
+    package: "realm-guest",
+    flat_name: "realm-guest.bin",
+    link_addr: 0x2_0000,
+    load_addr: guest::IMAGE_NS,
+    package_id: None,
+};
 /// All firmware crates, in package order.
-pub const FIRMWARE: [Firmware; 3] = [EL3, RMM, NS_HOST];
+pub const FIRMWARE: [Firmware; 4] = [EL3, RMM, NS_HOST, REALM_GUEST];
 
 /// Well-known paths inside the workspace.
 #[derive(Debug, Clone)]

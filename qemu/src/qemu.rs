@@ -40,6 +40,8 @@ pub struct Boot<'a> {
     pub iters: Option<u32>,
     /// Add `-icount shift=0,sleep=off` (always on in bench mode).
     pub icount: bool,
+    /// The realm guest to load for the NS host (aarch64 only).
+    pub guest: Option<&'a crate::guest::GuestImage>,
 }
 
 /// The isa-debug-exit device the x86 shim ends runs with
@@ -116,6 +118,9 @@ fn aarch64_args(b: &Boot<'_>) -> Vec<String> {
     }
     if let Some(n) = b.iters {
         a.extend(loader(ITERS_ADDR, u64::from(n)));
+    }
+    if let Some(g) = b.guest {
+        a.extend(g.loader_args(b.smp));
     }
     if b.mode == Mode::Bench || b.icount {
         a.extend(["-icount", "shift=0,sleep=off"].map(String::from));
@@ -264,6 +269,7 @@ mod tests {
             gdb: false,
             iters: None,
             icount: false,
+            guest: None,
         }
     }
 

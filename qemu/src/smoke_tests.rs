@@ -69,6 +69,7 @@ fn boot(qemu_bin: &Path, name: &str, msg: &str, code: u64, mode: Mode) -> qemu::
         gdb: false,
         iters: Some(3),
         icount: false,
+        guest: None,
     };
     let args = qemu::qemu_args(&b);
     let o = qemu::run(qemu_bin, &args, Some(Duration::from_secs(60)), false, false).unwrap();
@@ -156,6 +157,7 @@ fn boot_x86(qemu_bin: &Path, name: &str, msg: &str, exit: u8) -> qemu::Outcome {
         gdb: false,
         iters: None,
         icount: false,
+        guest: None,
     };
     let args = qemu::qemu_args(&b);
     let o = qemu::run(qemu_bin, &args, Some(Duration::from_secs(60)), false, false).unwrap();

@@ -126,7 +126,11 @@ impl<P: Platform> Rmm<'_, P> {
                 return Next::Exit(RecExit::sync(e.esr & esr::NON_EMULATABLE_MASK, 0, e.hpfar));
             }
             ctx.last.flags |= LAST_EMULATABLE;
-            let mut x = RecExit::sync(e.esr & esr::EMULATABLE_MASK, e.far & !0xFFF, e.hpfar);
+            // Only the offset within the granule, FAR[11:0]: with HPFAR it
+            // names the register the realm accessed, and the realm's
+            // virtual address stays hidden (TF-RMM `exit.c` far_offset,
+            // `far & ~GRANULE_MASK`).
+            let mut x = RecExit::sync(e.esr & esr::EMULATABLE_MASK, e.far & 0xFFF, e.hpfar);
             if e.esr & esr::WNR != 0 {
                 let rt = ((e.esr >> esr::SRT_SHIFT) & 0x1F) as usize;
                 let v = ctx.regs.gprs.get(rt).copied().unwrap_or(0);

@@ -198,6 +198,7 @@ pub fn run() -> u64 {
             s.stress_rounds
         ),
     );
+    crate::vmm::run(&mut r);
 
     println!("ns-host: {} passed, {} failed", r.passed, r.failed);
     r.failed

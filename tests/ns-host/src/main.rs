@@ -21,6 +21,7 @@ mod rmi;
 mod smp;
 mod stress;
 mod timer_realm;
+mod vmm;
 
 use hw::println;
 
@@ -60,5 +61,8 @@ extern "C" fn ns_main() -> ! {
 
 #[unsafe(no_mangle)]
 extern "C" fn ns_secondary_main(context_id: u64) -> ! {
+    if context_id & !0xFF == vmm::JOB_VMM {
+        vmm::secondary((context_id & 0xFF) as usize)
+    }
     smp::secondary(context_id)
 }

@@ -327,10 +327,11 @@ const EXIT_RIPAS_CHANGE: u64 = 4;
 const EXIT_SYNC: u64 = 0;
 /// RmiRecEnterFlags.EMUL_MMIO.
 const ENTER_EMUL_MMIO: u64 = 1;
-/// The emulated UART's data register (unprotected IPA, page-aligned FAR).
+/// The emulated UART's data register (unprotected IPA).
 const UART_IPA: u64 = 0x40_0900_0000;
 const EXIT_ESR: u64 = 0x900;
 const EXIT_FAR: u64 = 0x908;
+const EXIT_HPFAR: u64 = 0x910;
 /// RecRun offsets (§4.3).
 const ENTER_GPRS: u64 = 0x200;
 pub const EXIT_REASON: u64 = 0x800;
@@ -376,8 +377,11 @@ pub fn run_payload(r: &mut Report) {
     let mut s = rmi(RMI_REC_ENTER, [REC, RUN, 0, 0])[0];
     while s == SUCCESS && hw::read_u64(RUN + EXIT_REASON) == EXIT_SYNC && n < line.len() {
         let esr = hw::read_u64(RUN + EXIT_ESR);
-        let far = hw::read_u64(RUN + EXIT_FAR);
-        if esr >> 26 != 0x24 || esr & (1 << 24) == 0 || esr & (1 << 6) == 0 || far != UART_IPA {
+        // The faulting IPA: HPFAR.FIPA gives the page, FAR the offset in it
+        // (the RMM exposes only FAR[11:0]).
+        let page = (hw::read_u64(RUN + EXIT_HPFAR) >> 4) << 12;
+        let ipa = page | hw::read_u64(RUN + EXIT_FAR);
+        if esr >> 26 != 0x24 || esr & (1 << 24) == 0 || esr & (1 << 6) == 0 || ipa != UART_IPA {
             break;
         }
         line[n] = hw::read_u64(RUN + EXIT_GPRS) as u8;
