@@ -7,13 +7,11 @@ mod common;
 
 use common::*;
 use fake_platform::FakePlatform;
-use rmm::platform::{ExitKind, RealmExit};
 use rmm::rec::SysReg;
 use rmm::timer::{TimerMask, ctl};
 use rmm::{PhysAddr, RmiFid, Rmm};
 
 const REC0: u64 = pool(30);
-const RUN: u64 = 0x9000_2000;
 const REC_ENTER: u64 = RmiFid::RecEnter as u64;
 const EXIT_IRQ: u64 = 1;
 const RSI_VERSION: u64 = 0xC400_0190;
@@ -32,18 +30,6 @@ fn enter(rmm: &Rmm<'_, FakePlatform>) -> u64 {
     rmi(rmm, REC_ENTER, &[REC0, RUN]).x[0]
 }
 
-fn exit_word(rmm: &Rmm<'_, FakePlatform>, off: u64) -> u64 {
-    rmm.platform()
-        .read_word(PhysAddr(RUN), 0x100 + off as usize / 8)
-}
-
-const IRQ: RealmExit = RealmExit {
-    kind: ExitKind::Irq,
-    esr: 0,
-    far: 0,
-    hpfar: 0,
-};
-
 /// The realm programs its physical timer for count 1000 and its virtual
 /// timer for 5000, then a physical IRQ exits it at count 1000.
 fn arm_timers_then_irq(f: &FakePlatform) {
@@ -52,7 +38,7 @@ fn arm_timers_then_irq(f: &FakePlatform) {
         s[SysReg::CntpCvalEl0 as usize] = 1000;
         s[SysReg::CntvCtlEl0 as usize] = ctl::ENABLE;
         s[SysReg::CntvCvalEl0 as usize] = 5000;
-        IRQ
+        IRQ_EXIT
     });
 }
 
@@ -109,7 +95,7 @@ fn asserted_timer_is_reported_then_masked_while_the_rec_runs() {
 
     // Entered again: unmasked, the realm continues after its SMC.
     push_smc(f, &[RmiFid::Version as u64]);
-    f.push_realm_exit(IRQ);
+    f.push_realm_exit(IRQ_EXIT);
     assert_eq!(enter(&rmm), SUCCESS);
     let runs = f.realm_runs();
     assert_eq!(runs[2].s2.timer_mask, TimerMask::default());
@@ -145,7 +131,7 @@ fn expiry_while_the_host_runs_exits_irq_without_running_the_realm() {
         "cntp_ctl"
     );
     // Now the host knows: the realm runs with both masked.
-    f.push_realm_exit(IRQ);
+    f.push_realm_exit(IRQ_EXIT);
     assert_eq!(enter(&rmm), SUCCESS);
     let runs = f.realm_runs();
     assert_eq!(
@@ -175,7 +161,7 @@ fn masked_or_disabled_timers_never_force_an_exit() {
         r.gprs[1] = 1 << 16;
         sync(SMC, 0, 0)
     });
-    f.push_realm_exit(IRQ);
+    f.push_realm_exit(IRQ_EXIT);
     assert_eq!(enter(&rmm), SUCCESS);
     // No output changed, so the realm ran on after the RSI call.
     let runs = f.realm_runs();

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::sync::atomic::AtomicU16;
+use std::sync::{Arc, Barrier};
 
 use fake_platform::{FakePlatform, ManifestBuilder, Pas};
 use rmm::platform::{ExitKind, RealmExit};
@@ -324,6 +325,41 @@ pub fn sync(esr: u64, far: u64, hpfar: u64) -> RealmExit {
         far,
         hpfar,
     }
+}
+
+/// A realm exit for a physical IRQ (nothing else reported).
+pub const IRQ_EXIT: RealmExit = RealmExit {
+    kind: ExitKind::Irq,
+    esr: 0,
+    far: 0,
+    hpfar: 0,
+};
+
+/// The NS RmiRecRun page of the REC_ENTER tests.
+pub const RUN: u64 = 0x9000_2000;
+
+/// Word at `off` of RecRun.exit (RUN + 0x800).
+pub fn exit_word(rmm: &Rmm<'_, FakePlatform>, off: u64) -> u64 {
+    let b = rmm
+        .platform()
+        .host_read(PhysAddr(RUN + 0x800 + off), 8)
+        .unwrap();
+    u64::from_le_bytes(b.try_into().unwrap())
+}
+
+/// Queue a realm step that stays inside `run_realm` until released, so a
+/// test can act while the REC is running. Returns `(inside, release)`: wait
+/// on `inside` until the realm runs, then on `release` to let it exit (IRQ).
+pub fn push_parked_step(f: &FakePlatform) -> (Arc<Barrier>, Arc<Barrier>) {
+    let inside = Arc::new(Barrier::new(2));
+    let release = Arc::new(Barrier::new(2));
+    let (a, b) = (inside.clone(), release.clone());
+    f.push_realm_step(move |_, _, _, _| {
+        a.wait();
+        b.wait();
+        IRQ_EXIT
+    });
+    (inside, release)
 }
 
 /// HPFAR_EL2 for a fault at `ipa` (FIPA = IPA[n:12] at bit 4).

@@ -145,19 +145,7 @@ fn running_rec_is_busy() {
     let rmm = env.rmm();
     setup(&rmm);
     let f = rmm.platform();
-    let inside = Arc::new(Barrier::new(2));
-    let release = Arc::new(Barrier::new(2));
-    let (a, b) = (inside.clone(), release.clone());
-    f.push_realm_step(move |_, _, _, _| {
-        a.wait();
-        b.wait();
-        RealmExit {
-            kind: ExitKind::Irq,
-            esr: 0,
-            far: 0,
-            hpfar: 0,
-        }
-    });
+    let (inside, release) = push_parked_step(f);
     std::thread::scope(|s| {
         let t = s.spawn(|| rmi(&rmm, REC_ENTER, &[REC0, RUN]).x[0]);
         inside.wait();
@@ -186,12 +174,7 @@ fn exit_write_failure_keeps_rec_state() {
     f.push_realm_step(|r, _, _, _| {
         r.gprs[3] = 0x3333;
         r.pc = 0x8_4000;
-        RealmExit {
-            kind: ExitKind::Irq,
-            esr: 0,
-            far: 0,
-            hpfar: 0,
-        }
+        IRQ_EXIT
     });
     f.fail_next_write_ns(PhysAddr(RUN + 0x800));
     assert_eq!(enter(&rmm, REC0, 0, &[]), ERROR_INPUT);

@@ -15,12 +15,7 @@ fn irq_exit_with_stage2_and_context_loaded() {
         s[SysReg::CntvCvalEl0 as usize] = 0x1234;
         fp.q[3] = 0x1111_2222_3333_4444_5555_6666_7777_8888;
         fp.fpcr = 0x300_0000;
-        RealmExit {
-            kind: ExitKind::Irq,
-            esr: 0,
-            far: 0,
-            hpfar: 0,
-        }
+        IRQ_EXIT
     });
     f.host_write(PhysAddr(RUN + 0x800), &[0xEE; 0x800]).unwrap();
     assert_eq!(enter(&rmm, REC0, TRAP_WFI, &[]), SUCCESS);
@@ -99,12 +94,7 @@ fn host_call_round_trip_copies_gprs_both_ways() {
     let want: Vec<u64> = (0..31).map(|i| 0x5000 + i).collect();
     assert_eq!(exit_gprs(&rmm), want);
     // Host answers; the realm resumes after the SMC with x0 = SUCCESS.
-    f.push_realm_exit(RealmExit {
-        kind: ExitKind::Irq,
-        esr: 0,
-        far: 0,
-        hpfar: 0,
-    });
+    f.push_realm_exit(IRQ_EXIT);
     let answer: Vec<u64> = (0..31).map(|i| 0xA000 + i).collect();
     assert_eq!(enter(&rmm, REC0, 0, &answer), SUCCESS);
     let runs = f.realm_runs();
@@ -167,12 +157,7 @@ fn mmio_write_then_read_completed_with_emul_mmio() {
     assert_eq!(f.realm_runs()[1].regs_in.pc, pc0 + 4, "write completed");
     assert_eq!(exit_word(&rmm, 0x200), 0, "no value for a read");
     assert_eq!(exit_word(&rmm, 0x108), 0x002, "FAR offset of the halfword");
-    f.push_realm_exit(RealmExit {
-        kind: ExitKind::Irq,
-        esr: 0,
-        far: 0,
-        hpfar: 0,
-    });
+    f.push_realm_exit(IRQ_EXIT);
     let mut g = [0u64; 31];
     g[0] = 0xFFFF_FFFF_FFFF_8001;
     assert_eq!(enter(&rmm, REC0, EMUL_MMIO, &g), SUCCESS);
@@ -193,12 +178,7 @@ fn mmio_write_then_read_completed_with_emul_mmio() {
         (0, hpfar(ipa))
     );
     assert_eq!(enter(&rmm, REC0, EMUL_MMIO, &[]), ERROR_REC);
-    f.push_realm_exit(RealmExit {
-        kind: ExitKind::Irq,
-        esr: 0,
-        far: 0,
-        hpfar: 0,
-    });
+    f.push_realm_exit(IRQ_EXIT);
     assert_eq!(enter(&rmm, REC0, INJECT_SEA, &[]), SUCCESS);
     let run = *f.realm_runs().last().unwrap();
     assert_eq!(

@@ -8,8 +8,6 @@ mod entry;
 mod exits;
 mod rsi_psci;
 
-use std::sync::{Arc, Barrier};
-
 use cmon_measure::{HashAlgo, MeasurementRegister};
 use common::*;
 use fake_platform::FakePlatform;
@@ -28,7 +26,6 @@ const NEW_REC: u64 = pool(32);
 const IPA: u64 = 0x4000_0000;
 /// First unprotected IPA (s2sz 40).
 const NS_IPA: u64 = 1 << 39;
-const RUN: u64 = 0x9000_2000;
 const REC_ENTER: u64 = RmiFid::RecEnter as u64;
 const PSCI_COMPLETE: u64 = RmiFid::PsciComplete as u64;
 const ERROR_REC: u64 = 3;
@@ -120,15 +117,6 @@ fn enter(rmm: &Rmm<'_, FakePlatform>, rec: u64, flags: u64, gprs: &[u64]) -> u64
         .host_write(PhysAddr(RUN), &enter_bytes(flags, gprs, 0, &[]))
         .unwrap();
     rmi(rmm, REC_ENTER, &[rec, RUN]).x[0]
-}
-
-/// Word at `off` of RecRun.exit.
-fn exit_word(rmm: &Rmm<'_, FakePlatform>, off: u64) -> u64 {
-    let b = rmm
-        .platform()
-        .host_read(PhysAddr(RUN + 0x800 + off), 8)
-        .unwrap();
-    u64::from_le_bytes(b.try_into().unwrap())
 }
 
 fn exit_gprs(rmm: &Rmm<'_, FakePlatform>) -> Vec<u64> {

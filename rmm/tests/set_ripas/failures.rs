@@ -139,19 +139,7 @@ fn rtt_set_ripas_on_a_running_rec_is_error_rec() {
     setup(&rmm);
     let f = rmm.platform();
     request(&rmm, REC0, IPA, IPA + 0x1000, EMPTY, 0);
-    let inside = Arc::new(Barrier::new(2));
-    let release = Arc::new(Barrier::new(2));
-    let (a, b) = (inside.clone(), release.clone());
-    f.push_realm_step(move |_, _, _, _| {
-        a.wait();
-        b.wait();
-        RealmExit {
-            kind: ExitKind::Irq,
-            esr: 0,
-            far: 0,
-            hpfar: 0,
-        }
-    });
+    let (inside, release) = push_parked_step(f);
     std::thread::scope(|s| {
         let t = s.spawn(|| enter(&rmm, REC0, 0));
         inside.wait();

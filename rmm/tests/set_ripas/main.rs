@@ -13,11 +13,8 @@ mod common;
 mod failures;
 mod flow;
 
-use std::sync::{Arc, Barrier};
-
 use common::*;
 use fake_platform::{FakePlatform, Tlbi};
-use rmm::platform::{ExitKind, RealmExit};
 use rmm::rec::{SysReg, layout};
 use rmm::{GranuleState, PhysAddr, RmiFid, Rmm};
 
@@ -32,7 +29,6 @@ const NEW_REC: u64 = pool(32);
 const IPA: u64 = 0x4000_0000;
 const L2_SIZE: u64 = 0x20_0000;
 const PAR_END: u64 = 1 << 39;
-const RUN: u64 = 0x9000_2000;
 const VMID: u16 = 7;
 
 const REC_ENTER: u64 = RmiFid::RecEnter as u64;
@@ -88,14 +84,6 @@ fn enter(rmm: &Rmm<'_, FakePlatform>, rec: u64, flags: u64) -> u64 {
     b[..8].copy_from_slice(&flags.to_le_bytes());
     rmm.platform().host_write(PhysAddr(RUN), &b).unwrap();
     rmi(rmm, REC_ENTER, &[rec, RUN]).x[0]
-}
-
-fn exit_word(rmm: &Rmm<'_, FakePlatform>, off: u64) -> u64 {
-    let b = rmm
-        .platform()
-        .host_read(PhysAddr(RUN + 0x800 + off), 8)
-        .unwrap();
-    u64::from_le_bytes(b.try_into().unwrap())
 }
 
 /// The REC's RIPAS-change words (base, top, value, flags, progress).
