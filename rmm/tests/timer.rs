@@ -11,7 +11,6 @@ use rmm::rec::SysReg;
 use rmm::timer::{TimerMask, ctl};
 use rmm::{PhysAddr, RmiFid, Rmm};
 
-const REC0: u64 = pool(30);
 const REC_ENTER: u64 = RmiFid::RecEnter as u64;
 const EXIT_IRQ: u64 = 1;
 const RSI_VERSION: u64 = 0xC400_0190;

@@ -375,3 +375,58 @@ pub fn push_smc(f: &FakePlatform, args: &[u64]) {
         sync(SMC, 0, 0)
     });
 }
+
+// ---- Active-realm fixture (REC_ENTER, RIPAS change, timer tests) ----
+
+/// L2 and L3 RTTs of the active realm, under IPA [`ACTIVE_IPA`].
+pub const L2: u64 = pool(5);
+pub const L3: u64 = pool(6);
+/// DATA granules at ACTIVE_IPA and ACTIVE_IPA + 0x1000.
+pub const DATA0: u64 = pool(10);
+pub const DATA1: u64 = pool(11);
+pub const REC0: u64 = pool(30);
+pub const REC1: u64 = pool(31);
+/// A second realm that stays NEW, with one REC.
+pub const NEW_RD: u64 = pool(20);
+pub const NEW_REC: u64 = pool(32);
+/// First IPA of the active realm's L2/L3 tables (1 GiB).
+pub const ACTIVE_IPA: u64 = 0x4000_0000;
+
+/// The default realm at RD, active: L2/L3 RTTs at ACTIVE_IPA, RIPAS RAM for
+/// [ACTIVE_IPA, +0x3000), DATA0 and DATA1 measured from `image` at its
+/// first two pages (so +0x2000 is RAM but unmapped, +0x3000 EMPTY), REC0
+/// (`RecCfg::nth(0)`) and REC1 (`RecCfg::nth(1)` with `rec1_flags`). Plus
+/// NEW_RD, a realm left NEW with one REC (NEW_REC).
+pub fn active_realm(rmm: &Rmm<'_, FakePlatform>, image: &[u8; 4096], rec1_flags: u64) {
+    let ipa = ACTIVE_IPA;
+    create_realm(rmm);
+    for pa in [L2, L3, DATA0, DATA1] {
+        delegate(rmm, pa);
+    }
+    assert_eq!(rmi(rmm, RTT_CREATE, &[RD, L2, ipa, 2]).x[0], SUCCESS);
+    assert_eq!(rmi(rmm, RTT_CREATE, &[RD, L3, ipa, 3]).x[0], SUCCESS);
+    let r = rmi(rmm, RTT_INIT_RIPAS, &[RD, ipa, ipa + 0x3000]);
+    assert_eq!(r.x[..2], [SUCCESS, ipa + 0x3000]);
+    rmm.platform().host_write(PhysAddr(SRC), image).unwrap();
+    for (pa, at) in [(DATA0, ipa), (DATA1, ipa + 0x1000)] {
+        assert_eq!(rmi(rmm, DATA_CREATE, &[RD, pa, at, SRC, 0]).x[0], SUCCESS);
+    }
+    assert_eq!(create_rec_with(rmm, RD, REC0, &RecCfg::nth(0)), SUCCESS);
+    let c1 = RecCfg {
+        flags: rec1_flags,
+        ..RecCfg::nth(1)
+    };
+    assert_eq!(create_rec_with(rmm, RD, REC1, &c1), SUCCESS);
+    assert_eq!(rmi(rmm, REALM_ACTIVATE, &[RD]).x[0], SUCCESS);
+    let other = RealmCfg {
+        vmid: 8,
+        rtt_base: pool(22),
+        ..RealmCfg::default()
+    };
+    assert_eq!(create_realm_with(rmm, NEW_RD, &other), SUCCESS);
+    let c = RecCfg {
+        aux: aux_of(2),
+        ..RecCfg::nth(0)
+    };
+    assert_eq!(create_rec_with(rmm, NEW_RD, NEW_REC, &c), SUCCESS);
+}

@@ -15,15 +15,7 @@ use rmm::platform::{ExitKind, RealmExit};
 use rmm::rec::{SysReg, layout};
 use rmm::{GranuleState, PhysAddr, RmiFid, Rmm};
 
-const L2: u64 = pool(5);
-const L3: u64 = pool(6);
-const DATA0: u64 = pool(10);
-const DATA1: u64 = pool(11);
-const REC0: u64 = pool(30);
-const REC1: u64 = pool(31);
-const NEW_RD: u64 = pool(20);
-const NEW_REC: u64 = pool(32);
-const IPA: u64 = 0x4000_0000;
+const IPA: u64 = ACTIVE_IPA;
 /// First unprotected IPA (s2sz 40).
 const NS_IPA: u64 = 1 << 39;
 const REC_ENTER: u64 = RmiFid::RecEnter as u64;
@@ -50,49 +42,13 @@ const RSI_HOST_CALL: u64 = 0xC400_0199;
 /// IPA+0x3000 EMPTY. REC0 runnable, REC1 not. A second realm NEW_RD stays
 /// NEW with one REC.
 fn setup(rmm: &Rmm<'_, FakePlatform>) {
-    let f = rmm.platform();
-    create_realm(rmm);
-    for pa in [L2, L3, DATA0, DATA1] {
-        delegate(rmm, pa);
-    }
-    assert_eq!(rmi(rmm, RTT_CREATE, &[RD, L2, IPA, 2]).x[0], SUCCESS);
-    assert_eq!(rmi(rmm, RTT_CREATE, &[RD, L3, IPA, 3]).x[0], SUCCESS);
-    let r = rmi(rmm, RTT_INIT_RIPAS, &[RD, IPA, IPA + 0x3000]);
-    assert_eq!(r.x[0], SUCCESS);
-    let mut image = vec![0u8; 4096];
+    let mut image = [0u8; 4096];
     image[0x100..0x108].copy_from_slice(&0x1234u64.to_le_bytes());
     for i in 0..31u64 {
         let off = 0x108 + 8 * i as usize;
         image[off..off + 8].copy_from_slice(&(0x5000 + i).to_le_bytes());
     }
-    f.host_write(PhysAddr(SRC), &image).unwrap();
-    assert_eq!(
-        rmi(rmm, DATA_CREATE, &[RD, DATA0, IPA, SRC, 0]).x[0],
-        SUCCESS
-    );
-    assert_eq!(
-        rmi(rmm, DATA_CREATE, &[RD, DATA1, IPA + 0x1000, SRC, 0]).x[0],
-        SUCCESS
-    );
-    assert_eq!(create_rec_with(rmm, RD, REC0, &RecCfg::nth(0)), SUCCESS);
-    let c1 = RecCfg {
-        flags: 0,
-        ..RecCfg::nth(1)
-    };
-    assert_eq!(create_rec_with(rmm, RD, REC1, &c1), SUCCESS);
-    assert_eq!(rmi(rmm, REALM_ACTIVATE, &[RD]).x[0], SUCCESS);
-
-    let other = RealmCfg {
-        vmid: 8,
-        rtt_base: pool(22),
-        ..RealmCfg::default()
-    };
-    assert_eq!(create_realm_with(rmm, NEW_RD, &other), SUCCESS);
-    let c = RecCfg {
-        aux: aux_of(2),
-        ..RecCfg::nth(0)
-    };
-    assert_eq!(create_rec_with(rmm, NEW_RD, NEW_REC, &c), SUCCESS);
+    active_realm(rmm, &image, 0);
     delegate(rmm, pool(41)); // a Realm-PAS run page
 }
 

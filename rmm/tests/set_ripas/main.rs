@@ -18,15 +18,7 @@ use fake_platform::{FakePlatform, Tlbi};
 use rmm::rec::{SysReg, layout};
 use rmm::{GranuleState, PhysAddr, RmiFid, Rmm};
 
-const L2: u64 = pool(5);
-const L3: u64 = pool(6);
-const DATA0: u64 = pool(10);
-const DATA1: u64 = pool(11);
-const REC0: u64 = pool(30);
-const REC1: u64 = pool(31);
-const NEW_RD: u64 = pool(20);
-const NEW_REC: u64 = pool(32);
-const IPA: u64 = 0x4000_0000;
+const IPA: u64 = ACTIVE_IPA;
 const L2_SIZE: u64 = 0x20_0000;
 const PAR_END: u64 = 1 << 39;
 const VMID: u16 = 7;
@@ -48,34 +40,8 @@ const EXIT_RIPAS_CHANGE: u64 = 4;
 const EXIT_IRQ: u64 = 1;
 
 fn setup(rmm: &Rmm<'_, FakePlatform>) {
-    let f = rmm.platform();
-    create_realm(rmm);
-    for pa in [L2, L3, DATA0, DATA1] {
-        delegate(rmm, pa);
-    }
-    assert_eq!(rmi(rmm, RTT_CREATE, &[RD, L2, IPA, 2]).x[0], SUCCESS);
-    assert_eq!(rmi(rmm, RTT_CREATE, &[RD, L3, IPA, 3]).x[0], SUCCESS);
-    let r = rmi(rmm, RTT_INIT_RIPAS, &[RD, IPA, IPA + 0x3000]);
-    assert_eq!(r.x[..2], [SUCCESS, IPA + 0x3000]);
-    f.host_write(PhysAddr(SRC), &[0xAB; 4096]).unwrap();
-    for (pa, ipa) in [(DATA0, IPA), (DATA1, IPA + 0x1000)] {
-        assert_eq!(rmi(rmm, DATA_CREATE, &[RD, pa, ipa, SRC, 0]).x[0], SUCCESS);
-    }
-    assert_eq!(create_rec_with(rmm, RD, REC0, &RecCfg::nth(0)), SUCCESS);
-    assert_eq!(create_rec_with(rmm, RD, REC1, &RecCfg::nth(1)), SUCCESS);
-    assert_eq!(rmi(rmm, REALM_ACTIVATE, &[RD]).x[0], SUCCESS);
-    let other = RealmCfg {
-        vmid: 8,
-        rtt_base: pool(22),
-        ..RealmCfg::default()
-    };
-    assert_eq!(create_realm_with(rmm, NEW_RD, &other), SUCCESS);
-    let c = RecCfg {
-        aux: aux_of(2),
-        ..RecCfg::nth(0)
-    };
-    assert_eq!(create_rec_with(rmm, NEW_RD, NEW_REC, &c), SUCCESS);
-    f.clear_tlbi_log();
+    active_realm(rmm, &[0xAB; 4096], 1);
+    rmm.platform().clear_tlbi_log();
 }
 
 /// Write RecRun.enter (flags, no GPRs) and call REC_ENTER(rec, RUN).
