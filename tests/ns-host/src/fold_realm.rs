@@ -8,7 +8,6 @@
 //! granule is back to Non-secure and zero.
 
 use crate::checks::{Report, page_is};
-use crate::hw;
 use crate::realm::rmi;
 use crate::rmi::*;
 
@@ -40,15 +39,6 @@ fn read(ipa: u64, level: u64) -> (u64, u64, u64, u64, u64) {
     (x[0], x[1], x[2], x[3], x[4])
 }
 
-fn realm_params() {
-    hw::fill_page(PARAMS, 0);
-    hw::write_u64(PARAMS + 0x008, 39); // s2sz: level-1 start, one root
-    hw::write_u64(PARAMS + 0x800, VMID);
-    hw::write_u64(PARAMS + 0x808, L1);
-    hw::write_u64(PARAMS + 0x810, 1);
-    hw::write_u64(PARAMS + 0x818, 1);
-}
-
 fn data(i: u64) -> u64 {
     DATA + 0x1000 * i
 }
@@ -57,7 +47,7 @@ pub fn run(r: &mut Report) {
     let tables = [RD, L1, L2, L3_RAM, L3_DATA];
     let mut ok = tables.iter().all(|&g| delegate(g) == SUCCESS);
     ok &= (0..PAGES).all(|i| delegate(data(i)) == SUCCESS);
-    realm_params();
+    write_realm_params(PARAMS, VMID, L1);
     ok &= rmi(RMI_REALM_CREATE, [RD, PARAMS, 0, 0])[0] == SUCCESS;
     ok &= rmi(RMI_RTT_CREATE, [RD, L2, 0, 2])[0] == SUCCESS;
     ok &= rmi(RMI_RTT_CREATE, [RD, L3_RAM, IPA_RAM, 3])[0] == SUCCESS;

@@ -27,8 +27,6 @@ pub const SRC: u64 = BASE + 0x2_2000;
 pub const RUN: u64 = BASE + 0x2_3000;
 pub const MAX_AUX: u64 = 16;
 
-/// IPA width 39: level-1 start, one root table (512 x 1 GiB).
-const S2SZ: u64 = 39;
 /// IPA of the measured DATA granule; the unknown one follows it.
 pub const DATA_IPA: u64 = 0x1000;
 
@@ -45,16 +43,11 @@ fn put(pa: u64, off: u64, v: u64) {
     hw::write_u64(pa + off, v);
 }
 
-/// RmiRealmParams for a SHA-256 realm with a 39-bit IPA space.
+/// RmiRealmParams for a SHA-256 realm with a 39-bit IPA space, VMID 7,
+/// and a personalization value.
 pub fn realm_params() {
-    hw::fill_page(REALM_PARAMS, 0);
-    put(REALM_PARAMS, 0x008, S2SZ);
-    put(REALM_PARAMS, 0x030, 0); // hash_algo SHA-256
+    write_realm_params(REALM_PARAMS, 7, RTT_L1);
     put(REALM_PARAMS, 0x400, 0x1122_3344_5566_7788); // RPV (not measured)
-    put(REALM_PARAMS, 0x800, 7); // VMID
-    put(REALM_PARAMS, 0x808, RTT_L1);
-    put(REALM_PARAMS, 0x810, 1); // rtt_level_start
-    put(REALM_PARAMS, 0x818, 1); // rtt_num_start
 }
 
 /// RmiRecParams for REC 0, runnable, entering at DATA_IPA.

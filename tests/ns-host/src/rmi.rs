@@ -42,3 +42,20 @@ pub fn delegate(pa: u64) -> u64 {
 pub fn undelegate(pa: u64) -> u64 {
     call(RMI_GRANULE_UNDELEGATE, pa)[0]
 }
+
+/// IPA width of every test realm: level-1 start with one root RTT
+/// (512 x 1 GiB), so the unprotected half starts at 2^38.
+pub const S2SZ: u64 = 39;
+
+/// Write RmiRealmParams (cca-rmm-abi.md §4.1) into the NS page `page`: a
+/// SHA-256 realm with an [`S2SZ`]-bit IPA space, VMID `vmid`, and its one
+/// level-1 root RTT at `rtt_l1`; everything else zero.
+pub fn write_realm_params(page: u64, vmid: u64, rtt_l1: u64) {
+    crate::hw::fill_page(page, 0);
+    crate::hw::write_u64(page + 0x008, S2SZ);
+    crate::hw::write_u64(page + 0x030, 0); // hash_algo SHA-256
+    crate::hw::write_u64(page + 0x800, vmid);
+    crate::hw::write_u64(page + 0x808, rtt_l1);
+    crate::hw::write_u64(page + 0x810, 1); // rtt_level_start
+    crate::hw::write_u64(page + 0x818, 1); // rtt_num_start
+}

@@ -80,16 +80,6 @@ impl Layout {
             .chain((0..nrecs).map(|i| self.rec(i)))
     }
 
-    fn write_realm_params(&self) {
-        let p = self.params();
-        hw::fill_page(p, 0);
-        hw::write_u64(p + 0x008, 39); // s2sz
-        hw::write_u64(p + 0x800, self.vmid);
-        hw::write_u64(p + 0x808, self.rtts()[0]);
-        hw::write_u64(p + 0x810, 1); // start level
-        hw::write_u64(p + 0x818, 1); // one root RTT
-    }
-
     fn write_rec_params(&self, i: usize, spec: &RecSpec, naux: u64) {
         let r = self.rec_params();
         hw::fill_page(r, 0);
@@ -109,7 +99,7 @@ impl Layout {
         let (rd, [_, l2, l3], [d0, d1]) = (self.rd(), self.rtts(), self.data());
         let recs = &recs[..recs.len().min(MAX_RECS)];
         let mut ok = self.objects(recs.len()).all(|g| delegate(g) == SUCCESS);
-        self.write_realm_params();
+        write_realm_params(self.params(), self.vmid, self.rtts()[0]);
         payload(self.src());
         ok &= rmi(RMI_REALM_CREATE, [rd, self.params(), 0, 0])[0] == SUCCESS;
         let naux = rmi(RMI_REC_AUX_COUNT, [rd, 0, 0, 0])[1].min(16);

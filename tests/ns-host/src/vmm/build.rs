@@ -31,7 +31,7 @@ const POOLS: u64 = BASE + 0x20_0000;
 const POOL_PAGES: u64 = 256;
 const MAX_AUX: u64 = 16;
 /// IPA width; RAM the guest gets; the image's link IPA (its entry point).
-pub const S2SZ: u64 = 39;
+pub const S2SZ: u64 = crate::rmi::S2SZ;
 pub const RAM_TOP: u64 = 0x10_0000;
 pub const LINK_IPA: u64 = 0x2_0000;
 /// The image must fit below RAM_TOP with room for .bss and stacks.
@@ -127,13 +127,7 @@ impl Realm {
         let rd = at(0);
         let [l1, l2, l3] = rtts();
         let mut ok = [rd, l1, l2, l3].iter().all(|&g| delegate(g) == SUCCESS);
-        hw::fill_page(PARAMS, 0);
-        hw::write_u64(PARAMS + 0x008, S2SZ);
-        hw::write_u64(PARAMS + 0x030, 0); // SHA-256
-        hw::write_u64(PARAMS + 0x800, VMID);
-        hw::write_u64(PARAMS + 0x808, l1);
-        hw::write_u64(PARAMS + 0x810, 1); // start level
-        hw::write_u64(PARAMS + 0x818, 1); // one root RTT
+        write_realm_params(PARAMS, VMID, l1);
         let create = rmi(RMI_REALM_CREATE, [rd, PARAMS, 0, 0])[0];
         ok &= create == SUCCESS;
         let naux = rmi(RMI_REC_AUX_COUNT, [rd, 0, 0, 0])[1].min(MAX_AUX);
