@@ -29,7 +29,9 @@ mod cca;
 mod claims;
 mod cose_key;
 mod error;
+mod es384_steps;
 mod sign1;
+mod token_writer;
 
 pub use cca::{
     CCA_PLATFORM_TOKEN_KEY, CCA_REALM_TOKEN_KEY, CCA_TOKEN_COLLECTION_TAG, cca_token_collection,
@@ -46,6 +48,10 @@ pub use cose_key::{
     verifying_key_from_cose_key,
 };
 pub use error::EvidenceError;
+pub use token_writer::{TokenLayout, write_cca_token};
+pub use es384_steps::{
+    BaseTable, COMB_TABLES, Es384Signer, Progress, SIGN_STEPS, SignerState,
+};
 pub use sign1::{
     COSE_SIGN1_TAG, ES384_SIGNATURE_LEN, PROTECTED_HEADER_ES384, Sign1Es384, sign_es384,
     sign1_payload_unverified, verify_es384,

@@ -1,0 +1,371 @@
+//! ES384 (ECDSA P-384 over a SHA-384 prehash) in bounded, resumable steps.
+//!
+//! RSI_ATTEST_TOKEN_CONTINUE must not hold a CPU for a whole signature: TF-RMM
+//! runs the ECDSA in slices and exits to the host with RMI_EXIT_IRQ whenever
+//! a physical interrupt is pending, and the realm's next CONTINUE resumes
+//! where the last one stopped (cca-attestation.md §5). This module is that
+//! signer, built only from the `p384`/`primeorder` crates' constant-time
+//! group and scalar operations (no field arithmetic of its own):
+//!
+//! - the nonce is RFC 6979 (the `rfc6979` crate with HMAC-SHA-384), exactly as
+//!   `p384::ecdsa::SigningKey::sign_prehash` derives it, so a finished
+//!   signature is byte-identical to the one-shot signer's (tested below);
+//! - `R = k·G` is a fixed-base comb over [`BaseTable`] (49 tables of
+//!   `[1..8]·256^i·G`, selected in constant time from signed radix-16
+//!   digits): one [`Es384Signer::step`] adds the two table entries of one
+//!   byte of `k`, so a step costs two point additions;
+//! - the last step computes `r = x(R) mod n` and `s = k⁻¹(z + r·d) mod n`.
+//!
+//! Between CPU slices the signer is parked as a [`SignerState`], a plain
+//! byte array (the RMM keeps it in a REC auxiliary granule): the two
+//! accumulators are stored in affine form, which costs one field inversion
+//! for both ([`BatchNormalize`]). The state holds the nonce `k`, as secret as
+//! the key itself; both the signer and the state are wiped on drop.
+
+use core::fmt;
+
+use p384::elliptic_curve::{
+    BatchNormalize, Curve, FieldBytes, PrimeField,
+    group::Group,
+    ops::Reduce,
+    point::AffineCoordinates,
+    sec1::{FromSec1Point, Sec1Point, ToSec1Point},
+    subtle::ConditionallySelectable,
+    zeroize::Zeroize,
+};
+use p384::{AffinePoint, NistP384, NonZeroScalar, ProjectivePoint, Scalar, U384};
+use primeorder::{LookupTable, Radix16Decomposition, array::typenum::U97};
+use rfc6979::KGenerator;
+use sha2::Sha384;
+
+use crate::ES384_SIGNATURE_LEN;
+
+/// Signed radix-16 digits of a P-384 scalar: 2 per byte plus one carry.
+const DIGITS: usize = 97;
+/// Comb tables: table `i` serves digits `2i` and `2i+1` (byte `i` of `k`),
+/// and table 48 the carry digit 96.
+pub const COMB_TABLES: usize = 49;
+/// Steps of one signature: one per comb table, then the finishing step.
+pub const SIGN_STEPS: usize = COMB_TABLES + 1;
+/// Bytes of an uncompressed SEC1 P-384 point; the identity is one 0x00.
+const POINT_LEN: usize = 97;
+
+/// Precomputed multiples of the generator: `tables[i][j-1] = j·256^i·G`,
+/// `j = 1..8`. Public data; build it once (about 730 group operations) and
+/// share it between every signature.
+#[derive(Clone)]
+pub struct BaseTable {
+    tables: [LookupTable<ProjectivePoint>; COMB_TABLES],
+}
+
+impl fmt::Debug for BaseTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BaseTable(P-384 generator comb)")
+    }
+}
+
+impl BaseTable {
+    /// Compute the comb tables of the P-384 generator.
+    pub fn new() -> Self {
+        let mut base = ProjectivePoint::generator();
+        let tables = core::array::from_fn(|_| {
+            let t = LookupTable::new(base);
+            for _ in 0..8 {
+                base = base.double();
+            }
+            t
+        });
+        Self { tables }
+    }
+}
+
+impl Default for BaseTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A parked signature: everything needed to resume, as bytes.
+///
+/// Layout (all fixed): `[0]` magic, `[1]` next step, `[2]` nonce attempt,
+/// `[3..51]` k, `[51..99]` prehash z, then the two accumulators as SEC1
+/// points (97 bytes each, identity = 0x00 then zeros).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignerState(pub [u8; SignerState::LEN]);
+
+impl SignerState {
+    /// Serialised length in bytes.
+    pub const LEN: usize = 3 + 48 + 48 + 2 * POINT_LEN;
+    const MAGIC: u8 = 0xE3;
+}
+
+impl fmt::Debug for SignerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SignerState(step {}, [REDACTED])", self.0[1])
+    }
+}
+
+impl Drop for SignerState {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// What one [`Es384Signer::step`] achieved.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Progress {
+    /// More steps are needed.
+    Pending,
+    /// The signature `r ‖ s`, each 48 bytes big-endian (RFC 9053 §2.1).
+    Done([u8; ES384_SIGNATURE_LEN]),
+}
+
+/// An ES384 signature in progress.
+pub struct Es384Signer<'t> {
+    table: &'t BaseTable,
+    k: Scalar,
+    z: [u8; 48],
+    digits: [i8; DIGITS],
+    step: u8,
+    attempt: u8,
+    acc: ProjectivePoint,
+    acc2: ProjectivePoint,
+}
+
+impl fmt::Debug for Es384Signer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Es384Signer(step {}, [REDACTED])", self.step)
+    }
+}
+
+impl Drop for Es384Signer<'_> {
+    fn drop(&mut self) {
+        self.k = Scalar::ZERO;
+        self.digits.zeroize();
+    }
+}
+
+/// The `attempt`-th RFC 6979 nonce candidate that is a valid scalar (as the
+/// `ecdsa` crate's loop takes them; attempt > 0 only after r or s was 0).
+fn nonce(d: &NonZeroScalar, z: &[u8; 48], attempt: u8) -> Scalar {
+    let order = NistP384::ORDER;
+    let mut kgen = KGenerator::<Sha384, U384>::new(&d.to_repr(), z, &[], order.as_ref());
+    let mut taken = 0u8;
+    loop {
+        let mut bytes = FieldBytes::<NistP384>::default();
+        kgen.fill_next_k(&mut bytes);
+        if let Some(k) = NonZeroScalar::from_repr(bytes).into_option() {
+            if taken == attempt {
+                return *k;
+            }
+            taken = taken.wrapping_add(1);
+        }
+    }
+}
+
+fn digits_of(k: &Scalar) -> [i8; DIGITS] {
+    let dec = Radix16Decomposition::<U97>::new(k);
+    core::array::from_fn(|i| dec[i])
+}
+
+fn point_bytes(p: &AffinePoint) -> [u8; POINT_LEN] {
+    let enc = p.to_sec1_point(false);
+    let mut out = [0u8; POINT_LEN];
+    let b = enc.as_bytes();
+    if b.len() == POINT_LEN {
+        out.copy_from_slice(b);
+    }
+    out
+}
+
+fn point_from(bytes: &[u8]) -> Option<ProjectivePoint> {
+    if bytes[0] == 0 {
+        return bytes
+            .iter()
+            .all(|&b| b == 0)
+            .then_some(ProjectivePoint::IDENTITY);
+    }
+    let enc = Sec1Point::<NistP384>::from_bytes(bytes).ok()?;
+    AffinePoint::from_sec1_point(&enc)
+        .into_option()
+        .map(ProjectivePoint::from)
+}
+
+impl<'t> Es384Signer<'t> {
+    /// Start signing the SHA-384 `prehash` with `d`: derives the RFC 6979
+    /// nonce (a few HMAC-SHA-384 calls) but does no point arithmetic yet.
+    pub fn start(table: &'t BaseTable, d: &NonZeroScalar, prehash: &[u8; 48]) -> Self {
+        Self::with_attempt(table, d, prehash, 0)
+    }
+
+    fn with_attempt(table: &'t BaseTable, d: &NonZeroScalar, z: &[u8; 48], attempt: u8) -> Self {
+        let k = nonce(d, z, attempt);
+        Self {
+            table,
+            k,
+            z: *z,
+            digits: digits_of(&k),
+            step: 0,
+            attempt,
+            acc: ProjectivePoint::IDENTITY,
+            acc2: ProjectivePoint::IDENTITY,
+        }
+    }
+
+    /// Resume a parked signature. `None` if the state is not one that
+    /// [`suspend`](Self::suspend) wrote (the caller starts over).
+    pub fn resume(table: &'t BaseTable, state: &SignerState) -> Option<Self> {
+        let s = &state.0;
+        if s[0] != SignerState::MAGIC || usize::from(s[1]) >= SIGN_STEPS {
+            return None;
+        }
+        let k_bytes = FieldBytes::<NistP384>::try_from(&s[3..51]).ok()?;
+        let k = Option::<Scalar>::from(Scalar::from_repr(k_bytes))?;
+        let mut z = [0u8; 48];
+        z.copy_from_slice(&s[51..99]);
+        Some(Self {
+            table,
+            k,
+            z,
+            digits: digits_of(&k),
+            step: s[1],
+            attempt: s[2],
+            acc: point_from(&s[99..99 + POINT_LEN])?,
+            acc2: point_from(&s[99 + POINT_LEN..])?,
+        })
+    }
+
+    /// Park the signature (one field inversion for both accumulators).
+    pub fn suspend(&self) -> SignerState {
+        let [a, a2] = ProjectivePoint::batch_normalize(&[self.acc, self.acc2]);
+        let mut s = [0u8; SignerState::LEN];
+        s[0] = SignerState::MAGIC;
+        s[1] = self.step;
+        s[2] = self.attempt;
+        s[3..51].copy_from_slice(&self.k.to_repr());
+        s[51..99].copy_from_slice(&self.z);
+        s[99..99 + POINT_LEN].copy_from_slice(&point_bytes(&a));
+        s[99 + POINT_LEN..].copy_from_slice(&point_bytes(&a2));
+        SignerState(s)
+    }
+
+    /// Steps done so far (0..[`SIGN_STEPS`]).
+    pub fn steps_done(&self) -> usize {
+        usize::from(self.step)
+    }
+
+    /// Do one bounded step: two constant-time table selections and point
+    /// additions, or (the last step) the affine conversion and the scalar
+    /// formula. Returns the signature when it is complete.
+    pub fn step(&mut self, d: &NonZeroScalar) -> Progress {
+        let i = usize::from(self.step);
+        if i < COMB_TABLES {
+            let t = &self.table.tables[i];
+            self.acc += t.select(self.digits[2 * i]);
+            if i + 1 < COMB_TABLES {
+                self.acc2 += t.select(self.digits[2 * i + 1]);
+            }
+            self.step += 1;
+            return Progress::Pending;
+        }
+        // Odd digits were summed at 256^i; they weigh 16·256^i.
+        let mut acc2 = self.acc2;
+        for _ in 0..4 {
+            acc2 = acc2.double();
+        }
+        let r_point = (self.acc + acc2).to_affine();
+        let r = <Scalar as Reduce<FieldBytes<NistP384>>>::reduce(&r_point.x());
+        let z = <Scalar as Reduce<FieldBytes<NistP384>>>::reduce(&self.z.into());
+        let k_inv = Option::<Scalar>::from(self.k.invert()).unwrap_or(Scalar::ZERO);
+        let s = k_inv * (z + r * d.as_ref());
+        if bool::from(r.is_zero() | s.is_zero()) {
+            // Probability ~2^-383; take the next RFC 6979 candidate as the
+            // `ecdsa` crate does, starting the comb again.
+            let (z, attempt) = (self.z, self.attempt.wrapping_add(1));
+            let table = self.table;
+            *self = Self::with_attempt(table, d, &z, attempt);
+            return Progress::Pending;
+        }
+        let mut sig = [0u8; ES384_SIGNATURE_LEN];
+        sig[..48].copy_from_slice(&r.to_repr());
+        sig[48..].copy_from_slice(&s.to_repr());
+        Progress::Done(sig)
+    }
+}
+
+// Keep the conditional-select import honest: LookupTable::select relies on
+// it for constant-time selection of the table entry.
+const _: fn() = || {
+    fn ct<T: ConditionallySelectable>() {}
+    ct::<ProjectivePoint>();
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p384::ecdsa::{Signature, SigningKey, signature::hazmat::PrehashSigner};
+    use sha2::Digest;
+
+    fn key(seed: u8) -> SigningKey {
+        let mut b = [seed; 48];
+        b[0] = 0x11;
+        SigningKey::from_bytes(&b.into()).expect("valid scalar")
+    }
+
+    fn run_to_end(signer: &mut Es384Signer<'_>, d: &NonZeroScalar) -> [u8; 96] {
+        for _ in 0..2 * SIGN_STEPS {
+            if let Progress::Done(sig) = signer.step(d) {
+                return sig;
+            }
+        }
+        panic!("signature did not finish");
+    }
+
+    #[test]
+    fn matches_the_one_shot_rfc6979_signer() {
+        let table = BaseTable::new();
+        for seed in [1u8, 7, 0x42] {
+            let sk = key(seed);
+            let d = *sk.as_nonzero_scalar();
+            let z: [u8; 48] = Sha384::digest([seed; 100]).into();
+            let expected: Signature = sk.sign_prehash(&z).expect("sign");
+            let mut s = Es384Signer::start(&table, &d, &z);
+            let sig = run_to_end(&mut s, &d);
+            assert_eq!(&sig[..], &expected.to_bytes()[..], "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn suspending_after_every_step_gives_the_same_signature() {
+        let table = BaseTable::new();
+        let sk = key(3);
+        let d = *sk.as_nonzero_scalar();
+        let z: [u8; 48] = Sha384::digest(b"resume").into();
+        let expected: Signature = sk.sign_prehash(&z).expect("sign");
+        let mut state = Es384Signer::start(&table, &d, &z).suspend();
+        let sig = loop {
+            let mut s = Es384Signer::resume(&table, &state).expect("resumes");
+            match s.step(&d) {
+                Progress::Done(sig) => break sig,
+                Progress::Pending => state = s.suspend(),
+            }
+        };
+        assert_eq!(&sig[..], &expected.to_bytes()[..]);
+    }
+
+    #[test]
+    fn a_corrupt_state_is_refused_not_trusted() {
+        let table = BaseTable::new();
+        assert!(Es384Signer::resume(&table, &SignerState([0; SignerState::LEN])).is_none());
+        let sk = key(5);
+        let d = *sk.as_nonzero_scalar();
+        let mut s = Es384Signer::start(&table, &d, &[9; 48]);
+        s.step(&d);
+        let mut st = s.suspend();
+        st.0[1] = SIGN_STEPS as u8; // step out of range
+        assert!(Es384Signer::resume(&table, &st).is_none());
+        let mut st = s.suspend();
+        st.0[120] ^= 1; // accumulator no longer on the curve
+        assert!(Es384Signer::resume(&table, &st).is_none());
+    }
+}
