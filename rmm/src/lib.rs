@@ -70,13 +70,15 @@
 //!    `RMM_BOOT_COMPLETE`.
 //! 3. Carve `granule::storage_len(&info.dram)` `AtomicU16`s, then
 //!    [`Rmm::new`] with the RMM image and the shared page as reserved ranges,
-//!    and [`Rmm::with_features`].
+//!    and [`Rmm::with_features`]; fetch the RAK and the platform token from
+//!    EL3 and hand them over with [`Rmm::with_attestation`].
 //! 4. Secondary CPUs: [`boot::validate_warm_boot`].
 //! 5. Per RMI call: [`Rmm::handle_rmi`] and return `x` via `RMM_RMI_REQ_COMPLETE`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attest;
 pub mod boot;
 mod data;
 pub mod features;
@@ -95,13 +97,14 @@ pub mod timer;
 pub mod types;
 pub mod vmid;
 
+pub use attest::{AttestSetupError, Attestation, Rak};
 pub use boot::{BootArgs, BootError, BootInfo, validate_cold_boot, validate_warm_boot};
 pub use features::Features;
 pub use granule::{GranuleGuard, GranuleTable, storage_len};
 pub use manifest::{ConsoleInfo, DramBank, DramLayout};
 pub use platform::{
     ExitKind, FpState, GRANULE_WORDS, GicState, GranuleWords, NsAccessError, Platform, RealmExit,
-    RealmRegs, RealmSysregs, Slot, Stage2,
+    RealmRegs, RealmSysregs, SealError, SealPolicy, Slot, Stage2,
 };
 pub use rmi::{RmiReturn, Rmm};
 pub use types::{

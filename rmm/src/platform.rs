@@ -51,6 +51,15 @@
 //!    (CNTHCTL_EL2.CNTVMASK/CNTPMASK).
 //! 9. `counter` reads the physical count the realm's timers compare against
 //!    (CNTPCT_EL0, after an ISB so it is not read early).
+//! 10. `irq_pending` reports whether a physical IRQ or FIQ is pending at
+//!    this CPU now (ISR_EL1.I/F as R-EL2 sees them), without taking it. Long
+//!    RSI work (token signing) polls it between bounded steps and exits to
+//!    the host when it is true (cca-attestation.md §5).
+//! 11. `sealing_key` derives a 256-bit key from the device root secret,
+//!    which the RMM never holds, for a policy, the realm identity bytes of
+//!    that policy (RIM or RPV) and a key version (docs/sealing.md). The
+//!    same inputs give the same key on every boot of the same device; a
+//!    version outside the platform's window is refused.
 
 use core::ops::Deref;
 use core::sync::atomic::AtomicU64;
@@ -83,6 +92,28 @@ pub enum Slot {
     Rec,
     /// A REC auxiliary granule.
     RecAux,
+}
+
+/// What a sealing key is bound to (vendor RSI, docs/sealing.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealPolicy {
+    /// The realm's RIM: only the same realm image and creation sequence
+    /// re-derives the key.
+    Rim,
+    /// The realm's personalization value: any realm its owner gives the
+    /// same RPV re-derives it (signer-style policy).
+    Rpv,
+}
+
+/// Why the platform gave no sealing key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealError {
+    /// The platform (EL3) has no sealing service.
+    NotSupported,
+    /// The version is above the platform's current key version.
+    VersionTooNew,
+    /// The version is below the platform's minimum (retired).
+    VersionRetired,
 }
 
 /// A host-named NS range could not be accessed (GPF: not Non-secure PAS, or
@@ -215,6 +246,18 @@ pub trait Platform: Sync {
     fn tlbi_vmid(&self, vmid: u16);
     /// The physical count (CNTPCT_EL0) now (contract 9).
     fn counter(&self) -> u64;
+    /// Is a physical interrupt pending at this CPU (contract 10)?
+    fn irq_pending(&self) -> bool;
+    /// The sealing key versions the platform serves, `(minimum, current)`,
+    /// or `None` without a sealing service (contract 11).
+    fn sealing_versions(&self) -> Option<(u32, u32)>;
+    /// A sealing key from the device root secret (contract 11).
+    fn sealing_key(
+        &self,
+        policy: SealPolicy,
+        identity: &[u8],
+        version: u32,
+    ) -> Result<[u8; 32], SealError>;
     /// Run a REC until its next exit to R-EL2 (contract 8).
     fn run_realm(
         &self,

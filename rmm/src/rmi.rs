@@ -5,6 +5,7 @@ use core::sync::atomic::AtomicU16;
 
 use crate::vmid::VmidSet;
 
+use crate::attest::Attestation;
 use crate::boot::{BootError, BootInfo};
 use crate::features::Features;
 use crate::granule::{GranuleGuard, GranuleTable};
@@ -53,6 +54,8 @@ pub struct Rmm<'a, P: Platform> {
     max_cpus: u64,
     /// VMIDs in use by realms (REALM_CREATE reserves, REALM_DESTROY frees).
     pub(crate) vmids: VmidSet,
+    /// RAK, platform token and signer table (None: attestation unavailable).
+    pub(crate) attest: Option<Attestation<'a>>,
 }
 
 impl<'a, P: Platform> Rmm<'a, P> {
@@ -96,12 +99,20 @@ impl<'a, P: Platform> Rmm<'a, P> {
             features: Features::CONSERVATIVE,
             max_cpus: boot.max_cpus,
             vmids: VmidSet::new(),
+            attest: None,
         })
     }
 
     /// Set the values reported by RMI_FEATURES (the arch reads ID registers).
     pub fn with_features(mut self, features: Features) -> Self {
         self.features = features;
+        self
+    }
+
+    /// Enable realm attestation tokens (RSI_ATTEST_TOKEN_*) with the RAK
+    /// and platform token fetched from EL3 at cold boot.
+    pub fn with_attestation(mut self, attest: Attestation<'a>) -> Self {
+        self.attest = Some(attest);
         self
     }
 

@@ -22,6 +22,7 @@
 //! for both ([`BatchNormalize`]). The state holds the nonce `k`, as secret as
 //! the key itself; both the signer and the state are wiped on drop.
 
+use alloc::{boxed::Box, vec::Vec};
 use core::fmt;
 
 use p384::elliptic_curve::{
@@ -30,7 +31,6 @@ use p384::elliptic_curve::{
     ops::Reduce,
     point::AffineCoordinates,
     sec1::{FromSec1Point, Sec1Point, ToSec1Point},
-    subtle::ConditionallySelectable,
     zeroize::Zeroize,
 };
 use p384::{AffinePoint, NistP384, NonZeroScalar, ProjectivePoint, Scalar, U384};
@@ -53,9 +53,12 @@ const POINT_LEN: usize = 97;
 /// Precomputed multiples of the generator: `tables[i][j-1] = j·256^i·G`,
 /// `j = 1..8`. Public data; build it once (about 730 group operations) and
 /// share it between every signature.
+///
+/// The tables (about 56 KiB) live on the heap, built one entry at a time, so
+/// firmware with small stacks can make one.
 #[derive(Clone)]
 pub struct BaseTable {
-    tables: [LookupTable<ProjectivePoint>; COMB_TABLES],
+    tables: Box<[LookupTable<ProjectivePoint>]>,
 }
 
 impl fmt::Debug for BaseTable {
@@ -68,14 +71,16 @@ impl BaseTable {
     /// Compute the comb tables of the P-384 generator.
     pub fn new() -> Self {
         let mut base = ProjectivePoint::generator();
-        let tables = core::array::from_fn(|_| {
-            let t = LookupTable::new(base);
+        let mut tables = Vec::with_capacity(COMB_TABLES);
+        for _ in 0..COMB_TABLES {
+            tables.push(LookupTable::new(base));
             for _ in 0..8 {
                 base = base.double();
             }
-            t
-        });
-        Self { tables }
+        }
+        Self {
+            tables: tables.into_boxed_slice(),
+        }
     }
 }
 
@@ -259,12 +264,13 @@ impl<'t> Es384Signer<'t> {
     /// formula. Returns the signature when it is complete.
     pub fn step(&mut self, d: &NonZeroScalar) -> Progress {
         let i = usize::from(self.step);
-        if i < COMB_TABLES {
-            let t = &self.table.tables[i];
-            self.acc += t.select(self.digits[2 * i]);
-            if i + 1 < COMB_TABLES {
-                self.acc2 += t.select(self.digits[2 * i + 1]);
-            }
+        if let Some(t) = self.table.tables.get(i) {
+            // Digit 2i at 256^i; digit 2i+1 (none for the carry digit 96)
+            // also at 256^i, scaled by 16 at the end.
+            let even = self.digits.get(2 * i).copied().unwrap_or(0);
+            let odd = self.digits.get(2 * i + 1).copied().unwrap_or(0);
+            self.acc += t.select(even);
+            self.acc2 += t.select(odd);
             self.step += 1;
             return Progress::Pending;
         }
@@ -292,13 +298,6 @@ impl<'t> Es384Signer<'t> {
         Progress::Done(sig)
     }
 }
-
-// Keep the conditional-select import honest: LookupTable::select relies on
-// it for constant-time selection of the table entry.
-const _: fn() = || {
-    fn ct<T: ConditionallySelectable>() {}
-    ct::<ProjectivePoint>();
-};
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,7 @@ use rmm::platform::{
     Slot, Stage2,
 };
 use rmm::types::GRANULE_SHIFT;
-use rmm::{El3Error, GRANULE_SIZE, MemoryFault, PhysAddr, Platform};
+use rmm::{El3Error, GRANULE_SIZE, MemoryFault, PhysAddr, Platform, SealError, SealPolicy};
 
 mod manifest;
 pub use manifest::{ConsoleSpec, ManifestBuilder, read_u64, write_u64};
@@ -151,6 +151,14 @@ struct Inner {
     fail_writes: Vec<u64>,
     /// The physical count `counter` returns (contract 9); tests set it.
     counter: u64,
+    /// `irq_pending` answers true once this many more polls have been
+    /// made (contract 10); `None` = never.
+    irq_after: Option<u64>,
+    /// Number of `irq_pending` polls so far.
+    irq_polls: u64,
+    /// Sealing key versions served (minimum, current); `None` = the
+    /// platform has no sealing service (contract 11).
+    seal_versions: Option<(u32, u32)>,
 }
 
 impl Inner {
@@ -222,6 +230,7 @@ impl FakePlatform {
         FakePlatform {
             inner: Mutex::new(Inner {
                 ranges: ranges.to_vec(),
+                seal_versions: Some((1, 1)),
                 ..Inner::default()
             }),
         }
@@ -230,6 +239,24 @@ impl FakePlatform {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking test thread must not hide the state from the others.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Make `irq_pending` report an interrupt after `polls` more polls
+    /// (0 = on the next one); `None` = never (the default).
+    pub fn set_irq_after(&self, polls: Option<u64>) {
+        let mut i = self.lock();
+        i.irq_after = polls.map(|p| i.irq_polls + p);
+    }
+
+    /// How many times the logic polled for a pending interrupt.
+    pub fn irq_polls(&self) -> u64 {
+        self.lock().irq_polls
+    }
+
+    /// Serve sealing keys for versions `minimum..=current` (default 1..=1);
+    /// `None` = no sealing service.
+    pub fn set_seal_versions(&self, versions: Option<(u32, u32)>) {
+        self.lock().seal_versions = versions;
     }
 
     /// Set the physical count the realm's timers compare against.
@@ -491,6 +518,47 @@ impl Platform for FakePlatform {
 
     fn counter(&self) -> u64 {
         self.lock().counter
+    }
+
+    fn irq_pending(&self) -> bool {
+        let mut i = self.lock();
+        let poll = i.irq_polls;
+        i.irq_polls += 1;
+        i.irq_after.is_some_and(|at| poll >= at)
+    }
+
+    fn sealing_versions(&self) -> Option<(u32, u32)> {
+        self.lock().seal_versions
+    }
+
+    fn sealing_key(
+        &self,
+        policy: SealPolicy,
+        identity: &[u8],
+        version: u32,
+    ) -> Result<[u8; 32], SealError> {
+        use cmon_keys::{KeyError, KeyHierarchy, KeyVersion, RootSecret, SealingIdentity, SealingRequest};
+        let (min, cur) = self.lock().seal_versions.ok_or(SealError::NotSupported)?;
+        // The fake device's root secret: fixed, so keys repeat across
+        // "boots" (new FakePlatform instances) as on a real device.
+        let root = RootSecret::new(&[0x5E; 32]).map_err(|_| SealError::NotSupported)?;
+        let keys = KeyHierarchy::new(root, KeyVersion(cur))
+            .with_minimum_version(KeyVersion(min))
+            .map_err(|_| SealError::NotSupported)?;
+        let identity = match policy {
+            SealPolicy::Rim => SealingIdentity::CcaRim(identity),
+            SealPolicy::Rpv => SealingIdentity::CcaRpv(identity),
+        };
+        let req = SealingRequest {
+            identity,
+            version: KeyVersion(version),
+        };
+        match keys.sealing_key(&req) {
+            Ok(k) => Ok(*k.as_bytes()),
+            Err(KeyError::VersionTooNew { .. }) => Err(SealError::VersionTooNew),
+            Err(KeyError::VersionRetired { .. }) => Err(SealError::VersionRetired),
+            Err(_) => Err(SealError::NotSupported),
+        }
     }
 
     fn run_realm(

@@ -6,8 +6,8 @@
 //! SVE hint) is masked before dispatch, as for RMI (§1). Results go to
 //! x0.. of the realm; registers that are not results are preserved. FIDs
 //! the RMM does not implement answer SMC_UNKNOWN (-1, which is also PSCI
-//! NOT_SUPPORTED): RSI_ATTEST_TOKEN_INIT/CONTINUE are not implemented
-//! yet. RSI_IPA_STATE_SET is in `ripas.rs`.
+//! NOT_SUPPORTED). RSI_IPA_STATE_SET is in `ripas.rs`, the attestation
+//! token in `attest_token.rs`.
 //!
 //! RSI commands that name realm memory (REALM_CONFIG, HOST_CALL) take the
 //! RD lock, walk the RTTs and map the DATA granule while the L3 RTT is
@@ -72,6 +72,8 @@ pub mod status {
     pub const SUCCESS: u64 = 0;
     pub const ERROR_INPUT: u64 = 1;
     pub const ERROR_STATE: u64 = 2;
+    pub const INCOMPLETE: u64 = 3;
+    pub const ERROR_UNKNOWN: u64 = 4;
 }
 
 /// PSCI return codes (DEN0022), as 64-bit register values.
@@ -96,11 +98,15 @@ enum PageError {
     Unmapped(i64),
 }
 
+mod attest_token;
 mod host_call;
 mod ipa_state;
 mod measurement;
 mod psci_calls;
 mod realm_config;
+mod sealing;
+
+pub use sealing::{CMON_RSI_SEALING_KEY, CMON_RSI_SEALING_VERSIONS, SEAL_FLAG_RPV};
 
 impl<P: Platform> Rmm<'_, P> {
     /// Run `f` on the DATA granule mapped at protected `ipa` of the realm
@@ -165,7 +171,15 @@ impl<P: Platform> Rmm<'_, P> {
                 let s = self.measurement_extend(ctx.rd, x[1], x[2], &data);
                 ret(ctx, &[s]);
             }
+            fid::RSI_ATTEST_TOKEN_INIT => {
+                self.attest_token_init(ctx, core::array::from_fn(|i| x[1 + i]));
+            }
+            fid::RSI_ATTEST_TOKEN_CONTINUE => {
+                return self.attest_token_continue(ctx, [x[1], x[2], x[3]]);
+            }
             fid::RSI_REALM_CONFIG => return self.realm_config(ctx, x[1]),
+            CMON_RSI_SEALING_VERSIONS => self.sealing_versions(ctx),
+            CMON_RSI_SEALING_KEY => self.sealing_key(ctx, x[1], x[2]),
             fid::RSI_IPA_STATE_GET => {
                 let r = self.ipa_state_get(ctx.rd, x[1], x[2]);
                 match r {

@@ -60,6 +60,9 @@ pub(crate) struct RecCtx {
     pub gic_misr: u64,
     /// Aux granule 0 (FP state), if the REC has one.
     pub aux0: Option<PhysAddr>,
+    /// Aux granules 1 (token state) and 2 (token bytes) for
+    /// RSI_ATTEST_TOKEN_* (`rsi/attest_token.rs`).
+    pub aux_attest: Option<[PhysAddr; 2]>,
 }
 
 impl RecCtx {
@@ -98,6 +101,8 @@ impl RecCtx {
             gic_aprs: core::array::from_fn(|i| w(layout::GIC_APRS + i)),
             gic_misr: 0,
             aux0: (num_aux > 0).then(|| PhysAddr(w(layout::AUX))),
+            aux_attest: (num_aux > 2)
+                .then(|| [PhysAddr(w(layout::AUX + 1)), PhysAddr(w(layout::AUX + 2))]),
         };
         drop(m);
         if let Some(aux) = ctx.aux0 {

@@ -398,8 +398,20 @@ pub const ACTIVE_IPA: u64 = 0x4000_0000;
 /// (`RecCfg::nth(0)`) and REC1 (`RecCfg::nth(1)` with `rec1_flags`). Plus
 /// NEW_RD, a realm left NEW with one REC (NEW_REC).
 pub fn active_realm(rmm: &Rmm<'_, FakePlatform>, image: &[u8; 4096], rec1_flags: u64) {
+    active_realm_cfg(rmm, image, rec1_flags, &RealmCfg::default(), 0);
+}
+
+/// [`active_realm`] with the realm's params and DATA_CREATE flags chosen
+/// (`data_flags` 1 = MEASURE_CONTENT).
+pub fn active_realm_cfg(
+    rmm: &Rmm<'_, FakePlatform>,
+    image: &[u8; 4096],
+    rec1_flags: u64,
+    cfg: &RealmCfg,
+    data_flags: u64,
+) {
     let ipa = ACTIVE_IPA;
-    create_realm(rmm);
+    assert_eq!(create_realm_with(rmm, RD, cfg), SUCCESS);
     for pa in [L2, L3, DATA0, DATA1] {
         delegate(rmm, pa);
     }
@@ -409,7 +421,8 @@ pub fn active_realm(rmm: &Rmm<'_, FakePlatform>, image: &[u8; 4096], rec1_flags:
     assert_eq!(r.x[..2], [SUCCESS, ipa + 0x3000]);
     rmm.platform().host_write(PhysAddr(SRC), image).unwrap();
     for (pa, at) in [(DATA0, ipa), (DATA1, ipa + 0x1000)] {
-        assert_eq!(rmi(rmm, DATA_CREATE, &[RD, pa, at, SRC, 0]).x[0], SUCCESS);
+        let r = rmi(rmm, DATA_CREATE, &[RD, pa, at, SRC, data_flags]);
+        assert_eq!(r.x[0], SUCCESS);
     }
     assert_eq!(create_rec_with(rmm, RD, REC0, &RecCfg::nth(0)), SUCCESS);
     let c1 = RecCfg {

@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod attest;
 mod entry;
 mod exits;
 mod rsi_psci;
