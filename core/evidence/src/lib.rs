@@ -48,14 +48,12 @@ pub use cose_key::{
     verifying_key_from_cose_key,
 };
 pub use error::EvidenceError;
-pub use token_writer::{TokenLayout, write_cca_token};
-pub use es384_steps::{
-    BaseTable, COMB_TABLES, Es384Signer, Progress, SIGN_STEPS, SignerState,
-};
+pub use es384_steps::{BaseTable, COMB_TABLES, Es384Signer, Progress, SIGN_STEPS, SignerState};
 pub use sign1::{
     COSE_SIGN1_TAG, ES384_SIGNATURE_LEN, PROTECTED_HEADER_ES384, Sign1Es384, sign_es384,
     sign1_payload_unverified, verify_es384,
 };
+pub use token_writer::{TokenLayout, write_cca_token};
 
 /// Re-export of the P-384 key types used in this crate's signatures.
 pub use p384::ecdsa::{SigningKey, VerifyingKey};

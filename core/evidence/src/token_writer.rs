@@ -49,7 +49,10 @@ struct Writer<'b> {
 
 impl Writer<'_> {
     fn bytes(&mut self, b: &[u8]) -> Result<(), EvidenceError> {
-        let end = self.at.checked_add(b.len()).ok_or(EvidenceError::InvalidLength)?;
+        let end = self
+            .at
+            .checked_add(b.len())
+            .ok_or(EvidenceError::InvalidLength)?;
         self.buf
             .get_mut(self.at..end)
             .ok_or(EvidenceError::InvalidLength)?
@@ -154,7 +157,11 @@ pub fn write_cca_token(
     let payload_len = claims_len(claims)?;
     // Realm COSE_Sign1: tag + array + protected bstr + unprotected map,
     // payload bstr, signature bstr.
-    let realm_len = 1 + 1 + 1 + PROTECTED_HEADER_ES384.len() + 1
+    let realm_len = 1
+        + 1
+        + 1
+        + PROTECTED_HEADER_ES384.len()
+        + 1
         + head_len(payload_len)
         + payload_len
         + head_len(ES384_SIGNATURE_LEN)

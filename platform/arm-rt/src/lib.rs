@@ -90,6 +90,25 @@ pub fn smc(r: [u64; 8]) -> [u64; 8] {
     o
 }
 
+/// SMC with x0..x17 in and out (SMCCC 1.2 allows all eighteen as
+/// arguments and results).
+#[inline(always)]
+pub fn smc18(r: [u64; 18]) -> [u64; 18] {
+    let mut o = r;
+    // SAFETY: as for `smc`: the firmware above touches only x0..x17 and
+    // none of our memory, and returns to the next instruction.
+    unsafe {
+        asm!("smc #0",
+            inout("x0") o[0], inout("x1") o[1], inout("x2") o[2], inout("x3") o[3],
+            inout("x4") o[4], inout("x5") o[5], inout("x6") o[6], inout("x7") o[7],
+            inout("x8") o[8], inout("x9") o[9], inout("x10") o[10], inout("x11") o[11],
+            inout("x12") o[12], inout("x13") o[13], inout("x14") o[14], inout("x15") o[15],
+            inout("x16") o[16], inout("x17") o[17],
+            options(nostack));
+    }
+    o
+}
+
 /// End a QEMU run with `code` through semihosting SYS_EXIT
 /// (qemu-platforms.md §2.6: needs `-semihosting`; without it HLT is UNDEF
 /// and the caller's vectors report it).

@@ -537,7 +537,9 @@ impl Platform for FakePlatform {
         identity: &[u8],
         version: u32,
     ) -> Result<[u8; 32], SealError> {
-        use cmon_keys::{KeyError, KeyHierarchy, KeyVersion, RootSecret, SealingIdentity, SealingRequest};
+        use cmon_keys::{
+            KeyError, KeyHierarchy, KeyVersion, RootSecret, SealingIdentity, SealingRequest,
+        };
         let (min, cur) = self.lock().seal_versions.ok_or(SealError::NotSupported)?;
         // The fake device's root secret: fixed, so keys repeat across
         // "boots" (new FakePlatform instances) as on a real device.

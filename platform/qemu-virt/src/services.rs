@@ -17,7 +17,7 @@ use crate::plat_token::{self, Measurements};
 use crate::smc::{E_RMM_BAD_ADDR, E_RMM_INVAL, E_RMM_OK, E_RMM_UNK};
 use alloc::vec::Vec;
 use arm_rt::sync::SpinLock;
-use cmon_keys::{KeyHierarchy, KeyVersion, RootSecret};
+use cmon_keys::{KeyError, KeyHierarchy, KeyVersion, RootSecret, SealingIdentity, SealingRequest};
 
 /// Current sealing/attestation key version of this platform.
 pub const KEY_VERSION: KeyVersion = KeyVersion(1);
@@ -29,7 +29,10 @@ pub fn init() -> Result<(), &'static str> {
     let e = package::find(ImageId::DevRootSecret)?;
     let root = RootSecret::new(package::bytes(&e))
         .map_err(|_| "device root secret must be 32..=64 bytes")?;
-    *KEYS.lock() = Some(KeyHierarchy::new(root, KEY_VERSION));
+    let keys = KeyHierarchy::new(root, KEY_VERSION)
+        .with_minimum_version(KEY_VERSION)
+        .map_err(|_| "key version window")?;
+    *KEYS.lock() = Some(keys);
     Ok(())
 }
 
@@ -131,4 +134,63 @@ pub fn get_plat_token(buf: u64, size: u64, c_size: u64) -> (u64, u64, u64) {
     st.sent += hunk;
     let remaining = (st.token.len() - st.sent) as u64;
     (E_RMM_OK, hunk as u64, remaining)
+}
+
+/// CMON_SIP_SEALING_VERSIONS / CMON_SIP_SEALING_KEY (docs/sealing.md): the
+/// RMM's vendor sealing service. Status values of the key call.
+pub const SEAL_OK: u64 = 0;
+/// Bad policy or identity length.
+pub const SEAL_INVALID: u64 = -2i64 as u64;
+/// Version above the current one.
+pub const SEAL_VERSION_TOO_NEW: u64 = -3i64 as u64;
+/// Version below the minimum (retired).
+pub const SEAL_VERSION_RETIRED: u64 = -4i64 as u64;
+
+/// `(minimum, current)` sealing key versions.
+pub fn sealing_versions() -> Option<(u32, u32)> {
+    let keys = KEYS.lock();
+    let k = keys.as_ref()?;
+    Some((k.minimum_version().get(), k.current_version().get()))
+}
+
+/// A sealing key for `policy` (0 RIM, 1 RPV), `version` and the identity
+/// in `words` (little-endian, `len` bytes): `(status, key words)`.
+pub fn sealing_key(policy: u64, version: u64, len: u64, words: &[u64; 8]) -> (u64, [u64; 4]) {
+    let mut identity = [0u8; 64];
+    for (c, w) in identity.chunks_exact_mut(8).zip(words) {
+        c.copy_from_slice(&w.to_le_bytes());
+    }
+    let Some(id) = identity.get(..len as usize).filter(|b| !b.is_empty()) else {
+        return (SEAL_INVALID, [0; 4]);
+    };
+    let identity = match policy {
+        0 => SealingIdentity::CcaRim(id),
+        1 => SealingIdentity::CcaRpv(id),
+        _ => return (SEAL_INVALID, [0; 4]),
+    };
+    let Ok(version) = u32::try_from(version) else {
+        return (SEAL_VERSION_TOO_NEW, [0; 4]);
+    };
+    let keys = KEYS.lock();
+    let Some(k) = keys.as_ref() else {
+        return (E_RMM_UNK, [0; 4]);
+    };
+    let req = SealingRequest {
+        identity,
+        version: KeyVersion(version),
+    };
+    match k.sealing_key(&req) {
+        Ok(key) => {
+            let mut out = [0u64; 4];
+            for (o, c) in out.iter_mut().zip(key.as_bytes().chunks_exact(8)) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                *o = u64::from_le_bytes(b);
+            }
+            (SEAL_OK, out)
+        }
+        Err(KeyError::VersionTooNew { .. }) => (SEAL_VERSION_TOO_NEW, [0; 4]),
+        Err(KeyError::VersionRetired { .. }) => (SEAL_VERSION_RETIRED, [0; 4]),
+        Err(_) => (SEAL_INVALID, [0; 4]),
+    }
 }

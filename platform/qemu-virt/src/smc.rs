@@ -17,6 +17,9 @@ pub const RMM_GTSI_DELEGATE: u32 = 0xC400_01B0;
 pub const RMM_GTSI_UNDELEGATE: u32 = 0xC400_01B1;
 pub const RMM_ATTEST_GET_REALM_KEY: u32 = 0xC400_01B2;
 pub const RMM_ATTEST_GET_PLAT_TOKEN: u32 = 0xC400_01B3;
+/// Vendor (SiP, OEN 2) sealing service for the RMM (docs/sealing.md).
+pub const CMON_SIP_SEALING_VERSIONS: u32 = 0xC200_0010;
+pub const CMON_SIP_SEALING_KEY: u32 = 0xC200_0011;
 pub const RMM_EL3_FEATURES: u32 = 0xC400_01B4;
 pub const RMM_BOOT_COMPLETE: u32 = 0xC400_01CF;
 
@@ -161,6 +164,25 @@ fn from_rmm(cpu: &mut CpuData) -> *mut GpContext {
             return cpu.switch_realm_to_ns();
         }
         RMM_BOOT_COMPLETE => return boot_complete(cpu, x[1] as i64),
+        CMON_SIP_SEALING_VERSIONS => {
+            let g = &mut cpu.realm.gp.x;
+            match services::sealing_versions() {
+                Some((min, cur)) => g[..3].copy_from_slice(&[E_RMM_OK, min.into(), cur.into()]),
+                None => g[..3].copy_from_slice(&[E_RMM_UNK, 0, 0]),
+            }
+            return &mut cpu.realm.gp;
+        }
+        CMON_SIP_SEALING_KEY => {
+            // x1 policy, x2 version, x3 identity length, x4..x11 identity.
+            let g = &mut cpu.realm.gp.x;
+            let words: [u64; 8] = core::array::from_fn(|i| g[4 + i]);
+            let (status, key) = services::sealing_key(g[1], g[2], g[3], &words);
+            g[0] = status;
+            g[1..5].copy_from_slice(&key);
+            // The key must not linger in registers the RMM does not read.
+            g[5..12].fill(0);
+            return &mut cpu.realm.gp;
+        }
         _ => {}
     }
     let (r0, r1, r2) = match fid {

@@ -4,12 +4,11 @@
 //! challenge SHA-256(COSE_Key), and keep both for realm tokens.
 
 use crate::arch;
-use cmon_evidence::{
-    cose_key_p384, decode_platform_claims, rak_binding_challenge, sign1_payload_unverified,
-};
-use cmon_keys::{P384PublicCoordinates, Zeroizing, import_p384_scalar};
+use cmon_evidence::{decode_platform_claims, sign1_payload_unverified};
+use cmon_keys::Zeroizing;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use rmm::{Attestation, Rak};
 
 const RMM_ATTEST_GET_REALM_KEY: u64 = 0xC400_01B2;
 const RMM_ATTEST_GET_PLAT_TOKEN: u64 = 0xC400_01B3;
@@ -38,8 +37,9 @@ fn shared(pa: u64) -> &'static mut [u8; 4096] {
     unsafe { &mut *(pa as *mut [u8; 4096]) }
 }
 
-/// Run the attestation bring-up. Errors name the step that failed.
-pub fn init(shared_pa: u64) -> Result<Summary, &'static str> {
+/// Run the attestation bring-up and return what the monitor needs for
+/// realm tokens. Errors name the step that failed.
+pub fn init(shared_pa: u64) -> Result<(Attestation<'static>, Summary), &'static str> {
     let page = shared(shared_pa);
     // 1. The RAK: a raw P-384 scalar (curve 0) in the shared page.
     let r = arch::smc([RMM_ATTEST_GET_REALM_KEY, shared_pa, 4096, 0, 0, 0, 0, 0]);
@@ -49,10 +49,9 @@ pub fn init(shared_pa: u64) -> Result<Summary, &'static str> {
     let mut scalar = Zeroizing::new([0u8; 48]);
     scalar.copy_from_slice(&page[..48]);
     page[..48].fill(0); // the key must not linger in EL3-visible memory
-    let rak = import_p384_scalar(&scalar[..]).map_err(|_| "RAK scalar invalid")?;
-    let coords = P384PublicCoordinates::from_verifying_key(rak.verifying_key());
-    let cose = cose_key_p384(&coords.x, &coords.y);
-    let challenge = rak_binding_challenge(&cose);
+    let rak = Rak::from_scalar(&scalar).map_err(|_| "RAK scalar invalid")?;
+    drop(scalar);
+    let challenge = rak.binding_challenge();
 
     // 2. The platform token over the binding challenge, in hunks.
     page[..32].copy_from_slice(&challenge);
@@ -99,15 +98,18 @@ pub fn init(shared_pa: u64) -> Result<Summary, &'static str> {
         return Err("platform token challenge is not the RAK binding");
     }
     LEN.store(len, Ordering::Release);
-    drop(rak);
-    Ok(Summary {
-        token_len: len,
-        challenge,
-    })
+    let attest = Attestation::new(rak, platform_token())
+        .map_err(|_| "platform token too large for realm tokens")?;
+    Ok((
+        attest,
+        Summary {
+            token_len: len,
+            challenge,
+        },
+    ))
 }
 
 /// The cached platform token (empty before `init`).
-#[allow(dead_code)] // consumed by RSI_ATTEST_TOKEN_* (realm tokens)
 pub fn platform_token() -> &'static [u8] {
     let len = LEN.load(Ordering::Acquire);
     // SAFETY: published by `init` and never written again.

@@ -133,12 +133,33 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
     };
     let (start, end) = mmu::image_range();
     let reserved = [(PhysAddr(start), end - start), (boot.shared_buf, 4096)];
+    // Attestation first: the monitor takes the RAK and the platform token
+    // by value before it is published to the other CPUs.
+    let attest = match attest::init(boot.shared_buf.0) {
+        Ok((a, s)) => {
+            println!(
+                "attestation: RAK from EL3; platform token {} bytes, bound to SHA-256(RAK COSE_Key) = {:02x}{:02x}{:02x}{:02x}..",
+                s.token_len, s.challenge[0], s.challenge[1], s.challenge[2], s.challenge[3]
+            );
+            Some(a)
+        }
+        // Realms can still run; only attestation is unavailable.
+        Err(e) => {
+            println!("attestation unavailable: {e}");
+            None
+        }
+    };
     let monitor = match rmm::Rmm::new(platform::ArmPlatform, &boot, storage, &reserved) {
         // VMIDBits (ID_AA64MMFR1_EL1[7:4]): 2 = 16-bit VMIDs, 0 = 8-bit.
         Ok(m) => {
             let vmid16 = (arch::read_sysreg!("id_aa64mmfr1_el1") >> 4) & 0xF == 2;
-            m.with_features(features())
-                .with_vmid_bits(if vmid16 { 16 } else { 8 })
+            let m = m
+                .with_features(features())
+                .with_vmid_bits(if vmid16 { 16 } else { 8 });
+            match attest {
+                Some(a) => m.with_attestation(a),
+                None => m,
+            }
         }
         Err(e) => boot_failed(e.code()),
     };
@@ -163,14 +184,6 @@ extern "C" fn rmm_cold_main(x0: u64, x1: u64, x2: u64, x3: u64) -> ! {
             bank.base.0 + bank.size,
             need
         );
-    }
-    match attest::init(boot.shared_buf.0) {
-        Ok(s) => println!(
-            "attestation: RAK from EL3; platform token {} bytes, bound to SHA-256(RAK COSE_Key) = {:02x}{:02x}{:02x}{:02x}..",
-            s.token_len, s.challenge[0], s.challenge[1], s.challenge[2], s.challenge[3]
-        ),
-        // Realms can still run; only attestation is unavailable.
-        Err(e) => println!("attestation unavailable: {e}"),
     }
     serve(monitor)
 }

@@ -21,7 +21,9 @@
 //! bytes written (§5). A finished token is never changed again, so the
 //! realm can only ever copy out the final bytes.
 
-use cmon_evidence::{Es384Signer, Progress, RealmClaims, RemHashAlgo, SignerState, write_cca_token};
+use cmon_evidence::{
+    Es384Signer, Progress, RealmClaims, RemHashAlgo, SignerState, write_cca_token,
+};
 
 use super::*;
 use crate::attest::Attestation;

@@ -76,7 +76,11 @@ fn check_token(token: &[u8], rmm: &Rmm<'_, FakePlatform>) -> cmon_evidence::Real
         "binding"
     );
     let f = rmm.platform();
-    assert_eq!(claims.rim.to_vec(), f.read_raw(PhysAddr(RD + 0x80), 64), "RIM");
+    assert_eq!(
+        claims.rim.to_vec(),
+        f.read_raw(PhysAddr(RD + 0x80), 64),
+        "RIM"
+    );
     for i in 0..4 {
         let rem = f.read_raw(PhysAddr(RD + 0xC0 + 64 * i as u64), 64);
         assert_eq!(claims.rems[i].to_vec(), rem, "REM {i}");
@@ -185,12 +189,12 @@ fn continue_checks_arguments_in_spec_order() {
     push_smc(f, &[CONTINUE, BUF, 0, 64]); // state: no INIT yet
     push_smc(f, &init_args());
     let bad: [[u64; 3]; 6] = [
-        [BUF + 8, 0, 64],          // addr_align
-        [NS_IPA, 0, 64],           // addr_bound (unprotected)
-        [NS_IPA + 8, 4096, 0],     // addr_align first
-        [BUF, 4096, 0],            // offset_bound
-        [BUF, 8, u64::MAX],        // size_overflow
-        [BUF, 4000, 97],           // size_bound
+        [BUF + 8, 0, 64],      // addr_align
+        [NS_IPA, 0, 64],       // addr_bound (unprotected)
+        [NS_IPA + 8, 4096, 0], // addr_align first
+        [BUF, 4096, 0],        // offset_bound
+        [BUF, 8, u64::MAX],    // size_overflow
+        [BUF, 4000, 97],       // size_bound
     ];
     for b in bad {
         push_smc(f, &[CONTINUE, b[0], b[1], b[2]]);
@@ -221,7 +225,11 @@ fn unmapped_buffer_faults_to_the_host_and_the_call_is_retried() {
     push_smc(f, &[CONTINUE, IPA + 0x2000, 0, 4096]); // RAM, not mapped
     assert_eq!(enter(&rmm, REC0, 0, &[]), SUCCESS);
     assert_eq!(exit_word(&rmm, 0), 0, "RMI_EXIT_SYNC");
-    assert_eq!(exit_word(&rmm, 0x110), hpfar(IPA + 0x2000), "HPFAR names the page");
+    assert_eq!(
+        exit_word(&rmm, 0x110),
+        hpfar(IPA + 0x2000),
+        "HPFAR names the page"
+    );
     // The host maps the page; the realm re-executes the same SMC.
     delegate(&rmm, pool(42));
     assert_eq!(
@@ -231,7 +239,11 @@ fn unmapped_buffer_faults_to_the_host_and_the_call_is_retried() {
     let runs = f.realm_runs().len();
     push_smc(f, &[CONTINUE, IPA + 0x2000, 0, 4096]);
     assert_eq!(enter(&rmm, REC0, 0, &[]), SUCCESS);
-    assert_eq!(f.realm_runs()[runs].regs_in.gprs[0], CONTINUE, "PC was at the SMC");
+    assert_eq!(
+        f.realm_runs()[runs].regs_in.gprs[0],
+        CONTINUE,
+        "PC was at the SMC"
+    );
     let [s, len, ..] = result(f, runs + 1);
     assert_eq!(s, SUCCESS, "token written on the retry");
     let len = len as usize;
@@ -292,7 +304,10 @@ fn sealing_keys_follow_identity_policy_and_version() {
 
     // The RIM key is exactly the platform's key for this RIM.
     let rim = f.read_raw(PhysAddr(RD + 0x80), 32);
-    let expected = rmm2.platform().sealing_key(rmm::SealPolicy::Rim, &rim, 1).unwrap();
+    let expected = rmm2
+        .platform()
+        .sealing_key(rmm::SealPolicy::Rim, &rim, 1)
+        .unwrap();
     let words: Vec<u8> = rim_v1[1..].iter().flat_map(|w| w.to_le_bytes()).collect();
     assert_eq!(words, expected);
 
@@ -311,10 +326,18 @@ fn sealing_keys_follow_identity_policy_and_version() {
     };
     let mut image = [0x11u8; 4096];
     let (rim_a, rpv_a) = keys_of(&image, 0x5A);
-    assert_eq!(keys_of(&image, 0x5A), (rim_a, rpv_a), "same image, same keys");
+    assert_eq!(
+        keys_of(&image, 0x5A),
+        (rim_a, rpv_a),
+        "same image, same keys"
+    );
     image[4095] ^= 1;
     let (rim_b, rpv_b) = keys_of(&image, 0x5A);
-    assert_ne!(rim_a[1..], rim_b[1..], "one byte of the image changes the RIM key");
+    assert_ne!(
+        rim_a[1..],
+        rim_b[1..],
+        "one byte of the image changes the RIM key"
+    );
     assert_eq!(rpv_a, rpv_b, "the RPV key does not depend on the image");
     let (rim_c, rpv_c) = keys_of(&image, 0x5B);
     assert_eq!(rim_b, rim_c, "the RIM key does not depend on the RPV");

@@ -2,9 +2,9 @@
 //! fake platform's scripted `run_realm` (cca-rmm-abi.md §4.3, §8, §9,
 //! §10; cca-attestation.md §3).
 
+mod attest;
 #[path = "../common/mod.rs"]
 mod common;
-mod attest;
 mod entry;
 mod exits;
 mod rsi_psci;

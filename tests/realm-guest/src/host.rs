@@ -20,6 +20,12 @@ pub const HC_DESTROY: u64 = 0x103;
 /// gprs[0] = REC index. Answer: gprs[0] = 0 running, 1 off, 2 blocked on
 /// a DESTROYED page (the host stopped running it).
 pub const HC_VCPU_STATE: u64 = 0x104;
+/// gprs[0] = which half (0, 1). Answer: gprs[0..4] = that half of the
+/// 64-byte attestation challenge the host (the verifier's stand-in) chose.
+pub const HC_CHALLENGE: u64 = 0x105;
+/// gprs[0] = offset, gprs[1] = total length, gprs[2] = n (<= 224),
+/// gprs[3..31] = n bytes of the attestation token.
+pub const HC_TOKEN: u64 = 0x106;
 /// gprs[0] = code: the guest failed and is about to SYSTEM_OFF.
 pub const HC_FATAL: u64 = 0x1FF;
 
@@ -49,6 +55,15 @@ pub mod probe {
     pub const DESTROYED: u64 = 11;
     /// [REC, state reported by the host, AFFINITY_INFO of RECs 2..]
     pub const SECONDARIES_DONE: u64 = 12;
+    /// [bit mask of bad-input cases with the right status, cases]
+    pub const ATTEST_BAD_INPUT: u64 = 13;
+    /// [INIT status, size bound, last CONTINUE status, length, CONTINUE
+    /// calls, pre-empted calls]
+    pub const ATTEST_TOKEN: u64 = 14;
+    /// [statuses (versions | rim << 8 | rpv << 16 | too-new << 24 |
+    /// again << 32), min << 32 | current, RIM-key fingerprint, RPV-key
+    /// fingerprint, 1 if the RIM key re-derives equal]
+    pub const SEALING: u64 = 15;
 }
 
 #[repr(C, align(256))]

@@ -13,6 +13,7 @@
 #![no_main]
 
 mod arch;
+mod attest;
 mod console;
 mod host;
 mod layout;
@@ -108,6 +109,7 @@ fn primary(entry: u64) -> ! {
     }
     smp::count(0);
     probes::run_rec0();
+    attest::run();
     smp::wait_secondaries(nrecs);
     smp::check_counter(nrecs);
     println!("realm guest: done, PSCI SYSTEM_OFF");

@@ -4,6 +4,12 @@ use arm_rt::smc;
 
 const RSI_VERSION: u64 = 0xC400_0190;
 const RSI_MEASUREMENT_READ: u64 = 0xC400_0192;
+const RSI_MEASUREMENT_EXTEND: u64 = 0xC400_0193;
+const RSI_ATTEST_TOKEN_INIT: u64 = 0xC400_0194;
+const RSI_ATTEST_TOKEN_CONTINUE: u64 = 0xC400_0195;
+/// Vendor sealing-key RSI (docs/sealing.md).
+const CMON_RSI_SEALING_VERSIONS: u64 = 0xC600_0010;
+const CMON_RSI_SEALING_KEY: u64 = 0xC600_0011;
 const RSI_REALM_CONFIG: u64 = 0xC400_0196;
 const RSI_IPA_STATE_SET: u64 = 0xC400_0197;
 const RSI_IPA_STATE_GET: u64 = 0xC400_0198;
@@ -56,6 +62,44 @@ pub fn realm_config(ipa: u64) -> u64 {
 /// RSI_MEASUREMENT_READ(index): status and the first 32 bytes (SHA-256).
 pub fn measurement_read(index: u64) -> (u64, [u64; 4]) {
     let r = call(RSI_MEASUREMENT_READ, [index, 0, 0, 0]);
+    (r[0], [r[1], r[2], r[3], r[4]])
+}
+
+/// RSI_MEASUREMENT_EXTEND(index, size, data in x3..x10): status.
+pub fn measurement_extend(index: u64, size: u64, data: &[u64; 8]) -> u64 {
+    let mut a = [0u64; 18];
+    a[0] = RSI_MEASUREMENT_EXTEND;
+    a[1] = index;
+    a[2] = size;
+    a[3..11].copy_from_slice(data);
+    arm_rt::smc18(a)[0]
+}
+
+/// RSI_ATTEST_TOKEN_INIT(challenge in x1..x8): (status, size bound).
+pub fn token_init(challenge: &[u64; 8]) -> (u64, u64) {
+    // x1..x8: the eighth word is beyond `smc`'s x0..x7.
+    let mut a = [0u64; 18];
+    a[0] = RSI_ATTEST_TOKEN_INIT;
+    a[1..9].copy_from_slice(challenge);
+    let r = arm_rt::smc18(a);
+    (r[0], r[1])
+}
+
+/// RSI_ATTEST_TOKEN_CONTINUE(ipa, offset, size): (status, bytes written).
+pub fn token_continue(ipa: u64, offset: u64, size: u64) -> (u64, u64) {
+    let r = call(RSI_ATTEST_TOKEN_CONTINUE, [ipa, offset, size, 0]);
+    (r[0], r[1])
+}
+
+/// CMON_RSI_SEALING_VERSIONS: (status, minimum, current).
+pub fn sealing_versions() -> (u64, u64, u64) {
+    let r = call(CMON_RSI_SEALING_VERSIONS, [0; 4]);
+    (r[0], r[1], r[2])
+}
+
+/// CMON_RSI_SEALING_KEY(flags, version): (status, key words).
+pub fn sealing_key(flags: u64, version: u64) -> (u64, [u64; 4]) {
+    let r = call(CMON_RSI_SEALING_KEY, [flags, version, 0, 0]);
     (r[0], [r[1], r[2], r[3], r[4]])
 }
 

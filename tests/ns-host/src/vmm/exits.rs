@@ -51,6 +51,8 @@ const HC_RIM: u64 = 0x101;
 const HC_RESULT: u64 = 0x102;
 const HC_DESTROY: u64 = 0x103;
 const HC_VCPU_STATE: u64 = 0x104;
+const HC_CHALLENGE: u64 = 0x105;
+const HC_TOKEN: u64 = 0x106;
 const HC_FATAL: u64 = 0x1FF;
 const RTT_UNASSIGNED: u64 = 0;
 const RTT_ASSIGNED: u64 = 1;
@@ -281,6 +283,37 @@ fn host_call(v: &mut Vcpu, imm: u64, gpr: impl Fn(u64) -> u64) {
                     REC_BLOCKED => 2,
                     _ => 1,
                 }
+        }
+        HC_CHALLENGE => {
+            let mut a = state::ATTEST.lock();
+            // A fresh 64-byte challenge per run, from the counter through
+            // a SplitMix64 mix (a verifier's nonce stands in here).
+            let c = *a.challenge.get_or_insert_with(|| {
+                let mut x = crate::hw::counter();
+                core::array::from_fn(|_| {
+                    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = x;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^ (z >> 31)
+                })
+            });
+            let half = (gpr(0) as usize & 1) * 4;
+            v.answer.copy_from_slice(&c[half..half + 4]);
+        }
+        HC_TOKEN => {
+            let (at, total, n) = (gpr(0) as usize, gpr(1) as usize, gpr(2) as usize);
+            let mut a = state::ATTEST.lock();
+            if at != a.received || n > 224 || total > a.token.len() || at + n > total {
+                drop(a);
+                OBS.lock().error("bad HC_TOKEN piece", at as u64, n as u64);
+                return;
+            }
+            a.len = total;
+            for i in 0..n {
+                a.token[at + i] = (gpr(3 + i as u64 / 8) >> ((i % 8) * 8)) as u8;
+            }
+            a.received += n;
         }
         HC_FATAL => OBS.lock().guest_fatal = Some(gpr(0)),
         _ => OBS.lock().error("unknown host call", imm, v.rec as u64),

@@ -22,6 +22,9 @@ mod probe {
     pub const INJECTED_SEA: usize = 10;
     pub const DESTROYED: usize = 11;
     pub const SECONDARIES_DONE: usize = 12;
+    pub const ATTEST_BAD_INPUT: usize = 13;
+    pub const ATTEST_TOKEN: usize = 14;
+    pub const SEALING: usize = 15;
 }
 const MAGIC: u64 = 0x7265_616C_6D21_0001;
 const INCREMENTS: u64 = 20_000;
@@ -187,6 +190,7 @@ pub fn report(
             done[3]
         ),
     );
+    attest_checks(r, &o);
     let first = o.first_error.unwrap_or(("none", 0, 0));
     r.check(
         "realm_guest_system_off",
@@ -238,4 +242,63 @@ fn rim_check(r: &mut Report, o: &Obs, realm: &Realm) {
             realm.nrecs()
         ),
     );
+}
+
+/// The realm's attestation and sealing results, and the token itself:
+/// printed as `CCA-TOKEN-HEX` lines for `cargo xtask` to verify offline
+/// (docs/attestation.md).
+fn attest_checks(r: &mut Report, o: &Obs) {
+    let b = o.results[probe::ATTEST_BAD_INPUT];
+    r.check(
+        "realm_guest_attest_bad_input",
+        b[2] > 0 && b[1] == (1 << b[2]) - 1,
+        format_args!(
+            "{} of {} bad RSI calls (CONTINUE before INIT, unaligned / unprotected / EMPTY \
+             buffer, offset and size bounds, measurement index and size) got the spec's status",
+            b[1].count_ones(),
+            b[2]
+        ),
+    );
+    let t = o.results[probe::ATTEST_TOKEN];
+    let a = super::state::ATTEST.lock();
+    let whole = a.received == a.len && a.len as u64 == t[4];
+    r.check(
+        "realm_guest_attest_token",
+        t[1] == 0 && t[2] == 4096 && t[3] == 0 && t[4] > 0 && whole,
+        format_args!(
+            "INIT {} (bound {}), token {} bytes in {} CONTINUE calls ({} pre-empted by IRQs), \
+             {} bytes handed to the host",
+            t[1], t[2], t[4], t[5], t[6], a.received
+        ),
+    );
+    if whole && a.len > 0 {
+        for line in a.token[..a.len].chunks(64) {
+            let mut hex = [0u8; 128];
+            for (i, byte) in line.iter().enumerate() {
+                const D: &[u8; 16] = b"0123456789abcdef";
+                hex[2 * i] = D[(byte >> 4) as usize];
+                hex[2 * i + 1] = D[(byte & 0xF) as usize];
+            }
+            let text = core::str::from_utf8(&hex[..2 * line.len()]).unwrap_or("");
+            println!("CCA-TOKEN-HEX {text}");
+        }
+        println!("CCA-TOKEN-END {}", a.len);
+    }
+    drop(a);
+    let s = o.results[probe::SEALING];
+    let st = s[1];
+    r.check(
+        "realm_guest_sealing_key",
+        st & 0xFF_FFFF == 0 && (st >> 24) & 0xFF == 1 && (st >> 32) & 0xFF == 0 && s[5] == 1,
+        format_args!(
+            "versions {}..{}; RIM-bound key fingerprint {:016x}, RPV-bound {:016x}, \
+             re-derived equal; next version refused (status {})",
+            s[2] >> 32,
+            s[2] & 0xFFFF_FFFF,
+            s[3],
+            s[4],
+            (st >> 24) & 0xFF
+        ),
+    );
+    println!("SEALING-FINGERPRINT rim={:016x} rpv={:016x}", s[3], s[4]);
 }

@@ -129,6 +129,23 @@ impl Obs {
 
 pub static OBS: SpinLock<Obs> = SpinLock::new(Obs::new());
 
+/// The attestation exchange: the challenge the host chose (as a verifier
+/// would) and the token the realm handed back in HC_TOKEN calls.
+pub struct Attest {
+    pub challenge: Option<[u64; 8]>,
+    pub token: [u8; 4096],
+    /// Length the realm announced, and bytes received in order.
+    pub len: usize,
+    pub received: usize,
+}
+
+pub static ATTEST: SpinLock<Attest> = SpinLock::new(Attest {
+    challenge: None,
+    token: [0; 4096],
+    len: 0,
+    received: 0,
+});
+
 /// Bit of page `ipa` in a [0, 2 MiB) bitmap (None above).
 pub fn page_bit(ipa: u64) -> Option<(usize, u64)> {
     let page = (ipa >> 12) as usize;
@@ -142,6 +159,12 @@ pub fn bit_set(map: &[u64; 8], ipa: u64) -> bool {
 /// Fresh state for a run of `realm`.
 pub fn reset(realm: &Realm, nrecs: usize, concurrent: bool) {
     *OBS.lock() = Obs::new();
+    {
+        let mut a = ATTEST.lock();
+        a.challenge = None;
+        a.len = 0;
+        a.received = 0;
+    }
     DONE.store(0, Ordering::Release);
     CONCURRENT.store(u32::from(concurrent), Ordering::Release);
     RD.store(realm.rd(), Ordering::Release);
