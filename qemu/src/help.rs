@@ -21,6 +21,10 @@ COMMANDS:
              (`--arch x86_64`: SEAMCALL timings of the TDX module shim)
     lint     cargo clippy -D warnings on the host crates and the firmware crates
              (Arm and x86)
+    verify-token
+             Decode a CCA attestation token (tag-399 CBOR), print its claims and
+             check both signatures and the RAK binding
+    rim      Compute offline the RIM a realm built from a flat guest image gets
     help     Print this text, or `cargo xtask help <COMMAND>`
 
 OPTIONS:
@@ -215,6 +219,62 @@ OPTIONS:
     -h, --help        Print this help
 ";
 
+pub const VERIFY_TOKEN_HELP: &str = "\
+cargo xtask verify-token: decode and verify a CCA attestation token
+
+USAGE:
+    cargo xtask verify-token FILE [--key JWK]
+
+FILE holds a CCA token collection (CBOR tag 399 with a platform and a realm
+COSE_Sign1; `cargo xtask run` writes the one it captures to
+target/attestation/cca-token.cbor). Prints the realm claims (challenge, RPV,
+RIM, REM1..4, hash algorithms, profile, RAK x/y) and the platform claims
+(profile, challenge, implementation and instance id, lifecycle, config, hash
+algorithm, verification service, software components), then PASS/FAIL for:
+    realm signature      ES384 with the RAK carried in realm claim 44237
+    platform signature   ES384 with the key of --key; without --key it is
+                         reported as NOT CHECKED and the output says the
+                         platform token was NOT verified
+    RAK binding          platform challenge == SHA-256(claim 44237 bytes)
+    platform profile     tag:arm.com,2023:cca_platform#1.0.0
+Ends with TOKEN VERIFIED, TOKEN PASSED (platform signature not verified) or
+TOKEN FAILED: <checks>.
+
+OPTIONS:
+    --key JWK     EC P-384 public JWK of the platform key (CPAK), e.g.
+                  target/attestation/platform-key.jwk.json, which `run` and
+                  `test` derive from target/dev-root-secret.bin
+    -h, --help    Print this help
+
+Exit status: 0 if no check failed, 1 if one did or the file is unreadable.
+";
+
+pub const RIM_HELP: &str = "\
+cargo xtask rim: compute the RIM of a realm offline
+
+USAGE:
+    cargo xtask rim GUEST_IMAGE [--recs N] [--hash sha256|sha512] [--ipa IPA]
+                    [--ram-top ADDR] [--s2sz N]
+
+Replays the NS host's realm creation (tests/ns-host/src/vmm/build.rs) over
+the flat binary GUEST_IMAGE with cmon-measure: REALM_CREATE, RTT_INIT_RIPAS
+of [0, ram-top) with one extension per 4 KiB entry (one level-3 RTT), a
+measured DATA_CREATE of every 4 KiB page of the image from IPA (the last page
+zero-padded), and REC_CREATE of N RECs (REC 0 runnable, PC = IPA). Prints
+the RIM in hex (32 bytes for SHA-256, 64 for SHA-512), as realm claim 44238
+carries it. Numbers are decimal or 0x hex.
+
+OPTIONS:
+    --recs N          RECs created [default: 4, as for `run` with -smp 4;
+                      the host creates one per CPU, 2..=4]
+    --hash ALGO       sha256 or sha512 [default: sha256]
+    --ipa IPA         Load IPA of the image, 4 KiB aligned [default: 0x20000]
+    --ram-top ADDR    End of the RIPAS range, at most 0x200000 [default:
+                      0x100000]
+    --s2sz N          RmiRealmParams.s2sz, the IPA width [default: 39]
+    -h, --help        Print this help
+";
+
 /// The help text of `sub` (or the overview).
 pub fn help_text(sub: Option<Sub>) -> &'static str {
     match sub {
@@ -225,5 +285,7 @@ pub fn help_text(sub: Option<Sub>) -> &'static str {
         Some(Sub::Test) => TEST_HELP,
         Some(Sub::Bench) => BENCH_HELP,
         Some(Sub::Lint) => LINT_HELP,
+        Some(Sub::VerifyToken) => VERIFY_TOKEN_HELP,
+        Some(Sub::Rim) => RIM_HELP,
     }
 }
