@@ -391,6 +391,8 @@ mod tests {
                     "--help",
                     "q35-tdx-shim.bin",
                     "isa-debug-exit",
+                    "CCA-TOKEN-HEX",
+                    "cca-token.cbor",
                 ][..],
             ),
             (
@@ -401,6 +403,8 @@ mod tests {
                     "--timeout",
                     "--qemu",
                     "--bios",
+                    "verify_cca_token.py",
+                    "target/pyenv",
                 ],
             ),
             (

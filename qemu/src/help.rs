@@ -105,6 +105,14 @@ Passes only if the firmware reports success (aarch64: QEMU exit status 0;
 x86_64: status 33, i.e. 0x10 written to isa-debug-exit) and a summary line
 `N passed, 0 failed` with N > 0 was printed.
 
+CCA token (aarch64): after a passing boot, a token the NS host printed as
+`CCA-TOKEN-HEX <hex>` lines and a `CCA-TOKEN-END <length>` line is written
+to target/attestation/cca-token.cbor, the platform key (CPAK from
+target/dev-root-secret.bin) to target/attestation/platform-key.jwk.json, and
+the token is verified (as `cargo xtask verify-token --key`, plus the RIM of
+the realm guest); a token that does not verify fails the run. No token: a
+note only (docs/attestation.md).
+
 aarch64 (default): builds target/images/qemu-virt-bios.bin (see `cargo xtask
 help build`) and boots
     qemu-system-aarch64 -M virt,secure=on,virtualization=on,gic-version=3
@@ -154,7 +162,11 @@ Steps: (1) `cargo test` at the workspace root (the default members);
 (2) build the Arm firmware, boot with -smp 4 -m 1G, (3) -smp 1 -m 1G,
 (4) -smp 2 -m 3G (a GPT with several L1 tables); (5) build the x86 TDX
 module shim and boot it on q35 with -smp 2 (as `cargo xtask run --arch
-x86_64`). Each boot is judged like `cargo xtask run`. A build that fails
+x86_64`). Each boot is judged like `cargo xtask run`, including the CCA
+token check; the aarch64 boots also check the token with
+tests/attestation/verify_cca_token.py (pycose) from a venv at target/pyenv,
+created on first use with pinned pycose, cbor2 and cryptography from PyPI
+(installing python3-venv via apt-get as root if needed). A build that fails
 fails only the steps of its architecture. Ends with `xtask: N passed, M
 failed` over the steps and exits non-zero if any step failed or timed out.
 

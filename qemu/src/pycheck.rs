@@ -11,10 +11,12 @@ use std::process::Command;
 use crate::token::{Expected, hex};
 use crate::{Paths, Result, bail, provision};
 
-/// Pinned requirements: pycose 1.1.0 as in the spec sheet §6; cbor2 and
-/// cryptography at the versions pip resolved for Python 3.11 when this was
-/// written (pycose 1.1.0 accepts any).
-pub const REQUIREMENTS: [&str; 3] = ["pycose==1.1.0", "cbor2==6.3.0", "cryptography==50.0.2"];
+/// Pinned requirements: pycose 1.1.0 as in the spec sheet §6; cryptography
+/// at the version pip resolved for Python 3.11 when this was written. cbor2
+/// stays on the 5.x line: 6.x (6.3.0 tried) decodes CBOR arrays as tuples,
+/// and pycose 1.1.0's `CoseMessage.decode` then rejects every message
+/// ("Bytes cannot be decoded as COSE message").
+pub const REQUIREMENTS: [&str; 3] = ["pycose==1.1.0", "cbor2==5.9.0", "cryptography==50.0.2"];
 
 /// The script, relative to the workspace root.
 pub const SCRIPT: &str = "tests/attestation/verify_cca_token.py";
