@@ -185,7 +185,7 @@ fn objcopy_all(paths: &Paths) -> Result<()> {
 /// and boots. QEMU has no fuses; this file stands in for them and is packed
 /// into secure flash, which only EL3 can read. Delete it to get a new device.
 pub fn dev_root_secret(paths: &Paths) -> Result<Vec<u8>> {
-    let path = paths.target_dir().join("dev-root-secret.bin");
+    let path = paths.dev_root_secret();
     if let Ok(data) = std::fs::read(&path) {
         if data.len() == package::DEV_ROOT_SECRET_LEN {
             return Ok(data);

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 pub use crate::arch::Arch;
+pub use crate::cli_attest::{RimOpts, VerifyTokenOpts};
 pub use crate::help::*;
 use crate::{Result, bail};
 
@@ -22,9 +23,25 @@ pub enum Sub {
     Test,
     Bench,
     Lint,
+    VerifyToken,
+    Rim,
 }
 
 impl Sub {
+    /// The command name as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sub::Build => "build",
+            Sub::Size => "size",
+            Sub::Run => "run",
+            Sub::Test => "test",
+            Sub::Bench => "bench",
+            Sub::Lint => "lint",
+            Sub::VerifyToken => "verify-token",
+            Sub::Rim => "rim",
+        }
+    }
+
     fn from_name(name: &str) -> Option<Sub> {
         Some(match name {
             "build" => Sub::Build,
@@ -33,6 +50,8 @@ impl Sub {
             "test" => Sub::Test,
             "bench" => Sub::Bench,
             "lint" => Sub::Lint,
+            "verify-token" => Sub::VerifyToken,
+            "rim" => Sub::Rim,
             _ => return None,
         })
     }
@@ -87,6 +106,8 @@ pub enum Command {
     Test(TestOpts),
     Bench(BenchOpts),
     Lint,
+    VerifyToken(VerifyTokenOpts),
+    Rim(RimOpts),
 }
 
 /// Splits `--opt=value` into (`--opt`, Some(value)).
@@ -154,6 +175,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
     if rest.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Command::Help(Some(sub)));
     }
+    if matches!(sub, Sub::VerifyToken | Sub::Rim) {
+        return crate::cli_attest::parse(sub, rest);
+    }
     let mut opts = Opts { args: rest.iter() };
     let mut boot = BootOpts::default();
     let mut run = RunOpts {
@@ -213,6 +237,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
         }
         Sub::Bench => Command::Bench(BenchOpts { boot, ..bench }),
         Sub::Lint => Command::Lint,
+        // Returned early above.
+        Sub::VerifyToken | Sub::Rim => bail!("internal: {} parsed twice", sub.name()),
     })
 }
 
@@ -365,6 +391,8 @@ mod tests {
                     "--help",
                     "q35-tdx-shim.bin",
                     "isa-debug-exit",
+                    "CCA-TOKEN-HEX",
+                    "cca-token.cbor",
                 ][..],
             ),
             (
@@ -375,6 +403,8 @@ mod tests {
                     "--timeout",
                     "--qemu",
                     "--bios",
+                    "verify_cca_token.py",
+                    "target/pyenv",
                 ],
             ),
             (
@@ -394,12 +424,26 @@ mod tests {
             ),
             (Sub::Build, &["--help"]),
             (Sub::Size, &["--help"]),
+            (Sub::VerifyToken, &["--key", "JWK", "NOT"]),
+            (
+                Sub::Rim,
+                &["--recs", "--hash", "sha512", "--ipa", "--ram-top", "--s2sz"],
+            ),
         ] {
             for o in opts {
                 assert!(help_text(Some(sub)).contains(o), "{sub:?} help lacks {o}");
             }
         }
-        for c in ["build", "size", "run", "test", "bench", "help"] {
+        for c in [
+            "build",
+            "size",
+            "run",
+            "test",
+            "bench",
+            "help",
+            "verify-token",
+            "rim",
+        ] {
             assert!(MAIN_HELP.contains(c));
         }
     }

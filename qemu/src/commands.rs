@@ -7,7 +7,7 @@ use crate::cli::{self, Arch, BenchOpts, BootOpts, Command, RunOpts, TestOpts};
 use crate::guest::GuestImage;
 use crate::qemu::{self, Boot, DEFAULT_MEM, Mode, Outcome};
 use crate::report::{self, Verdict};
-use crate::{EL3, NS_HOST, Paths, RMM, Result, bail, build, provision, x86};
+use crate::{EL3, NS_HOST, Paths, RMM, Result, attest, bail, build, provision, x86};
 
 /// Runs `cmd`; returns the process exit status.
 pub fn dispatch(cmd: &Command, paths: &Paths) -> Result<u8> {
@@ -22,6 +22,8 @@ pub fn dispatch(cmd: &Command, paths: &Paths) -> Result<u8> {
         Command::Test(o) => test(o, paths),
         Command::Bench(o) => bench(o, paths),
         Command::Lint => build::lint(paths).map(|_| 0),
+        Command::VerifyToken(o) => attest::verify_token_cmd(o),
+        Command::Rim(o) => attest::rim_cmd(o),
     }
 }
 
@@ -149,6 +151,8 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
     };
     let outcome = boot(&qemu_bin, &b, timeout, o.gdb)?;
     let verdict = report::judge_for(o.arch, &outcome);
+    let (console, g) = (&outcome.stdout, guest.as_ref());
+    let verdict = attest::judge_tokens(paths, verdict, o.arch, console, g, o.smp, false);
     print_verdict(&verdict, "RUN");
     Ok(verdict.exit_code())
 }
@@ -279,6 +283,9 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
         let result = match boot(&qemu_bin, &b, timeout, false) {
             Ok(outcome) => {
                 let v = report::judge_for(t.arch, &outcome);
+                // The token check, with the independent pycose check too.
+                let (console, g) = (&outcome.stdout, guest.as_ref());
+                let v = attest::judge_tokens(paths, v, t.arch, console, g, t.smp, true);
                 print_verdict(&v, "RUN");
                 match v {
                     Verdict::Pass(note) => Ok(note),

@@ -21,6 +21,10 @@ COMMANDS:
              (`--arch x86_64`: SEAMCALL timings of the TDX module shim)
     lint     cargo clippy -D warnings on the host crates and the firmware crates
              (Arm and x86)
+    verify-token
+             Decode a CCA attestation token (tag-399 CBOR), print its claims and
+             check both signatures and the RAK binding
+    rim      Compute offline the RIM a realm built from a flat guest image gets
     help     Print this text, or `cargo xtask help <COMMAND>`
 
 OPTIONS:
@@ -101,6 +105,14 @@ Passes only if the firmware reports success (aarch64: QEMU exit status 0;
 x86_64: status 33, i.e. 0x10 written to isa-debug-exit) and a summary line
 `N passed, 0 failed` with N > 0 was printed.
 
+CCA token (aarch64): after a passing boot, a token the NS host printed as
+`CCA-TOKEN-HEX <hex>` lines and a `CCA-TOKEN-END <length>` line is written
+to target/attestation/cca-token.cbor, the platform key (CPAK from
+target/dev-root-secret.bin) to target/attestation/platform-key.jwk.json, and
+the token is verified (as `cargo xtask verify-token --key`, plus the RIM of
+the realm guest); a token that does not verify fails the run. No token: a
+note only (docs/attestation.md).
+
 aarch64 (default): builds target/images/qemu-virt-bios.bin (see `cargo xtask
 help build`) and boots
     qemu-system-aarch64 -M virt,secure=on,virtualization=on,gic-version=3
@@ -150,7 +162,11 @@ Steps: (1) `cargo test` at the workspace root (the default members);
 (2) build the Arm firmware, boot with -smp 4 -m 1G, (3) -smp 1 -m 1G,
 (4) -smp 2 -m 3G (a GPT with several L1 tables); (5) build the x86 TDX
 module shim and boot it on q35 with -smp 2 (as `cargo xtask run --arch
-x86_64`). Each boot is judged like `cargo xtask run`. A build that fails
+x86_64`). Each boot is judged like `cargo xtask run`, including the CCA
+token check; the aarch64 boots also check the token with
+tests/attestation/verify_cca_token.py (pycose) from a venv at target/pyenv,
+created on first use with pinned pycose, cbor2 and cryptography from PyPI
+(installing python3-venv via apt-get as root if needed). A build that fails
 fails only the steps of its architecture. Ends with `xtask: N passed, M
 failed` over the steps and exits non-zero if any step failed or timed out.
 
@@ -215,6 +231,62 @@ OPTIONS:
     -h, --help        Print this help
 ";
 
+pub const VERIFY_TOKEN_HELP: &str = "\
+cargo xtask verify-token: decode and verify a CCA attestation token
+
+USAGE:
+    cargo xtask verify-token FILE [--key JWK]
+
+FILE holds a CCA token collection (CBOR tag 399 with a platform and a realm
+COSE_Sign1; `cargo xtask run` writes the one it captures to
+target/attestation/cca-token.cbor). Prints the realm claims (challenge, RPV,
+RIM, REM1..4, hash algorithms, profile, RAK x/y) and the platform claims
+(profile, challenge, implementation and instance id, lifecycle, config, hash
+algorithm, verification service, software components), then PASS/FAIL for:
+    realm signature      ES384 with the RAK carried in realm claim 44237
+    platform signature   ES384 with the key of --key; without --key it is
+                         reported as NOT CHECKED and the output says the
+                         platform token was NOT verified
+    RAK binding          platform challenge == SHA-256(claim 44237 bytes)
+    platform profile     tag:arm.com,2023:cca_platform#1.0.0
+Ends with TOKEN VERIFIED, TOKEN PASSED (platform signature not verified) or
+TOKEN FAILED: <checks>.
+
+OPTIONS:
+    --key JWK     EC P-384 public JWK of the platform key (CPAK), e.g.
+                  target/attestation/platform-key.jwk.json, which `run` and
+                  `test` derive from target/dev-root-secret.bin
+    -h, --help    Print this help
+
+Exit status: 0 if no check failed, 1 if one did or the file is unreadable.
+";
+
+pub const RIM_HELP: &str = "\
+cargo xtask rim: compute the RIM of a realm offline
+
+USAGE:
+    cargo xtask rim GUEST_IMAGE [--recs N] [--hash sha256|sha512] [--ipa IPA]
+                    [--ram-top ADDR] [--s2sz N]
+
+Replays the NS host's realm creation (tests/ns-host/src/vmm/build.rs) over
+the flat binary GUEST_IMAGE with cmon-measure: REALM_CREATE, RTT_INIT_RIPAS
+of [0, ram-top) with one extension per 4 KiB entry (one level-3 RTT), a
+measured DATA_CREATE of every 4 KiB page of the image from IPA (the last page
+zero-padded), and REC_CREATE of N RECs (REC 0 runnable, PC = IPA). Prints
+the RIM in hex (32 bytes for SHA-256, 64 for SHA-512), as realm claim 44238
+carries it. Numbers are decimal or 0x hex.
+
+OPTIONS:
+    --recs N          RECs created [default: 4, as for `run` with -smp 4;
+                      the host creates one per CPU, 2..=4]
+    --hash ALGO       sha256 or sha512 [default: sha256]
+    --ipa IPA         Load IPA of the image, 4 KiB aligned [default: 0x20000]
+    --ram-top ADDR    End of the RIPAS range, at most 0x200000 [default:
+                      0x100000]
+    --s2sz N          RmiRealmParams.s2sz, the IPA width [default: 39]
+    -h, --help        Print this help
+";
+
 /// The help text of `sub` (or the overview).
 pub fn help_text(sub: Option<Sub>) -> &'static str {
     match sub {
@@ -225,5 +297,7 @@ pub fn help_text(sub: Option<Sub>) -> &'static str {
         Some(Sub::Test) => TEST_HELP,
         Some(Sub::Bench) => BENCH_HELP,
         Some(Sub::Lint) => LINT_HELP,
+        Some(Sub::VerifyToken) => VERIFY_TOKEN_HELP,
+        Some(Sub::Rim) => RIM_HELP,
     }
 }

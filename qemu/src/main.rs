@@ -6,18 +6,25 @@
 //! target directory (`<workspace>/target`), whatever `CARGO_TARGET_DIR` says.
 
 mod arch;
+mod attest;
+mod b64url;
 mod build;
+mod capture;
 mod cli;
+mod cli_attest;
 mod commands;
 mod elf;
 mod guest;
 mod help;
+mod jwk;
 mod package;
 mod provision;
+mod pycheck;
 mod qemu;
 mod report;
 #[cfg(test)]
 mod smoke_tests;
+mod token;
 mod x86;
 
 use std::path::{Path, PathBuf};
@@ -151,6 +158,31 @@ impl Paths {
     /// The padded q35 `-bios` image of the shim.
     pub fn x86_image(&self) -> PathBuf {
         self.images().join(X86_IMAGE_NAME)
+    }
+
+    /// The development device root secret (`cargo xtask build` creates it).
+    pub fn dev_root_secret(&self) -> PathBuf {
+        self.target_dir().join("dev-root-secret.bin")
+    }
+
+    /// Attestation artefacts of the last boot (docs/attestation.md).
+    pub fn attestation_dir(&self) -> PathBuf {
+        self.target_dir().join("attestation")
+    }
+
+    /// The CCA token captured from the console of the last boot.
+    pub fn cca_token(&self) -> PathBuf {
+        self.attestation_dir().join("cca-token.cbor")
+    }
+
+    /// The platform trust anchor: the CPAK public key as a JWK.
+    pub fn platform_jwk(&self) -> PathBuf {
+        self.attestation_dir().join("platform-key.jwk.json")
+    }
+
+    /// The Python virtual environment of the independent token check.
+    pub fn pyenv(&self) -> PathBuf {
+        self.target_dir().join("pyenv")
     }
 
     /// `path` relative to the workspace root when it is inside it.

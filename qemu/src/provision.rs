@@ -124,14 +124,14 @@ pub fn check_version(qemu: &Path, v: Version, arch: Arch) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn passwordless_sudo() -> bool {
+pub(crate) fn passwordless_sudo() -> bool {
     Command::new("sudo")
         .args(["-n", "true"])
         .stdout(std::process::Stdio::null())
@@ -141,7 +141,7 @@ fn passwordless_sudo() -> bool {
 }
 
 /// Runs `argv` (prefixed with `sudo -n` unless root), echoing it first.
-fn run_admin(root: bool, argv: &[&str]) -> Result<()> {
+pub(crate) fn run_admin(root: bool, argv: &[&str]) -> Result<()> {
     let mut full: Vec<&str> = if root { vec![] } else { vec!["sudo", "-n"] };
     full.extend_from_slice(argv);
     println!("xtask: + {}", full.join(" "));
