@@ -27,10 +27,10 @@ pub const MAX_LINE_BYTES: usize = 64;
 /// so a larger platform token is still captured (it is then verified).
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
-/// Whether a run without any captured token fails. The NS host side is
-/// being written in parallel; once it prints tokens, set this to `true` to
-/// make a missing token an error in `cargo xtask run` and `test`.
-pub const REQUIRE_TOKEN: bool = false;
+/// Whether a run without any captured token fails: the NS host prints the
+/// token the realm guest received in every aarch64 boot, so a missing token
+/// is an error in `cargo xtask run` and `test`.
+pub const REQUIRE_TOKEN: bool = true;
 
 /// Decode one data line's hex (even length, 2..=128 digits).
 fn decode_hex_line(text: &str, line_no: usize) -> Result<Vec<u8>> {

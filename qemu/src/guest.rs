@@ -95,13 +95,18 @@ impl RimConfig {
     }
 }
 
-/// The REM values the realm guest is expected to report (claim 44239),
-/// hash-length bytes each; `None` = not checked.
-///
-/// LEAD: fill in once the realm guest's RSI_MEASUREMENT_EXTEND sequence is
-/// final (cca-attestation.md §3: REM[i] = H(REM[i] || data), from zero).
+/// The REM values the realm guest reports (claim 44239), hash-length bytes
+/// each: tests/realm-guest/src/attest.rs extends REM[i] (i = 1..4) once,
+/// from zero, with `16 * i` bytes, byte j = `0x11 * i + j` (mod 256), in a
+/// SHA-256 realm (cca-attestation.md §3: REM[i] = H(REM[i] || data)).
 pub fn expected_rems() -> Option<[Vec<u8>; 4]> {
-    None
+    Some(core::array::from_fn(|k| {
+        let i = k + 1;
+        let data: Vec<u8> = (0..16 * i).map(|j| (0x11 * i + j) as u8).collect();
+        let mut rem = cmon_measure::MeasurementRegister::new(HashAlgo::Sha256);
+        rem.extend(&data);
+        rem.value().as_bytes().to_vec()
+    }))
 }
 
 /// A guest binary read from disk.
