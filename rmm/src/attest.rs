@@ -7,11 +7,19 @@
 //! monitor ([`Rmm::with_attestation`](crate::Rmm::with_attestation)); without
 //! it RSI_ATTEST_TOKEN_INIT answers RSI_ERROR_UNKNOWN and realms run on.
 
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use cmon_evidence::{BaseTable, COSE_KEY_P384_LEN, cose_key_p384, rak_binding_challenge};
-use p384::elliptic_curve::{FieldBytes, sec1::ToSec1Point};
-use p384::{NistP384, NonZeroScalar, PublicKey};
+use p384::elliptic_curve::{FieldBytes, sec1::ToSec1Point, zeroize::Zeroize};
+use p384::{NistP384, NonZeroScalar, ProjectivePoint, PublicKey};
+use spinning_top::Spinlock;
+
+use crate::types::PhysAddr;
 
 /// Why attestation could not be set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,11 +80,26 @@ impl Rak {
     }
 }
 
+/// The accumulators of one REC's parked signature.
+struct Live {
+    rec: u64,
+    generation: u64,
+    points: [ProjectivePoint; 2],
+}
+
+/// Slots for parked accumulators. Parking them in memory costs nothing,
+/// while writing them to the REC's aux granule needs a field inversion
+/// (about 100,000 instructions, most of the interrupt latency budget); a
+/// REC whose slot is taken by another REC falls back to the aux granule.
+const LIVE_SLOTS: usize = 64;
+
 /// Everything realm tokens need, owned by the monitor after cold boot.
 pub struct Attestation<'a> {
     pub(crate) rak: Rak,
     pub(crate) platform_token: &'a [u8],
     pub(crate) table: BaseTable,
+    live: Box<[Spinlock<Option<Live>>]>,
+    generation: AtomicU64,
 }
 
 impl fmt::Debug for Attestation<'_> {
@@ -104,6 +127,57 @@ impl<'a> Attestation<'a> {
             rak,
             platform_token,
             table: BaseTable::new(),
+            live: (0..LIVE_SLOTS)
+                .map(|_| Spinlock::new(None))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+            generation: AtomicU64::new(1),
         })
+    }
+
+    fn slot(&self, rec: PhysAddr) -> Option<&Spinlock<Option<Live>>> {
+        self.live.get((rec.0 >> 12) as usize % LIVE_SLOTS)
+    }
+
+    /// Keep `points` of `rec`'s signature in memory; returns the non-zero
+    /// generation to find them again, or `None` if the slot is in use by
+    /// another REC (or contended): park them in the aux granule instead.
+    pub(crate) fn park(&self, rec: PhysAddr, points: [ProjectivePoint; 2]) -> Option<u64> {
+        let mut slot = self.slot(rec)?.try_lock()?;
+        if slot.as_ref().is_some_and(|l| l.rec != rec.0) {
+            return None;
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        *slot = Some(Live {
+            rec: rec.0,
+            generation,
+            points,
+        });
+        Some(generation)
+    }
+
+    /// Take back the points [`park`](Self::park) kept for `rec` under
+    /// `generation`; the slot is wiped and freed.
+    pub(crate) fn unpark(&self, rec: PhysAddr, generation: u64) -> Option<[ProjectivePoint; 2]> {
+        let mut slot = self.slot(rec)?.lock();
+        let live = slot.as_mut()?;
+        if live.rec != rec.0 || live.generation != generation {
+            return None;
+        }
+        let points = live.points;
+        live.points.zeroize();
+        *slot = None;
+        Some(points)
+    }
+
+    /// Drop any points parked for `rec` (a new INIT, or REC_DESTROY).
+    pub(crate) fn forget(&self, rec: PhysAddr) {
+        if let Some(s) = self.slot(rec) {
+            let mut slot = s.lock();
+            if let Some(live) = slot.as_mut().filter(|l| l.rec == rec.0) {
+                live.points.zeroize();
+                *slot = None;
+            }
+        }
     }
 }

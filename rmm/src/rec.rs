@@ -371,6 +371,10 @@ impl<'a, P: Platform> Rmm<'a, P> {
             if self.platform.zero_granule(rec_pa).is_err() {
                 return RmiStatus::ErrorInput;
             }
+            // A signature this REC left parked in RMM memory dies with it.
+            if let Some(att) = &self.attest {
+                att.forget(rec_pa);
+            }
             for g in aux.iter_mut().flatten() {
                 g.set_state(GranuleState::Delegated);
             }

@@ -12,15 +12,21 @@
 //!   signature is byte-identical to the one-shot signer's (tested below);
 //! - `R = k·G` is a fixed-base comb over [`BaseTable`] (49 tables of
 //!   `[1..8]·256^i·G`, selected in constant time from signed radix-16
-//!   digits): one [`Es384Signer::step`] adds the two table entries of one
-//!   byte of `k`, so a step costs two point additions;
-//! - the last step computes `r = x(R) mod n` and `s = k⁻¹(z + r·d) mod n`.
+//!   digits): each [`Es384Signer::step`] adds one table entry, for the even
+//!   digits into one accumulator and the odd ones into another, which two
+//!   steps of two doublings then weigh by 16;
+//! - one step computes `r = x(R) mod n` (a field inversion), the last one
+//!   `s = k⁻¹(z + r·d) mod n` (a scalar inversion).
 //!
-//! Between CPU slices the signer is parked as a [`SignerState`], a plain
-//! byte array (the RMM keeps it in a REC auxiliary granule): the two
-//! accumulators are stored in affine form, which costs one field inversion
-//! for both ([`BatchNormalize`]). The state holds the nonce `k`, as secret as
-//! the key itself; both the signer and the state are wiped on drop.
+//! Every step is about one point addition or one inversion, so a caller
+//! that checks for interrupts between steps answers within one step plus a
+//! suspension. Between CPU slices the signer is parked as a
+//! [`SignerState`], a plain byte array (the RMM keeps it in a REC auxiliary
+//! granule): while accumulators are live they are stored in affine form,
+//! which costs one field inversion for both ([`BatchNormalize`]); before the
+//! first addition and once `r` is known there is nothing to invert. The
+//! state holds the nonce `k`, as secret as the key itself; both the signer
+//! and the state are wiped on drop.
 
 use alloc::{boxed::Box, vec::Vec};
 use core::fmt;
@@ -45,8 +51,19 @@ const DIGITS: usize = 97;
 /// Comb tables: table `i` serves digits `2i` and `2i+1` (byte `i` of `k`),
 /// and table 48 the carry digit 96.
 pub const COMB_TABLES: usize = 49;
-/// Steps of one signature: one per comb table, then the finishing step.
-pub const SIGN_STEPS: usize = COMB_TABLES + 1;
+/// Comb steps: one point addition each (even and odd digit of each table;
+/// the last table has no odd digit, its step adds the identity).
+const COMB_STEPS: usize = 2 * COMB_TABLES;
+/// Step 0 derives the RFC 6979 nonce (HMAC-SHA-384 rounds).
+const STEP_NONCE: usize = 0;
+const COMB_FIRST: usize = 1;
+const STEP_QUAD1: usize = COMB_FIRST + COMB_STEPS;
+const STEP_QUAD2: usize = STEP_QUAD1 + 1;
+const STEP_R: usize = STEP_QUAD2 + 1;
+/// Steps of one signature: the nonce, the comb additions, two steps of two
+/// doublings each (the odd-digit sum weighs 16), the affine `x(R)` (one
+/// field inversion), and `s` (one scalar inversion).
+pub const SIGN_STEPS: usize = STEP_R + 2;
 /// Bytes of an uncompressed SEC1 P-384 point; the identity is one 0x00.
 const POINT_LEN: usize = 97;
 
@@ -93,14 +110,15 @@ impl Default for BaseTable {
 /// A parked signature: everything needed to resume, as bytes.
 ///
 /// Layout (all fixed): `[0]` magic, `[1]` next step, `[2]` nonce attempt,
-/// `[3..51]` k, `[51..99]` prehash z, then the two accumulators as SEC1
-/// points (97 bytes each, identity = 0x00 then zeros).
+/// `[3..51]` k, `[51..99]` prehash z, `[99..147]` r (once known), then the
+/// two accumulators as SEC1 points (97 bytes each, identity = 0x00 then
+/// zeros; not stored before the first step or after `r`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignerState(pub [u8; SignerState::LEN]);
 
 impl SignerState {
     /// Serialised length in bytes.
-    pub const LEN: usize = 3 + 48 + 48 + 2 * POINT_LEN;
+    pub const LEN: usize = 3 + 3 * 48 + 2 * POINT_LEN;
     const MAGIC: u8 = 0xE3;
 }
 
@@ -135,6 +153,8 @@ pub struct Es384Signer<'t> {
     attempt: u8,
     acc: ProjectivePoint,
     acc2: ProjectivePoint,
+    /// `x(R) mod n`, once step STEP_R ran.
+    r: Scalar,
 }
 
 impl fmt::Debug for Es384Signer<'_> {
@@ -197,29 +217,40 @@ fn point_from(bytes: &[u8]) -> Option<ProjectivePoint> {
 }
 
 impl<'t> Es384Signer<'t> {
-    /// Start signing the SHA-384 `prehash` with `d`: derives the RFC 6979
-    /// nonce (a few HMAC-SHA-384 calls) but does no point arithmetic yet.
-    pub fn start(table: &'t BaseTable, d: &NonZeroScalar, prehash: &[u8; 48]) -> Self {
-        Self::with_attempt(table, d, prehash, 0)
+    /// Start signing the SHA-384 `prehash`: cheap, all the work (the
+    /// nonce included) is done by [`step`](Self::step).
+    pub fn start(table: &'t BaseTable, prehash: &[u8; 48]) -> Self {
+        Self::with_attempt(table, prehash, 0)
     }
 
-    fn with_attempt(table: &'t BaseTable, d: &NonZeroScalar, z: &[u8; 48], attempt: u8) -> Self {
-        let k = nonce(d, z, attempt);
+    fn with_attempt(table: &'t BaseTable, z: &[u8; 48], attempt: u8) -> Self {
         Self {
             table,
-            k,
+            k: Scalar::ZERO,
             z: *z,
-            digits: digits_of(&k),
+            digits: [0; DIGITS],
             step: 0,
             attempt,
             acc: ProjectivePoint::IDENTITY,
             acc2: ProjectivePoint::IDENTITY,
+            r: Scalar::ZERO,
         }
     }
 
     /// Resume a parked signature. `None` if the state is not one that
     /// [`suspend`](Self::suspend) wrote (the caller starts over).
     pub fn resume(table: &'t BaseTable, state: &SignerState) -> Option<Self> {
+        Self::resume_with(table, state, None)
+    }
+
+    /// Resume from a state written by [`suspend_scalars`](Self::suspend_scalars)
+    /// plus the accumulators the caller kept in memory ([`accumulators`](Self::accumulators)),
+    /// or from a full [`suspend`](Self::suspend) state if `points` is `None`.
+    pub fn resume_with(
+        table: &'t BaseTable,
+        state: &SignerState,
+        points: Option<[ProjectivePoint; 2]>,
+    ) -> Option<Self> {
         let s = &state.0;
         if s[0] != SignerState::MAGIC || usize::from(s[1]) >= SIGN_STEPS {
             return None;
@@ -228,6 +259,14 @@ impl<'t> Es384Signer<'t> {
         let k = Option::<Scalar>::from(Scalar::from_repr(k_bytes))?;
         let mut z = [0u8; 48];
         z.copy_from_slice(&s[51..99]);
+        let r_bytes = FieldBytes::<NistP384>::try_from(&s[99..147]).ok()?;
+        let [acc, acc2] = match points {
+            Some(p) => p,
+            None => [
+                point_from(&s[147..147 + POINT_LEN])?,
+                point_from(&s[147 + POINT_LEN..])?,
+            ],
+        };
         Some(Self {
             table,
             k,
@@ -235,22 +274,52 @@ impl<'t> Es384Signer<'t> {
             digits: digits_of(&k),
             step: s[1],
             attempt: s[2],
-            acc: point_from(&s[99..99 + POINT_LEN])?,
-            acc2: point_from(&s[99 + POINT_LEN..])?,
+            acc,
+            acc2,
+            r: Option::<Scalar>::from(Scalar::from_repr(r_bytes))?,
         })
     }
 
-    /// Park the signature (one field inversion for both accumulators).
-    pub fn suspend(&self) -> SignerState {
-        let [a, a2] = ProjectivePoint::batch_normalize(&[self.acc, self.acc2]);
+    /// Whether the accumulators hold anything (after the first addition,
+    /// until `r` is known).
+    fn points_live(&self) -> bool {
+        (COMB_FIRST + 1..=STEP_R).contains(&usize::from(self.step))
+    }
+
+    /// Park everything but the accumulators (no inversion); keep
+    /// [`accumulators`](Self::accumulators) in memory and hand them to
+    /// [`resume_with`](Self::resume_with).
+    pub fn suspend_scalars(&self) -> SignerState {
         let mut s = [0u8; SignerState::LEN];
         s[0] = SignerState::MAGIC;
         s[1] = self.step;
         s[2] = self.attempt;
         s[3..51].copy_from_slice(&self.k.to_repr());
         s[51..99].copy_from_slice(&self.z);
-        s[99..99 + POINT_LEN].copy_from_slice(&point_bytes(&a));
-        s[99 + POINT_LEN..].copy_from_slice(&point_bytes(&a2));
+        s[99..147].copy_from_slice(&self.r.to_repr());
+        SignerState(s)
+    }
+
+    /// The two accumulators, in projective form.
+    pub fn accumulators(&self) -> [ProjectivePoint; 2] {
+        [self.acc, self.acc2]
+    }
+
+    /// Park the signature: one field inversion for both accumulators while
+    /// they are live, none otherwise.
+    pub fn suspend(&self) -> SignerState {
+        let mut s = [0u8; SignerState::LEN];
+        s[0] = SignerState::MAGIC;
+        s[1] = self.step;
+        s[2] = self.attempt;
+        s[3..51].copy_from_slice(&self.k.to_repr());
+        s[51..99].copy_from_slice(&self.z);
+        s[99..147].copy_from_slice(&self.r.to_repr());
+        if self.points_live() {
+            let [a, a2] = ProjectivePoint::batch_normalize(&[self.acc, self.acc2]);
+            s[147..147 + POINT_LEN].copy_from_slice(&point_bytes(&a));
+            s[147 + POINT_LEN..].copy_from_slice(&point_bytes(&a2));
+        }
         SignerState(s)
     }
 
@@ -259,43 +328,61 @@ impl<'t> Es384Signer<'t> {
         usize::from(self.step)
     }
 
-    /// Do one bounded step: two constant-time table selections and point
-    /// additions, or (the last step) the affine conversion and the scalar
-    /// formula. Returns the signature when it is complete.
+    /// Do one bounded step (about one point addition or one inversion).
+    /// Returns the signature when it is complete.
     pub fn step(&mut self, d: &NonZeroScalar) -> Progress {
-        let i = usize::from(self.step);
-        if let Some(t) = self.table.tables.get(i) {
-            // Digit 2i at 256^i; digit 2i+1 (none for the carry digit 96)
-            // also at 256^i, scaled by 16 at the end.
-            let even = self.digits.get(2 * i).copied().unwrap_or(0);
-            let odd = self.digits.get(2 * i + 1).copied().unwrap_or(0);
-            self.acc += t.select(even);
-            self.acc2 += t.select(odd);
-            self.step += 1;
-            return Progress::Pending;
+        let step = usize::from(self.step);
+        if step == STEP_NONCE {
+            self.k = nonce(d, &self.z, self.attempt);
+            self.digits = digits_of(&self.k);
+        } else if step < STEP_QUAD1 {
+            // Table i serves digit 2i (into acc) and digit 2i+1 (into acc2,
+            // none for the carry digit 96): both at weight 256^i.
+            let c = step - COMB_FIRST;
+            if let Some(t) = self.table.tables.get(c / 2) {
+                let digit = self.digits.get(c).copied().unwrap_or(0);
+                if c % 2 == 0 {
+                    self.acc += t.select(digit);
+                } else {
+                    self.acc2 += t.select(digit);
+                }
+            }
+        } else if step == STEP_QUAD1 {
+            self.acc2 = self.acc2.double().double();
+        } else if step == STEP_QUAD2 {
+            // The odd digits weigh 16·256^i: R = acc + 16·acc2.
+            self.acc += self.acc2.double().double();
+        } else if step == STEP_R {
+            let r_point = self.acc.to_affine();
+            self.r = <Scalar as Reduce<FieldBytes<NistP384>>>::reduce(&r_point.x());
+            self.acc = ProjectivePoint::IDENTITY;
+            self.acc2 = ProjectivePoint::IDENTITY;
+            if bool::from(self.r.is_zero()) {
+                return self.retry();
+            }
+        } else {
+            let z = <Scalar as Reduce<FieldBytes<NistP384>>>::reduce(&self.z.into());
+            let k_inv = Option::<Scalar>::from(self.k.invert()).unwrap_or(Scalar::ZERO);
+            let s = k_inv * (z + self.r * d.as_ref());
+            if bool::from(s.is_zero()) {
+                return self.retry();
+            }
+            let mut sig = [0u8; ES384_SIGNATURE_LEN];
+            sig[..48].copy_from_slice(&self.r.to_repr());
+            sig[48..].copy_from_slice(&s.to_repr());
+            return Progress::Done(sig);
         }
-        // Odd digits were summed at 256^i; they weigh 16·256^i.
-        let mut acc2 = self.acc2;
-        for _ in 0..4 {
-            acc2 = acc2.double();
-        }
-        let r_point = (self.acc + acc2).to_affine();
-        let r = <Scalar as Reduce<FieldBytes<NistP384>>>::reduce(&r_point.x());
-        let z = <Scalar as Reduce<FieldBytes<NistP384>>>::reduce(&self.z.into());
-        let k_inv = Option::<Scalar>::from(self.k.invert()).unwrap_or(Scalar::ZERO);
-        let s = k_inv * (z + r * d.as_ref());
-        if bool::from(r.is_zero() | s.is_zero()) {
-            // Probability ~2^-383; take the next RFC 6979 candidate as the
-            // `ecdsa` crate does, starting the comb again.
-            let (z, attempt) = (self.z, self.attempt.wrapping_add(1));
-            let table = self.table;
-            *self = Self::with_attempt(table, d, &z, attempt);
-            return Progress::Pending;
-        }
-        let mut sig = [0u8; ES384_SIGNATURE_LEN];
-        sig[..48].copy_from_slice(&r.to_repr());
-        sig[48..].copy_from_slice(&s.to_repr());
-        Progress::Done(sig)
+        self.step += 1;
+        Progress::Pending
+    }
+
+    /// r or s was zero (probability ~2^-383): take the next RFC 6979
+    /// candidate as the `ecdsa` crate does, starting the comb again.
+    fn retry(&mut self) -> Progress {
+        let (z, attempt) = (self.z, self.attempt.wrapping_add(1));
+        let table = self.table;
+        *self = Self::with_attempt(table, &z, attempt);
+        Progress::Pending
     }
 }
 
@@ -328,7 +415,7 @@ mod tests {
             let d = *sk.as_nonzero_scalar();
             let z: [u8; 48] = Sha384::digest([seed; 100]).into();
             let expected: Signature = sk.sign_prehash(&z).expect("sign");
-            let mut s = Es384Signer::start(&table, &d, &z);
+            let mut s = Es384Signer::start(&table, &z);
             let sig = run_to_end(&mut s, &d);
             assert_eq!(&sig[..], &expected.to_bytes()[..], "seed {seed}");
         }
@@ -341,7 +428,7 @@ mod tests {
         let d = *sk.as_nonzero_scalar();
         let z: [u8; 48] = Sha384::digest(b"resume").into();
         let expected: Signature = sk.sign_prehash(&z).expect("sign");
-        let mut state = Es384Signer::start(&table, &d, &z).suspend();
+        let mut state = Es384Signer::start(&table, &z).suspend();
         let sig = loop {
             let mut s = Es384Signer::resume(&table, &state).expect("resumes");
             match s.step(&d) {
@@ -353,18 +440,37 @@ mod tests {
     }
 
     #[test]
+    fn suspending_with_points_in_memory_gives_the_same_signature() {
+        let table = BaseTable::new();
+        let sk = key(9);
+        let d = *sk.as_nonzero_scalar();
+        let z: [u8; 48] = Sha384::digest(b"light").into();
+        let expected: Signature = sk.sign_prehash(&z).expect("sign");
+        let s = Es384Signer::start(&table, &z);
+        let (mut state, mut points) = (s.suspend_scalars(), s.accumulators());
+        let sig = loop {
+            let mut s = Es384Signer::resume_with(&table, &state, Some(points)).expect("resumes");
+            match s.step(&d) {
+                Progress::Done(sig) => break sig,
+                Progress::Pending => (state, points) = (s.suspend_scalars(), s.accumulators()),
+            }
+        };
+        assert_eq!(&sig[..], &expected.to_bytes()[..]);
+    }
+
+    #[test]
     fn a_corrupt_state_is_refused_not_trusted() {
         let table = BaseTable::new();
         assert!(Es384Signer::resume(&table, &SignerState([0; SignerState::LEN])).is_none());
         let sk = key(5);
         let d = *sk.as_nonzero_scalar();
-        let mut s = Es384Signer::start(&table, &d, &[9; 48]);
+        let mut s = Es384Signer::start(&table, &[9; 48]);
         s.step(&d);
         let mut st = s.suspend();
         st.0[1] = SIGN_STEPS as u8; // step out of range
         assert!(Es384Signer::resume(&table, &st).is_none());
         let mut st = s.suspend();
-        st.0[120] ^= 1; // accumulator no longer on the curve
+        st.0[170] ^= 1; // accumulator no longer on the curve
         assert!(Es384Signer::resume(&table, &st).is_none());
     }
 }

@@ -10,6 +10,7 @@
 //! | 1   | word 1        | token length in bytes |
 //! | 1   | word 2        | bytes already copied to the realm |
 //! | 1   | word 3        | offset of the realm-token signature |
+//! | 1   | word 4        | generation of the accumulators parked in RMM memory (`Attestation::park`), 0 = in the signer state |
 //! | 1   | words 8..     | the parked signer (`SignerState`) |
 //! | 2   | bytes 0..len  | the tag-399 token; the signature is zero until signed |
 //!
@@ -41,6 +42,7 @@ const PHASE: usize = 0;
 const LEN: usize = 1;
 const COPIED: usize = 2;
 const SIG_OFF: usize = 3;
+const LIVE: usize = 4;
 const SIGNER: usize = 8;
 const PHASE_NONE: u64 = 0;
 const PHASE_SIGNING: u64 = 1;
@@ -53,30 +55,44 @@ fn read_bytes(g: &GranuleWords, word: usize, out: &mut [u8]) {
     }
 }
 
-/// Read `out.len()` bytes from byte offset `off` of a granule.
+/// Read `out.len()` bytes from byte offset `off` of a granule (whole
+/// words where the offset is 8-byte aligned).
 fn read_at(g: &GranuleWords, off: usize, out: &mut [u8]) {
-    for (i, b) in out.iter_mut().enumerate() {
+    let mut i = 0;
+    while i < out.len() {
         let at = off + i;
-        *b = g
-            .get(at / 8)
-            .map_or(0, |w| (w.load(Ordering::Relaxed) >> ((at % 8) * 8)) as u8);
+        let w = g.get(at / 8).map_or(0, |w| w.load(Ordering::Relaxed));
+        if at % 8 == 0 && out.len() - i >= 8 {
+            out[i..i + 8].copy_from_slice(&w.to_le_bytes());
+            i += 8;
+        } else {
+            out[i] = (w >> ((at % 8) * 8)) as u8;
+            i += 1;
+        }
     }
 }
 
-/// Write `bytes` at byte offset `off` of a granule (read-modify-write of
-/// the partial words at both ends).
+/// Write `bytes` at byte offset `off` of a granule: whole words where
+/// aligned, read-modify-write of the partial words at the ends.
 fn write_at(g: &GranuleWords, off: usize, bytes: &[u8]) {
-    let mut at = off;
-    for &b in bytes {
-        let (w, shift) = (at / 8, (at % 8) * 8);
-        if let Some(word) = g.get(w) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let at = off + i;
+        let Some(word) = g.get(at / 8) else { return };
+        if at % 8 == 0 && bytes.len() - i >= 8 {
+            let mut v = [0u8; 8];
+            v.copy_from_slice(&bytes[i..i + 8]);
+            word.store(u64::from_le_bytes(v), Ordering::Relaxed);
+            i += 8;
+        } else {
+            let shift = (at % 8) * 8;
             let v = word.load(Ordering::Relaxed);
             word.store(
-                (v & !(0xFF << shift)) | (u64::from(b) << shift),
+                (v & !(0xFF << shift)) | (u64::from(bytes[i]) << shift),
                 Ordering::Relaxed,
             );
+            i += 1;
         }
-        at += 1;
     }
 }
 
@@ -97,7 +113,8 @@ impl<P: Platform> Rmm<'_, P> {
             ctx.regs.gprs[0] = ERROR_UNKNOWN;
             return;
         };
-        let signer = Es384Signer::start(&att.table, att.rak.scalar(), &layout.tbs_sha384);
+        att.forget(ctx.rec);
+        let signer = Es384Signer::start(&att.table, &layout.tbs_sha384);
         {
             let b = self.platform.map_granule(buf_pa, Slot::RecAux);
             crate::realm::store_bytes(&b, 0, &token);
@@ -107,6 +124,7 @@ impl<P: Platform> Rmm<'_, P> {
         s[LEN].store(layout.len as u64, Ordering::Relaxed);
         s[COPIED].store(0, Ordering::Relaxed);
         s[SIG_OFF].store(layout.signature_offset as u64, Ordering::Relaxed);
+        s[LIVE].store(0, Ordering::Relaxed);
         s[PHASE].store(PHASE_SIGNING, Ordering::Relaxed);
         ctx.regs.gprs[0] = status::SUCCESS;
         ctx.regs.gprs[1] = TOKEN_MAX;
@@ -179,7 +197,7 @@ impl<P: Platform> Rmm<'_, P> {
             return Next::Resume;
         }
         if phase == PHASE_SIGNING {
-            match self.sign_steps(att, state_pa) {
+            match self.sign_steps(att, ctx.rec, state_pa) {
                 Some(sig) => {
                     {
                         let b = self.platform.map_granule(buf_pa, Slot::RecAux);
@@ -189,6 +207,12 @@ impl<P: Platform> Rmm<'_, P> {
                     // The nonce is no longer needed: wipe the parked signer.
                     crate::realm::store_bytes(&s, SIGNER, &[0; SignerState::LEN]);
                     s[PHASE].store(PHASE_COPYING, Ordering::Relaxed);
+                    if self.platform.irq_pending() {
+                        // The copy is the next call's work.
+                        ctx.regs.gprs[0] = INCOMPLETE;
+                        ctx.regs.gprs[1] = 0;
+                        return Next::Exit(RecExit::with_reason(exit_reason::IRQ));
+                    }
                 }
                 None if self.attest_abandoned(state_pa) => {
                     ctx.regs.gprs[0] = status::ERROR_STATE;
@@ -233,12 +257,28 @@ impl<P: Platform> Rmm<'_, P> {
     /// physical interrupt is pending after a step (`None`, signer parked
     /// again). A parked state the signer cannot read (never expected: only
     /// the RMM writes aux 1) abandons the token (`None`, phase none).
-    fn sign_steps(&self, att: &Attestation<'_>, state_pa: PhysAddr) -> Option<[u8; 96]> {
+    fn sign_steps(
+        &self,
+        att: &Attestation<'_>,
+        rec: PhysAddr,
+        state_pa: PhysAddr,
+    ) -> Option<[u8; 96]> {
         let s = self.platform.map_granule(state_pa, Slot::RecAux);
         let mut parked = SignerState([0; SignerState::LEN]);
         read_bytes(&s, SIGNER, &mut parked.0);
         let rak = att.rak.scalar();
-        let Some(mut signer) = Es384Signer::resume(&att.table, &parked) else {
+        let generation = s[LIVE].load(Ordering::Relaxed);
+        let points = match generation {
+            0 => None,
+            g => att.unpark(rec, g),
+        };
+        let signer = match (generation, points) {
+            (0, _) | (_, Some(_)) => Es384Signer::resume_with(&att.table, &parked, points),
+            // Parked points that are gone (never expected): start over.
+            _ => None,
+        };
+        s[LIVE].store(0, Ordering::Relaxed);
+        let Some(mut signer) = signer else {
             s[PHASE].store(PHASE_NONE, Ordering::Relaxed);
             return None;
         };
@@ -247,7 +287,15 @@ impl<P: Platform> Rmm<'_, P> {
                 return Some(sig);
             }
             if self.platform.irq_pending() {
-                crate::realm::store_bytes(&s, SIGNER, &signer.suspend().0);
+                // Park the accumulators in memory if this REC's slot is
+                // free (no inversion), else in the aux granule.
+                match att.park(rec, signer.accumulators()) {
+                    Some(g) => {
+                        crate::realm::store_bytes(&s, SIGNER, &signer.suspend_scalars().0);
+                        s[LIVE].store(g, Ordering::Relaxed);
+                    }
+                    None => crate::realm::store_bytes(&s, SIGNER, &signer.suspend().0),
+                }
                 return None;
             }
         }

@@ -10,13 +10,14 @@ use arm_rt::sync::SpinLock;
 
 const DEFAULT_ITERS: usize = 101;
 const MAX_ITERS: usize = 1001;
-/// Sample rows: 4 round-trip benchmarks + 8 realm-lifecycle ones.
-const ROWS: usize = 12;
+/// Sample rows: 4 round-trip benchmarks, 3 attestation ones and 8
+/// realm-lifecycle ones.
+const ROWS: usize = 15;
 
 /// Sample storage in .bss (96 KiB would not fit the 16 KiB CPU stack).
 static SAMPLES: SpinLock<[[u64; MAX_ITERS]; ROWS]> = SpinLock::new([[0; MAX_ITERS]; ROWS]);
 
-fn report(name: &str, samples: &mut [u64]) {
+fn report(name: &str, samples: &mut [u64]) -> u64 {
     samples.sort_unstable();
     let n = samples.len();
     let median = if n % 2 == 1 {
@@ -25,6 +26,12 @@ fn report(name: &str, samples: &mut [u64]) {
         (samples[n / 2 - 1] + samples[n / 2]) / 2
     };
     println!("BENCH {name} median={median} min={} iters={n}", samples[0]);
+    median
+}
+
+/// A derived or single-valued result in the BENCH format.
+fn report_value(name: &str, value: u64, iters: usize) {
+    println!("BENCH {name} median={value} min={value} iters={iters}");
 }
 
 pub fn run(iters_word: u32) {
@@ -33,7 +40,16 @@ pub fn run(iters_word: u32) {
         n => n.min(MAX_ITERS),
     };
     let mut samples = SAMPLES.lock();
-    let [version, deleg, undeleg, psci, realm_rows @ ..] = &mut *samples;
+    let [
+        version,
+        deleg,
+        undeleg,
+        psci,
+        ext,
+        seal,
+        tok,
+        realm_rows @ ..,
+    ] = &mut *samples;
     let g = POOL + 0x4_0000;
     for i in 0..iters {
         let t0 = hw::counter();
@@ -58,7 +74,8 @@ pub fn run(iters_word: u32) {
             hw::system_off(1);
         }
     }
-    realm(iters, realm_rows);
+    let host_call = realm(iters, realm_rows);
+    attest(iters, host_call, [ext, seal, tok]);
     report("rmi_version", &mut version[..iters]);
     report("granule_delegate", &mut deleg[..iters]);
     report("granule_undelegate", &mut undeleg[..iters]);
@@ -70,7 +87,7 @@ pub fn run(iters_word: u32) {
 /// RTT_INIT_RIPAS covers all 512 entries of one level-3 RTT.
 // `i` selects a column of the per-benchmark sample rows `t[slot]`.
 #[allow(clippy::needless_range_loop)]
-fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
+fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) -> u64 {
     use crate::realm::*;
     use crate::rmi::*;
     let names = [
@@ -141,13 +158,45 @@ fn realm(iters: usize, t: &mut [[u64; MAX_ITERS]; 8]) {
     for (slot, name) in names.iter().enumerate() {
         report(name, &mut t[slot][..iters]);
     }
-    rec_enter_round_trip(iters, &mut t[0]);
+    rec_enter_round_trip(iters, &mut t[0])
+}
+
+/// The attestation benchmarks (bench_attest.rs); `host_call` is the
+/// median plain host-call round trip, subtracted from the extend pass.
+fn attest(iters: usize, host_call: u64, rows: [&mut [u64; MAX_ITERS]; 3]) {
+    let [ext, seal, tok] = rows;
+    let b = crate::bench_attest::run(
+        iters,
+        &mut ext[..iters],
+        &mut seal[..iters],
+        &mut tok[..iters],
+    );
+    let Some(b) = b else {
+        println!("ns-host: attestation bench failed");
+        hw::system_off(1);
+    };
+    let extend = report("rsi_extend_host_call", &mut ext[..iters]);
+    report_value(
+        "rsi_measurement_extend_64",
+        extend.saturating_sub(host_call),
+        iters,
+    );
+    let sealing = report("rsi_sealing_key_host_call", &mut seal[..iters]);
+    report_value(
+        "sealing_key_derivation",
+        sealing.saturating_sub(host_call),
+        iters,
+    );
+    report("attest_token_full", &mut tok[..iters]);
+    report_value("attest_token_bytes", b.bytes, iters);
+    report_value("attest_irq_latency", b.latency, iters.min(8));
+    report_value("attest_preempted_entries", b.preempted, iters.min(8));
 }
 
 /// REC_ENTER -> the realm's RSI_HOST_CALL exit -> back to the host, with a
 /// realm that does nothing but host calls (asm/realm_code.S). Each sample
 /// is one REC_ENTER: NS-EL2 -> EL3 -> RMM -> R-EL1 -> RMM -> EL3 -> NS-EL2.
-fn rec_enter_round_trip(iters: usize, t: &mut [u64; MAX_ITERS]) {
+fn rec_enter_round_trip(iters: usize, t: &mut [u64; MAX_ITERS]) -> u64 {
     use crate::realm::{EXIT_HOST_CALL, EXIT_REASON, load_hostcall_loop, rmi};
     use crate::rmi::RMI_REC_ENTER;
     use crate::stress::{Layout, RecSpec};
@@ -174,5 +223,5 @@ fn rec_enter_round_trip(iters: usize, t: &mut [u64; MAX_ITERS]) {
         println!("ns-host: REC_ENTER bench failed");
         hw::system_off(1);
     }
-    report("rec_enter_host_call", &mut t[..iters]);
+    report("rec_enter_host_call", &mut t[..iters])
 }

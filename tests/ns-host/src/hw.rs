@@ -118,6 +118,34 @@ pub fn counter() -> u64 {
     v
 }
 
+/// Arm the EL2 physical timer (CNTHP, PPI 26) to fire when the counter
+/// reaches `cval`; its interrupt stays asserted until `hyp_timer_off`.
+pub fn hyp_timer_at(cval: u64) {
+    // SAFETY: NS-EL2 owns CNTHP_*; only the timer's state changes.
+    unsafe {
+        asm!(
+            "msr cnthp_cval_el2, {c}",
+            "msr cnthp_ctl_el2, {e}",
+            "isb",
+            c = in(reg) cval,
+            e = in(reg) 1u64,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
+/// Disable the EL2 physical timer (its interrupt deasserts).
+pub fn hyp_timer_off() {
+    // SAFETY: as for `hyp_timer_at`.
+    unsafe {
+        asm!(
+            "msr cnthp_ctl_el2, xzr",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
 pub fn mpidr() -> u64 {
     let v: u64;
     // SAFETY: reads an ID register.

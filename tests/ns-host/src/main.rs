@@ -11,6 +11,7 @@
 #![no_main]
 
 mod bench;
+mod bench_attest;
 mod checks;
 mod fold_realm;
 mod gic_realm;

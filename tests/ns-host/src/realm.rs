@@ -260,6 +260,8 @@ unsafe extern "C" {
     static realm_code_end: u8;
     static realm_hostcall_loop_start: u8;
     static realm_hostcall_loop_end: u8;
+    static realm_attest_loop_start: u8;
+    static realm_attest_loop_end: u8;
     static realm_psci_start: u8;
     static realm_psci_end: u8;
     static realm_gic_start: u8;
@@ -290,6 +292,10 @@ payload_loader!(
 payload_loader!(
     /// A loop of RSI_HOST_CALLs (benchmarks, stress).
     load_hostcall_loop, realm_hostcall_loop_start, realm_hostcall_loop_end
+);
+payload_loader!(
+    /// Measurement extends and attestation tokens in a loop (benchmarks).
+    load_attest_loop, realm_attest_loop_start, realm_attest_loop_end
 );
 payload_loader!(
     /// Two RECs: REC 0 starts REC 1 with PSCI CPU_ON.

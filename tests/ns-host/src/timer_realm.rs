@@ -42,7 +42,7 @@ const GICR_ICENABLER0: u64 = 0x180;
 const GICR_IPRIORITYR: u64 = 0x400;
 
 /// This CPU's redistributor (GICR_TYPER.Affinity_Value = MPIDR affinity).
-fn redistributor() -> Option<u64> {
+pub fn redistributor() -> Option<u64> {
     let aff = hw::mpidr();
     (0..8u64)
         .map(|i| GICR_BASE + i * GICR_STRIDE)
@@ -52,13 +52,18 @@ fn redistributor() -> Option<u64> {
 /// Enable (or disable) the EL1 physical timer PPI at this CPU's
 /// redistributor, priority 0x80. EL3 made it Non-secure Group 1.
 fn timer_ppi(rd: u64, on: bool) {
+    ppi(rd, CNTP_PPI, on);
+}
+
+/// Enable (or disable) PPI `n` at redistributor `rd`, priority 0x80.
+pub fn ppi(rd: u64, n: u64, on: bool) {
     let sgi = rd + SGI_BASE;
-    let prio = sgi + GICR_IPRIORITYR + (CNTP_PPI & !3);
-    let shift = 8 * (CNTP_PPI & 3);
+    let prio = sgi + GICR_IPRIORITYR + (n & !3);
+    let shift = 8 * (n & 3);
     let v = hw::mmio_read32(prio) & !(0xFF << shift);
     hw::mmio_write32(prio, v | (0x80 << shift));
     let reg = if on { GICR_ISENABLER0 } else { GICR_ICENABLER0 };
-    hw::mmio_write32(sgi + reg, 1 << CNTP_PPI);
+    hw::mmio_write32(sgi + reg, 1 << n);
 }
 
 pub fn run(r: &mut Report) {

@@ -85,6 +85,58 @@ realm_hostcall_loop_start:
 .global realm_hostcall_loop_end
 realm_hostcall_loop_end:
 
+// Attestation benchmark payload (RsiHostCall at IPA 0x2000, token written
+// into [0x2800, 0x3000) of the same page). Each pass ends in two host calls:
+//   1. RSI_MEASUREMENT_EXTEND(REM 1, 64 bytes of x3..x10), host call;
+//   1b. CMON_RSI_SEALING_KEY(RIM policy, version 1), host call;
+//   2. RSI_ATTEST_TOKEN_INIT (challenge = whatever x1..x8 hold), then
+//      RSI_ATTEST_TOKEN_CONTINUE until it stops answering RSI_INCOMPLETE,
+//      then a host call with gprs[0] = last status, gprs[1] = token bytes.
+.global realm_attest_loop_start
+realm_attest_loop_start:
+    movz    x9, #0x2000
+1:  movz    x0, #0x0193
+    movk    x0, #0xC400, lsl #16     // RSI_MEASUREMENT_EXTEND
+    movz    x1, #1
+    movz    x2, #64
+    smc     #0
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+    movz    x0, #0x0011
+    movk    x0, #0xC600, lsl #16     // CMON_RSI_SEALING_KEY
+    mov     x1, #0
+    mov     x2, #1
+    smc     #0
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+    movz    x0, #0x0194
+    movk    x0, #0xC400, lsl #16     // RSI_ATTEST_TOKEN_INIT
+    smc     #0
+    mov     x12, #0                  // token bytes so far
+2:  movz    x0, #0x0195
+    movk    x0, #0xC400, lsl #16     // RSI_ATTEST_TOKEN_CONTINUE
+    mov     x1, x9
+    add     x2, x12, #0x800          // offset in the page
+    mov     x3, #0x800
+    sub     x3, x3, x12              // room left
+    smc     #0
+    add     x12, x12, x1
+    cmp     x0, #3                   // RSI_INCOMPLETE
+    b.eq    2b
+    str     x0, [x9, #8]
+    str     x12, [x9, #16]
+    movz    x0, #0x0199
+    movk    x0, #0xC400, lsl #16     // RSI_HOST_CALL
+    mov     x1, x9
+    smc     #0
+    b       1b
+.global realm_attest_loop_end
+realm_attest_loop_end:
+
 // Two-REC payload. REC 0 starts REC 1 with PSCI CPU_ON (target MPIDR 1,
 // entry = label 5 below, context id 0x77), then reports the PSCI return
 // code in a host call (RsiHostCall at IPA 0x2000). REC 1 reports the
