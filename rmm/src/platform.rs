@@ -52,14 +52,14 @@
 //! 9. `counter` reads the physical count the realm's timers compare against
 //!    (CNTPCT_EL0, after an ISB so it is not read early).
 //! 10. `irq_pending` reports whether a physical IRQ or FIQ is pending at
-//!    this CPU now (ISR_EL1.I/F as R-EL2 sees them), without taking it. Long
-//!    RSI work (token signing) polls it between bounded steps and exits to
-//!    the host when it is true (cca-attestation.md §5).
+//!     this CPU now (ISR_EL1.I/F as R-EL2 sees them), without taking it.
+//!     Long RSI work (token signing) polls it between bounded steps and
+//!     exits to the host when it is true (cca-attestation.md §5).
 //! 11. `sealing_key` derives a 256-bit key from the device root secret,
-//!    which the RMM never holds, for a policy, the realm identity bytes of
-//!    that policy (RIM or RPV) and a key version (docs/sealing.md). The
-//!    same inputs give the same key on every boot of the same device; a
-//!    version outside the platform's window is refused.
+//!     which the RMM never holds, for a policy, the realm identity bytes of
+//!     that policy (RIM or RPV) and a key version (docs/sealing.md). The
+//!     same inputs give the same key on every boot of the same device; a
+//!     version outside the platform's window is refused.
 
 use core::ops::Deref;
 use core::sync::atomic::AtomicU64;

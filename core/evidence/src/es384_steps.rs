@@ -341,7 +341,7 @@ impl<'t> Es384Signer<'t> {
             let c = step - COMB_FIRST;
             if let Some(t) = self.table.tables.get(c / 2) {
                 let digit = self.digits.get(c).copied().unwrap_or(0);
-                if c % 2 == 0 {
+                if c.is_multiple_of(2) {
                     self.acc += t.select(digit);
                 } else {
                     self.acc2 += t.select(digit);

@@ -62,7 +62,7 @@ fn read_at(g: &GranuleWords, off: usize, out: &mut [u8]) {
     while i < out.len() {
         let at = off + i;
         let w = g.get(at / 8).map_or(0, |w| w.load(Ordering::Relaxed));
-        if at % 8 == 0 && out.len() - i >= 8 {
+        if at.is_multiple_of(8) && out.len() - i >= 8 {
             out[i..i + 8].copy_from_slice(&w.to_le_bytes());
             i += 8;
         } else {
@@ -79,7 +79,7 @@ fn write_at(g: &GranuleWords, off: usize, bytes: &[u8]) {
     while i < bytes.len() {
         let at = off + i;
         let Some(word) = g.get(at / 8) else { return };
-        if at % 8 == 0 && bytes.len() - i >= 8 {
+        if at.is_multiple_of(8) && bytes.len() - i >= 8 {
             let mut v = [0u8; 8];
             v.copy_from_slice(&bytes[i..i + 8]);
             word.store(u64::from_le_bytes(v), Ordering::Relaxed);
@@ -165,21 +165,17 @@ impl<P: Platform> Rmm<'_, P> {
     /// (RSI_ERROR_INPUT), then state (RSI_ERROR_STATE: no INIT).
     pub(super) fn attest_token_continue(&self, ctx: &mut RecCtx, args: [u64; 3]) -> Next {
         let [addr, offset, size] = args;
-        let input = if !addr.is_multiple_of(GRANULE_SIZE) {
-            Some(status::ERROR_INPUT) // addr_align
-        } else if self.par_end(ctx.rd).is_none_or(|end| addr >= end) {
-            Some(status::ERROR_INPUT) // addr_bound
-        } else if offset >= GRANULE_SIZE {
-            Some(status::ERROR_INPUT) // offset_bound
-        } else if offset.checked_add(size).is_none() {
-            Some(status::ERROR_INPUT) // size_overflow
-        } else if offset + size > GRANULE_SIZE {
-            Some(status::ERROR_INPUT) // size_bound
-        } else {
-            None
-        };
-        if let Some(s) = input {
-            ctx.regs.gprs[0] = s;
+        // All five give RSI_ERROR_INPUT, so their order cannot show; listed
+        // as the spec orders them.
+        let bad_input = [
+            !addr.is_multiple_of(GRANULE_SIZE),                 // addr_align
+            self.par_end(ctx.rd).is_none_or(|end| addr >= end), // addr_bound
+            offset >= GRANULE_SIZE,                             // offset_bound
+            offset.checked_add(size).is_none(),                 // size_overflow
+            offset.saturating_add(size) > GRANULE_SIZE,         // size_bound
+        ];
+        if bad_input.contains(&true) {
+            ctx.regs.gprs[0] = status::ERROR_INPUT;
             return Next::Resume;
         }
         let (Some(att), Some([state_pa, buf_pa])) = (self.attest.as_ref(), ctx.aux_attest) else {
