@@ -243,6 +243,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
     let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
     let mut prepared: Vec<(Arch, Prepared)> = Vec::new();
     let mut steps = Vec::new();
+    let mut seals = Vec::new();
     for t in TEST_BOOTS {
         let name = t.name();
         if !prepared.iter().any(|(a, _)| *a == t.arch) {
@@ -285,6 +286,13 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
                 let v = report::judge_for(t.arch, &outcome);
                 // The token check, with the independent pycose check too.
                 let (console, g) = (&outcome.stdout, guest.as_ref());
+                if t.arch == Arch::Aarch64 {
+                    seals.push(crate::sealing::BootKeys {
+                        smp: t.smp,
+                        recs: crate::guest::GuestImage::recs_for(t.smp),
+                        keys: crate::sealing::parse_fingerprints(console),
+                    });
+                }
                 let v = attest::judge_tokens(paths, v, t.arch, console, g, t.smp, true);
                 print_verdict(&v, "RUN");
                 match v {
@@ -295,6 +303,12 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
             Err(e) => Err(e),
         };
         steps.push(Step { name, result });
+    }
+    if seals.len() > 1 {
+        steps.push(Step {
+            name: "sealing keys across boots".into(),
+            result: crate::sealing::judge(&seals),
+        });
     }
     steps
 }

@@ -22,6 +22,7 @@ mod provision;
 mod pycheck;
 mod qemu;
 mod report;
+mod sealing;
 #[cfg(test)]
 mod smoke_tests;
 mod token;

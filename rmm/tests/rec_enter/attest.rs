@@ -347,3 +347,23 @@ fn sealing_keys_follow_identity_policy_and_version() {
     rmm.platform().set_seal_versions(None);
     assert_eq!(seal(&rmm, 0, 1)[0], ERROR_UNKNOWN, "no sealing service");
 }
+
+#[test]
+fn destroyed_buffer_is_error_input_and_the_token_survives() {
+    let env = Env::new();
+    let ptoken = platform_token(&rak());
+    let rmm = with_attestation(env.rmm(), &ptoken);
+    setup(&rmm);
+    let f = rmm.platform();
+    // DATA1 (IPA + 0x1000) destroyed: RIPAS DESTROYED.
+    let d = rmi(&rmm, DATA_DESTROY, &[RD, BUF]);
+    assert_eq!(d.x[0], SUCCESS);
+    push_smc(f, &init_args());
+    push_smc(f, &[CONTINUE, BUF, 0, 4096]); // DESTROYED
+    push_smc(f, &[CONTINUE, IPA, 0x800, 0x800]); // DATA0, second half
+    assert_eq!(enter(&rmm, REC0, 0, &[]), SUCCESS);
+    assert_eq!(result(f, 2)[0], ERROR_INPUT, "DESTROYED buffer");
+    let [s, len, ..] = result(f, 3);
+    assert_eq!(s, SUCCESS, "the same token, to another page");
+    check_token(&f.read_raw(PhysAddr(DATA0 + 0x800), len as usize), &rmm);
+}
