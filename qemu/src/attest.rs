@@ -132,6 +132,12 @@ pub fn judge_tokens(
     }
     let checked =
         expected_for_boot(guest, smp).and_then(|e| check_boot_tokens(paths, console, &e, python));
+    if let Some((rim, rpv)) = crate::sealing::parse_fingerprints(console) {
+        println!(
+            "xtask: realm sealing keys (docs/sealing.md): RIM-bound fingerprint {rim:016x}, \
+             RPV-bound {rpv:016x}"
+        );
+    }
     match checked {
         Ok(more) => Verdict::Pass(format!("{note}; {more}")),
         Err(why) => report::fail(why, 1),

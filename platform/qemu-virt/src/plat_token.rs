@@ -22,6 +22,11 @@ const IMPLEMENTATION_LABEL: &[u8] = b"cmon EL3 monitor for QEMU virt (FEAT_RME),
 /// PSA security lifecycle "secured" (0x3000..0x30FF). On QEMU the secret is a
 /// development secret: the trust decision belongs to the verifier's anchor.
 const LIFECYCLE_SECURED: u16 = 0x3000;
+/// Verification service (claim 2400): where a relying party sends this
+/// platform's evidence. There is no public service for a development
+/// device, so the URL is under the reserved `.invalid` TLD (RFC 2606); the
+/// verifier is `cargo xtask verify-token` with the platform JWK.
+const VERIFICATION_SERVICE: &str = "https://verifier.cmon.invalid/cca";
 /// Images are not signed in this firmware: there is no signing authority, so
 /// the signer ID of every component is all-zero.
 const NO_SIGNER: [u8; 32] = [0; 32];
@@ -60,7 +65,7 @@ pub fn build(keys: &KeyHierarchy, m: &Measurements, challenge: &[u8]) -> Option<
         config: vec![0; 4],
         lifecycle: LIFECYCLE_SECURED,
         hash_algo_id: String::from("sha-256"),
-        verification_service: None,
+        verification_service: Some(String::from(VERIFICATION_SERVICE)),
         sw_components: vec![component("EL3", &m.el3), component("RMM", &m.rmm)],
     };
     Some(sign_es384(&cpak, encode_platform_claims(&claims)))

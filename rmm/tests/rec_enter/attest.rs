@@ -367,3 +367,27 @@ fn destroyed_buffer_is_error_input_and_the_token_survives() {
     assert_eq!(s, SUCCESS, "the same token, to another page");
     check_token(&f.read_raw(PhysAddr(DATA0 + 0x800), len as usize), &rmm);
 }
+
+#[test]
+fn sha512_realm_token_carries_64_byte_measurements() {
+    let env = Env::new();
+    let ptoken = platform_token(&rak());
+    let rmm = with_attestation(env.rmm(), &ptoken);
+    let cfg = RealmCfg {
+        hash_algo: 1,
+        ..RealmCfg::default()
+    };
+    active_realm_cfg(&rmm, &[0x33; 4096], 0, &cfg, 1);
+    delegate(&rmm, pool(41));
+    let f = rmm.platform();
+    push_smc(f, &[RSI_MEASUREMENT_EXTEND, 4, 64, 1, 2, 3, 4, 5, 6, 7, 8]);
+    push_smc(f, &init_args());
+    push_smc(f, &[CONTINUE, BUF, 0, 4096]);
+    assert_eq!(enter(&rmm, REC0, 0, &[]), SUCCESS);
+    let [s, len, ..] = result(f, 3);
+    assert_eq!(s, SUCCESS);
+    let claims = check_token(&f.read_raw(PhysAddr(DATA1), len as usize), &rmm);
+    assert_eq!(claims.hash_algo, cmon_evidence::RemHashAlgo::Sha512);
+    assert_ne!(claims.rim[32..], [0; 32], "a 64-byte RIM");
+    assert_ne!(claims.rems[3][32..], [0; 32], "a 64-byte REM4");
+}
