@@ -14,6 +14,8 @@
 //! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7);
 //! - [`md`]: TD-scope metadata and TDH.MNG.RD (§2 leaf 11);
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
+//! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
+//! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET (§8);
 //! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
 //!   PAGE.WBINVD (§2 "Teardown", §5).
 //!
@@ -27,6 +29,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod enter;
 pub mod leaf;
 pub mod md;
 pub mod mem;
@@ -36,6 +39,7 @@ pub mod platform;
 pub mod status;
 pub mod sys;
 pub mod td_params;
+pub mod tdg;
 pub mod tdmr;
 mod tdr;
 mod teardown;
@@ -254,6 +258,8 @@ pub struct Module<P: TdxPlatform> {
     wbt_busy: [AtomicBool; MAX_PACKAGES as usize],
     tdmrs: TdmrTable,
     tdcs: [P::Lock<Tdcs>; MAX_HKIDS],
+    /// Per LP: the TDVPR of the vCPU inside TDH.VP.ENTER there (0 = none).
+    running: [AtomicU64; MAX_LPS],
 }
 
 impl<P: TdxPlatform> core::fmt::Debug for Module<P> {
@@ -283,6 +289,7 @@ impl<P: TdxPlatform> Module<P> {
             wbt_busy: core::array::from_fn(|_| AtomicBool::new(false)),
             tdmrs: TdmrTable::new(),
             tdcs: core::array::from_fn(|_| P::Lock::new(Tdcs::new())),
+            running: core::array::from_fn(|_| AtomicU64::new(0)),
         })
     }
 

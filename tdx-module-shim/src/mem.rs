@@ -69,7 +69,7 @@ fn page_info(raw: u64, min: u8, max: u8) -> TdxResult<(Gpa, Level)> {
 }
 
 /// The TDR guard and TDCS guard a build leaf holds.
-type BuildGuards<'a, P> = (
+pub(crate) type BuildGuards<'a, P> = (
     crate::pamt::PamtGuard<'a, P>,
     <<P as TdxPlatform>::Lock<Tdcs> as TryLock<Tdcs>>::Guard<'a>,
 );

@@ -51,6 +51,7 @@ pub enum Code {
     VcpuStateIncorrect = 0xC000_0700_0000_0000,
     VcpuAssociated = 0x8000_0701_0000_0000,
     VcpuNotAssociated = 0x8000_0702_0000_0000,
+    NoValidVeInfo = 0xC000_0704_0000_0000,
     MaxVcpusExceeded = 0xC000_0705_0000_0000,
     KeyGenerationFailed = 0x8000_0800_0000_0000,
     TdKeysNotConfigured = 0x8000_0810_0000_0000,

@@ -1,0 +1,173 @@
+//! Guest leaves (TDCALL, TDG.*; tdx-module-abi.md §8), called by the image
+//! for the vCPU running on an LP.
+//!
+//! Implemented: TDG.VP.VMCALL (0; the bitmap check, then a TD exit),
+//! TDG.VP.INFO (1), TDG.MR.RTMR.EXTEND (2), TDG.VP.VEINFO.GET (3; the shim
+//! injects no #VE, so there is never valid information). Every other leaf
+//! answers TDX_OPERAND_INVALID + RAX, as the module does for an unknown
+//! leaf. Guest memory is reached through the TD's Secure EPT only: a GPA
+//! must be private (below the shared bit) and mapped by a 4 KiB leaf.
+
+use core::sync::atomic::Ordering;
+
+use crate::enter::{GuestState, gpr};
+use crate::platform::TdxPlatform;
+use crate::status::{Code, OperandId, Status, TdxResult, err};
+use crate::tdr::{self, OP_STATE_BUSY, SEPT_ROOT_TDCX};
+use crate::types::{Gpa, Hpa, Level, Lp, PAGE_SIZE, PageType};
+use crate::vp::W_VCPU_INDEX;
+use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
+
+/// TDCALL leaf numbers (§8).
+#[allow(missing_docs)]
+pub mod leaf {
+    pub const VP_VMCALL: u64 = 0;
+    pub const VP_INFO: u64 = 1;
+    pub const MR_RTMR_EXTEND: u64 = 2;
+    pub const VP_VEINFO_GET: u64 = 3;
+    pub const MR_REPORT: u64 = 4;
+    pub const VM_RD: u64 = 7;
+    pub const MR_VERIFYREPORT: u64 = 22;
+}
+
+/// What the image does after a TDCALL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tdcall {
+    /// Resume the guest after the TDCALL (results are in its registers).
+    Resume,
+    /// TDG.VP.VMCALL: exit to the VMM (`Module::td_exit` with
+    /// `TdExit::Vmcall`).
+    ExitToVmm,
+}
+
+const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+const SEPT_MAPPED: u64 = 2;
+
+impl<P: TdxPlatform> Module<P> {
+    /// One TDCALL of the vCPU running on `lp`, with its registers.
+    pub fn tdcall(&self, lp: Lp, g: &mut GuestState) -> Tdcall {
+        let r = self.tdcall_checked(lp, g);
+        match r {
+            Ok(Tdcall::ExitToVmm) => Tdcall::ExitToVmm,
+            Ok(Tdcall::Resume) => {
+                g.gprs[gpr::RAX] = Status::SUCCESS.to_raw();
+                Tdcall::Resume
+            }
+            Err(st) => {
+                g.gprs[gpr::RAX] = st.to_raw();
+                Tdcall::Resume
+            }
+        }
+    }
+
+    fn tdcall_checked(&self, lp: Lp, g: &mut GuestState) -> TdxResult<Tdcall> {
+        let Some(tdvpr) = self.running_vcpu(lp) else {
+            return err(Code::OperandInvalid, OperandId::Rax);
+        };
+        let rax = g.gprs[gpr::RAX];
+        // Leaf in bits 15:0, version in 23:16, the rest reserved (§1).
+        if rax >> 24 != 0 {
+            return err(Code::OperandInvalid, OperandId::Rax);
+        }
+        let (leaf_no, version) = (rax & 0xFFFF, (rax >> 16) & 0xFF);
+        match (leaf_no, version) {
+            (leaf::VP_VMCALL, 0) => {
+                if !Self::vmcall_bitmap_ok(g.gprs[gpr::RCX]) {
+                    return err(Code::OperandInvalid, OperandId::Rcx);
+                }
+                Ok(Tdcall::ExitToVmm)
+            }
+            (leaf::VP_INFO, 0) => self.tdg_vp_info(tdvpr, g).map(|()| Tdcall::Resume),
+            (leaf::MR_RTMR_EXTEND, 0) => self.tdg_rtmr_extend(tdvpr, g).map(|()| Tdcall::Resume),
+            (leaf::VP_VEINFO_GET, 0) => Err(Code::NoValidVeInfo.into()),
+            _ => err(Code::OperandInvalid, OperandId::Rax),
+        }
+    }
+
+    /// The TDR of the vCPU `tdvpr`, locked shared, and its TDCS.
+    fn td_of(&self, tdvpr: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
+        let vp = self.lock_page(tdvpr.raw(), OperandId::Tdvpr, false, PageType::Tdvpr)?;
+        let g = self.lock_page(vp.info().owner, OperandId::Tdr, false, PageType::Tdr)?;
+        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
+        let t = self.tdcs[hkid % MAX_HKIDS]
+            .try_lock()
+            .ok_or(OP_STATE_BUSY)?;
+        Ok((g, t))
+    }
+
+    /// TDG.VP.INFO (leaf 1): RCX = GPAW, RDX = ATTRIBUTES, R8 =
+    /// num_vcpus | max_vcpus << 32, R9 = vCPU index, R10 = 0 (TDG.SYS.RD
+    /// is not offered), R11 = 0.
+    fn tdg_vp_info(&self, tdvpr: Hpa, g: &mut GuestState) -> TdxResult<()> {
+        let (_tdr, t) = self.td_of(tdvpr)?;
+        let index = self.plat.map_page(tdvpr)[W_VCPU_INDEX].load(Ordering::Acquire);
+        g.gprs[gpr::RCX] = if t.gpaw52 { 52 } else { 48 };
+        g.gprs[gpr::RDX] = t.attributes;
+        g.gprs[gpr::R8] = u64::from(t.num_vcpus) | u64::from(t.max_vcpus) << 32;
+        g.gprs[gpr::R9] = index;
+        g.gprs[gpr::R10] = 0;
+        g.gprs[gpr::R11] = 0;
+        Ok(())
+    }
+
+    /// The HPA a private GPA maps to through the TD's Secure EPT (a 4 KiB
+    /// MAPPED leaf); `None` if it is shared, unmapped or not a 4 KiB leaf.
+    pub(crate) fn private_hpa(&self, tdr: Hpa, t: &Tdcs, gpa: Gpa) -> Option<Hpa> {
+        let shared_bit = if t.gpaw52 { 51 } else { 47 };
+        if gpa.0 >> shared_bit != 0 {
+            return None;
+        }
+        let mut table = Hpa(tdr::read(&self.plat, tdr, tdr::W_TDCX + SEPT_ROOT_TDCX));
+        let mut lv: u8 = if t.gpaw52 { 4 } else { 3 };
+        loop {
+            let l = Level::new(lv)?;
+            let e = self.plat.map_page(table)[l.index(gpa)].load(Ordering::Acquire);
+            let state = (e >> 52) & 7;
+            if lv == 0 {
+                return (state == SEPT_MAPPED).then_some(Hpa((e & HPA_MASK) | (gpa.0 & 0xFFF)));
+            }
+            if state != 1 {
+                return None;
+            }
+            table = Hpa(e & HPA_MASK);
+            lv -= 1;
+        }
+    }
+
+    /// Copy `out.len()` bytes of private TD memory at `gpa` (within one
+    /// page) into `out`.
+    pub(crate) fn read_private(&self, tdr: Hpa, t: &Tdcs, gpa: Gpa, out: &mut [u8]) -> bool {
+        let off = (gpa.0 % PAGE_SIZE) as usize;
+        if off + out.len() > PAGE_SIZE as usize {
+            return false;
+        }
+        let Some(hpa) = self.private_hpa(tdr, t, gpa) else {
+            return false;
+        };
+        let m = self.plat.map_page(Hpa(hpa.raw() & !0xFFF));
+        for (i, b) in out.iter_mut().enumerate() {
+            let at = off + i;
+            *b = (m[at / 8].load(Ordering::Acquire) >> ((at % 8) * 8)) as u8;
+        }
+        true
+    }
+
+    /// TDG.MR.RTMR.EXTEND (leaf 2): RCX = 64-byte-aligned private GPA of 48
+    /// bytes, RDX = RTMR index 0..3. RTMR[i] = SHA-384(RTMR[i] || data) (§7).
+    fn tdg_rtmr_extend(&self, tdvpr: Hpa, g: &mut GuestState) -> TdxResult<()> {
+        let (gpa, index) = (g.gprs[gpr::RCX], g.gprs[gpr::RDX]);
+        if !gpa.is_multiple_of(64) {
+            return err(Code::OperandInvalid, OperandId::Rcx);
+        }
+        if index > 3 {
+            return err(Code::OperandInvalid, OperandId::Rdx);
+        }
+        let (tdr, mut t) = self.td_of(tdvpr)?;
+        let mut data = [0u8; 48];
+        if !self.read_private(tdr.hpa(), &t, Gpa(gpa), &mut data) {
+            return err(Code::OperandInvalid, OperandId::Rcx);
+        }
+        t.rtmr[index as usize].extend(&data);
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! TDH.VP.ENTER, TD exits and the guest leaves (TDCALL): the failure table
+//! in the 1.5 module's check order, the §6.3 state on first entry, the
+//! TDG.VP.VMCALL register hand-over in both directions, asynchronous
+//! exits, TDG.VP.INFO, TDG.MR.RTMR.EXTEND and the unknown-leaf answers.
+mod common;
+use common::*;
+
+use cmon_measure::Rtmr;
+use tdx_module_shim::enter::{Gprs, GuestState, TdExit, exit_reason, gpr};
+use tdx_module_shim::tdg::Tdcall;
+use tdx_module_shim::vp::TDVPS_PAGES;
+use tdx_module_shim::*;
+
+const VP_ADDCX: u64 = 4;
+const VP_CREATE: u64 = 10;
+const VP_INIT: u64 = 22;
+const TDVPR: u64 = 0x22_0000;
+const VCX0: u64 = 0x22_1000;
+const TDVPR2: u64 = 0x23_0000;
+const VCX2: u64 = 0x23_1000;
+const INV: Code = Code::OperandInvalid;
+
+/// The content of the TD's page at GPA 0x1000: byte i = i * 7.
+fn page() -> [u8; 4096] {
+    core::array::from_fn(|i| (i * 7) as u8)
+}
+
+fn add_vcpu(m: &M, tdvpr: u64, cx: u64, init: bool) {
+    assert_eq!(call(m, VP_CREATE, tdvpr, TDR, 0, 0), 0);
+    for i in 0..(TDVPS_PAGES as u64 - 1) {
+        assert_eq!(call(m, VP_ADDCX, cx + 0x1000 * i, tdvpr, 0, 0), 0);
+    }
+    if init {
+        assert_eq!(call_on(m, LP0, VP_INIT, tdvpr, 0x1234, 0, 0).0, 0);
+    }
+}
+
+/// A TD with one READY vCPU (associated with LP0 by VP.INIT), a second
+/// vCPU created but not initialised, one page at GPA 0x1000, and
+/// `finalize` deciding whether it is RUNNABLE.
+fn td(finalize: bool) -> M {
+    let m = initialized();
+    add_vcpu(&m, TDVPR, VCX0, true);
+    add_vcpu(&m, TDVPR2, VCX2, false);
+    sept_for_low_gpa(&m);
+    m.platform().vmm_write(SRC0, &page());
+    assert_eq!(call(&m, PAGE_ADD, 0x1000, TDR, DATA0, SRC0), 0);
+    if finalize {
+        assert_eq!(call(&m, MR_FINALIZE, TDR, 0, 0, 0), 0);
+    }
+    m
+}
+
+fn vmm_with_rcx(rcx: u64) -> Gprs {
+    let mut r = [0u64; 16];
+    r[gpr::RCX] = rcx;
+    r[gpr::RBX] = 0xB0B0; // VMM-owned, must survive a TD exit
+    r
+}
+
+fn enter(m: &M, lp: Lp, rcx: u64) -> Result<enter::Entry, u64> {
+    let mut r = vmm_with_rcx(rcx);
+    m.vp_enter(lp, &mut r).ok_or(r[gpr::RAX])
+}
+
+#[test]
+fn vp_enter_failures_in_module_order() {
+    let m = td(true);
+    let cases: [(&str, Lp, u64, u64); 6] = [
+        ("reserved bit 0", LP0, TDVPR | 1, st(INV, OperandId::Rcx)),
+        (
+            "reserved bit 54",
+            LP0,
+            TDVPR | 1 << 54,
+            st(INV, OperandId::Rcx),
+        ),
+        (
+            "not a TDVPR",
+            LP0,
+            TDR,
+            st(Code::PageMetadataIncorrect, OperandId::Rcx),
+        ),
+        (
+            "vCPU not initialised",
+            LP0,
+            TDVPR2,
+            c(Code::VcpuStateIncorrect),
+        ),
+        ("associated with LP0", LP1, TDVPR, c(Code::VcpuAssociated)),
+        (
+            "resume_l1 without L2",
+            LP0,
+            TDVPR | 1 << 53,
+            st(INV, OperandId::Rcx),
+        ),
+    ];
+    for (what, lp, rcx, want) in cases {
+        assert_eq!(enter(&m, lp, rcx).err(), Some(want), "{what}");
+    }
+    assert_eq!(
+        enter(&m, LP0, TDVPR | 1 << 52).err(),
+        Some(st(INV, OperandId::Rcx)),
+        "host_recoverability_hint without an asynchronous exit"
+    );
+    assert_eq!(m.running_vcpu(LP0), None, "nothing entered");
+    let before = td(false);
+    assert_eq!(
+        enter(&before, LP0, TDVPR).err(),
+        Some(c(Code::OpStateIncorrect)),
+        "TD not finalised"
+    );
+}
+
+#[test]
+fn first_entry_has_the_initial_state_and_the_vcpu_is_active() {
+    let m = td(true);
+    let e = enter(&m, LP0, TDVPR).expect("enters");
+    assert_eq!((e.tdvpr, e.tdr, e.vcpu_index), (Hpa(TDVPR), Hpa(TDR), 0));
+    let g = e.state;
+    assert_eq!(g.rip, 0xFFFF_FFF0);
+    assert_eq!(g.rflags, 2);
+    assert_eq!((g.gprs[gpr::RCX], g.gprs[gpr::R8]), (0x1234, 0x1234));
+    assert_eq!(g.gprs[gpr::RBX], 48, "GPAW");
+    assert_eq!(g.gprs[gpr::RSI], 0, "vCPU index");
+    assert_eq!(m.running_vcpu(LP0), Some(Hpa(TDVPR)));
+    assert_eq!(
+        enter(&m, LP0, TDVPR).err(),
+        Some(c(Code::VcpuStateIncorrect)),
+        "already ACTIVE"
+    );
+}
+
+/// Run one TDCALL with `set` applied to the state, return the state.
+fn tdcall(m: &M, set: impl FnOnce(&mut GuestState)) -> (Tdcall, GuestState) {
+    let mut g = GuestState::default();
+    set(&mut g);
+    (m.tdcall(LP0, &mut g), g)
+}
+
+#[test]
+fn vmcall_hands_the_named_registers_over_both_ways() {
+    let m = td(true);
+    let mut g = enter(&m, LP0, TDVPR).unwrap().state;
+    // TDG.VP.VMCALL IO write of 'A' to port 0x3F8: R10..R15 exposed.
+    g.rip = 0x2000;
+    g.gprs[gpr::RAX] = 0;
+    g.gprs[gpr::RCX] = 0xFC00;
+    g.gprs[gpr::RBX] = 0x5EC2E7; // not exposed
+    g.gprs[gpr::R10] = 0;
+    g.gprs[gpr::R11] = 30;
+    g.gprs[gpr::R12] = 1;
+    g.gprs[gpr::R13] = 1;
+    g.gprs[gpr::R14] = 0x3F8;
+    g.gprs[gpr::R15] = u64::from(b'A');
+    assert_eq!(m.tdcall(LP0, &mut g), Tdcall::ExitToVmm);
+    let mut vmm = vmm_with_rcx(TDVPR);
+    m.td_exit(LP0, &g, TdExit::Vmcall, &mut vmm);
+    assert_eq!(vmm[gpr::RAX], exit_reason::TDCALL);
+    assert_eq!(vmm[gpr::RCX], 0xFC00);
+    assert_eq!(vmm[gpr::R11..=gpr::R15], [30, 1, 1, 0x3F8, 65]);
+    assert_eq!(vmm[gpr::RBX], 0xB0B0, "unexposed GPRs stay the VMM's");
+    assert_eq!(m.running_vcpu(LP0), None);
+    // The VMM completes the call (R10 = success, R11 = 0) and re-enters.
+    vmm[gpr::RCX] = TDVPR;
+    vmm[gpr::R10] = 0;
+    vmm[gpr::R11] = 0;
+    vmm[gpr::R12] = 0xAAAA;
+    let e = m.vp_enter(LP0, &mut vmm).expect("re-enters");
+    let s = e.state;
+    assert_eq!(s.rip, 0x2000, "resumes after the TDCALL");
+    assert_eq!(s.gprs[gpr::RAX], 0, "TDG.VP.VMCALL returns TDX_SUCCESS");
+    assert_eq!(s.gprs[gpr::R11], 0);
+    assert_eq!(s.gprs[gpr::R12], 0xAAAA, "exposed GPRs come from the VMM");
+    assert_eq!(s.gprs[gpr::RBX], 0x5EC2E7, "others are the guest's");
+}
+
+#[test]
+fn a_bad_vmcall_bitmap_stays_in_the_td() {
+    let m = td(true);
+    enter(&m, LP0, TDVPR).unwrap();
+    for bad in [1u64, 2, 1 << 4, 1 << 32] {
+        let (r, g) = tdcall(&m, |g| g.gprs[gpr::RCX] = bad | 0xFC00);
+        assert_eq!(r, Tdcall::Resume, "bitmap {bad:#x}");
+        assert_eq!(g.gprs[gpr::RAX], st(INV, OperandId::Rcx));
+    }
+    assert_eq!(m.running_vcpu(LP0), Some(Hpa(TDVPR)));
+}
+
+#[test]
+fn an_interrupt_exit_resumes_the_guest_unchanged() {
+    let m = td(true);
+    let mut g = enter(&m, LP0, TDVPR).unwrap().state;
+    g.rip = 0x1234_5678;
+    g.gprs = core::array::from_fn(|i| 0x100 + i as u64);
+    let mut vmm = vmm_with_rcx(TDVPR);
+    m.td_exit(LP0, &g, TdExit::ExternalInterrupt, &mut vmm);
+    assert_eq!(vmm[gpr::RAX], exit_reason::EXTERNAL_INTERRUPT);
+    assert_eq!(vmm[gpr::RCX], 0);
+    // Now the recoverability hint is allowed.
+    let e = enter(&m, LP0, TDVPR | 1 << 52).expect("re-enters");
+    assert_eq!(e.state, g);
+}
+
+#[test]
+fn guest_leaves_info_rtmr_and_unknown() {
+    let m = td(true);
+    enter(&m, LP0, TDVPR).unwrap();
+    let (_, g) = tdcall(&m, |g| g.gprs[gpr::RAX] = 1);
+    assert_eq!(g.gprs[gpr::RAX], 0, "TDG.VP.INFO");
+    assert_eq!(g.gprs[gpr::RCX], 48, "GPAW");
+    assert_eq!(g.gprs[gpr::R8], 1 | 4 << 32, "num_vcpus | max_vcpus");
+    assert_eq!((g.gprs[gpr::R9], g.gprs[gpr::R10]), (0, 0));
+
+    // RTMR[2] extended with the 48 bytes at GPA 0x1040.
+    let ext = |gpa: u64, idx: u64| {
+        tdcall(&m, |g| {
+            g.gprs[gpr::RAX] = 2;
+            g.gprs[gpr::RCX] = gpa;
+            g.gprs[gpr::RDX] = idx;
+        })
+        .1
+        .gprs[gpr::RAX]
+    };
+    assert_eq!(ext(0x1040, 2), 0);
+    let mut want = Rtmr::new();
+    let mut data = [0u8; 48];
+    data.copy_from_slice(&page()[0x40..0x70]);
+    want.extend(&data);
+    assert_eq!(m.td_info(Hpa(TDR)).unwrap().rtmr[2], want.value());
+    // (A 64-byte-aligned 48-byte range never crosses a page.)
+    let bad: [(&str, u64, u64, u64); 4] = [
+        ("index 4", 0x1040, 4, st(INV, OperandId::Rdx)),
+        ("unaligned", 0x1041, 0, st(INV, OperandId::Rcx)),
+        ("unmapped", 0x5000, 0, st(INV, OperandId::Rcx)),
+        ("shared GPA", 1 << 47 | 0x1000, 0, st(INV, OperandId::Rcx)),
+    ];
+    for (what, gpa, idx, want_st) in bad {
+        assert_eq!(ext(gpa, idx), want_st, "{what}");
+    }
+    assert_eq!(m.td_info(Hpa(TDR)).unwrap().rtmr[0], [0; 48], "unchanged");
+
+    let (_, g) = tdcall(&m, |g| g.gprs[gpr::RAX] = 3);
+    assert_eq!(g.gprs[gpr::RAX], c(Code::NoValidVeInfo), "VEINFO.GET");
+    for rax in [99u64, 1 << 16 | 1, 1 << 24] {
+        let (_, g) = tdcall(&m, |g| g.gprs[gpr::RAX] = rax);
+        assert_eq!(g.gprs[gpr::RAX], st(INV, OperandId::Rax), "leaf {rax:#x}");
+    }
+    // Not in a TD on LP1.
+    let mut g = GuestState::default();
+    g.gprs[gpr::RAX] = 1;
+    assert_eq!(m.tdcall(LP1, &mut g), Tdcall::Resume);
+    assert_eq!(g.gprs[gpr::RAX], st(INV, OperandId::Rax));
+}
