@@ -92,7 +92,7 @@ pub struct QuoteHeader {
 }
 
 impl QuoteHeader {
-    pub(crate) fn to_bytes(&self) -> [u8; l::QUOTE_HEADER_LEN] {
+    pub(crate) fn to_bytes(self) -> [u8; l::QUOTE_HEADER_LEN] {
         let mut o = [0u8; l::QUOTE_HEADER_LEN];
         write(&mut o, h::VERSION, &self.version.to_le_bytes());
         write(&mut o, h::ATT_KEY_TYPE, &self.att_key_type.to_le_bytes());
@@ -155,7 +155,7 @@ impl QuoteBody {
         }
     }
 
-    pub(crate) fn to_bytes(&self) -> [u8; l::QUOTE_BODY_LEN] {
+    pub(crate) fn to_bytes(self) -> [u8; l::QUOTE_BODY_LEN] {
         let mut o = [0u8; l::QUOTE_BODY_LEN];
         write(&mut o, b::TEE_TCB_SVN.0, &self.tee_tcb_svn);
         write(&mut o, b::MR_SEAM.0, &self.mr_seam);
