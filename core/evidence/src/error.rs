@@ -1,4 +1,4 @@
-//! The single error type of this crate.
+//! The single error type of this crate (CCA tokens and TDX evidence).
 
 use core::fmt;
 
@@ -42,6 +42,27 @@ pub enum EvidenceError {
     MissingPayload,
     /// The ECDSA signature did not verify.
     BadSignature,
+    /// A TDREPORT's REPORTTYPE.TYPE is not 0x81 (TDX; tdx-module-abi.md §10).
+    UnsupportedReportType,
+    /// A TDREPORT's TEE_TCB_INFO_HASH or TEE_INFO_HASH does not match the
+    /// SHA-384 of the report's own TEE_TCB_INFO / TDINFO bytes (§10).
+    ReportHashMismatch,
+    /// The TDREPORT MAC does not verify under the given key (our MAC scheme,
+    /// `docs/tdx-attestation.md`).
+    BadMac,
+    /// A quote is truncated, has trailing bytes, or its length fields
+    /// disagree with its size (tdx-module-abi.md §11).
+    MalformedQuote,
+    /// A quote header or certification-data field has a value this
+    /// implementation does not produce: version, attestation key type, TEE
+    /// type, QE vendor id or certification data type (§11).
+    UnsupportedQuote,
+    /// The attestation key embedded in a quote is not the expected key, or
+    /// is not a valid P-256 point.
+    KeyMismatch,
+    /// The QE report's REPORTDATA is not SHA-256(attestation key ‖ QE auth
+    /// data) followed by 32 zero bytes (§11).
+    QeReportBinding,
 }
 
 impl fmt::Display for EvidenceError {
@@ -60,6 +81,13 @@ impl fmt::Display for EvidenceError {
             Self::InvalidKey => f.write_str("invalid COSE_Key / P-384 public key"),
             Self::MissingPayload => f.write_str("COSE_Sign1 has no payload"),
             Self::BadSignature => f.write_str("signature verification failed"),
+            Self::UnsupportedReportType => f.write_str("TDREPORT type is not TDX (0x81)"),
+            Self::ReportHashMismatch => f.write_str("TDREPORT hash does not match its contents"),
+            Self::BadMac => f.write_str("TDREPORT MAC verification failed"),
+            Self::MalformedQuote => f.write_str("malformed or truncated quote"),
+            Self::UnsupportedQuote => f.write_str("unsupported quote header or data type"),
+            Self::KeyMismatch => f.write_str("quote attestation key mismatch"),
+            Self::QeReportBinding => f.write_str("QE report does not bind the attestation key"),
         }
     }
 }

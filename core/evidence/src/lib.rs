@@ -1,5 +1,6 @@
-//! Attestation evidence encoding for the CCA RMM: COSE_Key, ES384
-//! COSE_Sign1 and the CCA token containers and claim sets.
+//! Attestation evidence encoding for the CCA RMM (COSE_Key, ES384
+//! COSE_Sign1, the CCA token containers and claim sets) and for the TDX
+//! module shim (TDREPORT_STRUCT and TD Quote v4, module [`tdx`]).
 //!
 //! Normative reference: `shared/spec/cca-attestation.md` §4 (token format)
 //! and §5 (generation protocol); RFC 9052/9053 (COSE), RFC 8949 (CBOR).
@@ -12,6 +13,11 @@
 //! | §4.4 | RAK as COSE_Key | [`cose_key_p384`], [`cose_key_from_verifying_key`] |
 //! | §4.5 | platform claims | [`PlatformClaims`], [`encode_platform_claims`], [`decode_platform_claims`] |
 //! | §4.6 | RAK binding | [`rak_binding_challenge`] |
+//!
+//! | tdx-module-abi.md | Item | API |
+//! |---|---|---|
+//! | §10 | TDREPORT_STRUCT and our MAC | [`tdx::build_tdreport`], [`tdx::parse_tdreport`], [`tdx::verify_report_mac`] |
+//! | §11 | TD Quote v4 | [`tdx::build_quote_v4`], [`tdx::verify_quote_v4`] |
 //!
 //! The crate is `no_std` + `alloc`. CBOR goes through `coset`'s re-export
 //! of `ciborium` built without default features (qemu-platforms.md §6).
@@ -31,6 +37,7 @@ mod cose_key;
 mod error;
 mod es384_steps;
 mod sign1;
+pub mod tdx;
 mod token_writer;
 
 pub use cca::{

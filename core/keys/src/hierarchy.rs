@@ -23,6 +23,9 @@ pub const PURPOSE_CCA_RAK: &str = "cca-rak";
 pub const PURPOSE_TDX_REPORT_MAC: &str = "tdx-report-mac";
 /// Purpose label of the TDX quote attestation key (P-256).
 pub const PURPOSE_TDX_QUOTE_AK: &str = "tdx-quote-ak";
+/// Purpose label of the TDX quote "PCK" (P-256): signs the QE report in the
+/// quote's certification data. A project key, not Intel's PCK.
+pub const PURPOSE_TDX_PCK: &str = "tdx-pck";
 
 /// Number of rejection-sampling candidates tried per EC key (counter
 /// 0..=255, one byte).
@@ -138,6 +141,18 @@ impl KeyHierarchy {
     /// [`KeyError::ScalarDerivationExhausted`] (never for a real root).
     pub fn tdx_quote_signing_key(&self) -> Result<p256::ecdsa::SigningKey, KeyError> {
         let scalar = self.derive_scalar::<32>(PURPOSE_TDX_QUOTE_AK, p256_scalar_ok)?;
+        p256::ecdsa::SigningKey::from_slice(&scalar[..]).map_err(|_| KeyError::InvalidScalar)
+    }
+
+    /// TDX quote "PCK" (P-256): signs the 384-byte QE report inside the
+    /// quote's type-6 certification data (tdx-module-abi.md §11). Intel's
+    /// PCK chains to Intel's root; this one is derived from the device root
+    /// like every other key here, so verifiers must pin its public key.
+    ///
+    /// # Errors
+    /// [`KeyError::ScalarDerivationExhausted`] (never for a real root).
+    pub fn tdx_pck_signing_key(&self) -> Result<p256::ecdsa::SigningKey, KeyError> {
+        let scalar = self.derive_scalar::<32>(PURPOSE_TDX_PCK, p256_scalar_ok)?;
         p256::ecdsa::SigningKey::from_slice(&scalar[..]).map_err(|_| KeyError::InvalidScalar)
     }
 

@@ -46,6 +46,7 @@
 //! | `cca-cpak`         | 48 | `[ctr]` (1 byte)                             | CPAK, P-384 scalar |
 //! | `cca-rak`          | 48 | `[ctr]` (1 byte)                             | RAK, P-384 scalar |
 //! | `tdx-quote-ak`     | 32 | `[ctr]` (1 byte)                             | quote key, P-256 scalar |
+//! | `tdx-pck`          | 32 | `[ctr]` (1 byte)                             | QE-report ("PCK") key, P-256 scalar |
 //! | `tdx-report-mac`   | 32 | none                                         | TDREPORT MAC key |
 //! | `seal-cca-rim`     | 32 | `I2OSP(version, 4)`, RIM (1..=64 bytes)      | sealing key |
 //! | `seal-cca-rpv`     | 32 | `I2OSP(version, 4)`, RPV (1..=64 bytes)      | sealing key |
@@ -88,8 +89,8 @@ mod sealing;
 pub use coords::{P256PublicCoordinates, P384PublicCoordinates, import_p384_scalar};
 pub use error::KeyError;
 pub use hierarchy::{
-    EXTRACT_SALT, KeyHierarchy, PURPOSE_CCA_CPAK, PURPOSE_CCA_RAK, PURPOSE_TDX_QUOTE_AK,
-    PURPOSE_TDX_REPORT_MAC,
+    EXTRACT_SALT, KeyHierarchy, PURPOSE_CCA_CPAK, PURPOSE_CCA_RAK, PURPOSE_TDX_PCK,
+    PURPOSE_TDX_QUOTE_AK, PURPOSE_TDX_REPORT_MAC,
 };
 pub use root::{ROOT_SECRET_MAX_LEN, ROOT_SECRET_MIN_LEN, RootSecret};
 pub use sealing::{

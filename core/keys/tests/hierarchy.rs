@@ -68,6 +68,10 @@ fn derivation_is_deterministic() {
         a.tdx_quote_signing_key().unwrap(),
         b.tdx_quote_signing_key().unwrap()
     );
+    assert_eq!(
+        a.tdx_pck_signing_key().unwrap(),
+        b.tdx_pck_signing_key().unwrap()
+    );
     let rim = [9u8; 32];
     assert_eq!(
         seal(&a, SealingIdentity::CcaRim(&rim), 2),
@@ -96,7 +100,10 @@ fn purposes_give_different_keys() {
     let cpak = h.platform_attestation_key().unwrap().to_bytes();
     let rak = h.realm_attestation_key().unwrap().to_bytes();
     let quote = h.tdx_quote_signing_key().unwrap().to_bytes();
+    let pck = h.tdx_pck_signing_key().unwrap().to_bytes();
     let mac = *h.tdx_report_mac_key().unwrap().as_bytes();
+    assert_ne!(quote, pck);
+    assert_ne!(&mac, pck.as_slice());
     assert_ne!(cpak, rak);
     assert_ne!(&cpak[..32], quote.as_slice());
     assert_ne!(&rak[..32], quote.as_slice());

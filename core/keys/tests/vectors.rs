@@ -58,4 +58,8 @@ fn kat_ec_scalars() {
         h.tdx_quote_signing_key().unwrap().to_bytes().to_vec(),
         hex("8fd985fa9a9b139399881990f4415504dd3dfdd133420e16f9940eae95752e14")
     );
+    assert_eq!(
+        h.tdx_pck_signing_key().unwrap().to_bytes().to_vec(),
+        hex("02d0bcd038c73fb900ed18397eb77d49fc67f0e2d59395ddfe3599d741c9e2b9")
+    );
 }
