@@ -40,6 +40,7 @@ pub mod status;
 pub mod sys;
 pub mod td_params;
 pub mod tdg;
+pub mod tdg_report;
 pub mod tdmr;
 mod tdr;
 mod teardown;
@@ -97,6 +98,20 @@ pub struct ModuleConfig {
     /// CPUID(1).EAX (family/model/stepping) a vCPU finds in RDX after
     /// TDH.VP.INIT (§6.3).
     pub cpuid1_eax: u32,
+    /// The module's own TCB facts for TEE_TCB_INFO (§10).
+    pub tee: TeeFacts,
+}
+
+/// What TDG.MR.REPORT reports about the module itself (TEE_TCB_INFO and
+/// CPUSVN, §10). The image measures its own code into `mrseam`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TeeFacts {
+    /// MRSEAM: SHA-384 of the module image.
+    pub mrseam: [u8; 48],
+    /// TEE_TCB_SVN.
+    pub tee_tcb_svn: [u8; 16],
+    /// CPUSVN.
+    pub cpu_svn: [u8; 16],
 }
 
 /// `ModuleConfig` rejected by [`Module::new`].

@@ -28,6 +28,10 @@
 //!    called for pages of contract 2 and never fail. The page-table
 //!    change must be complete before `isolate_page` returns, because the
 //!    module writes TD data into the page right after.
+//! 6. `keys` is the device key hierarchy (the root secret stays behind it):
+//!    the TDREPORT MAC key, sealing keys and, in the image, the quoting
+//!    keys come from it (docs/tdx-attestation.md). `None` if the platform
+//!    has no root secret; then TDG.MR.REPORT and the sealing leaves fail.
 //! 5. `Lock<T>` is a try-lock cell (the logic never waits): the image
 //!    provides a spin-lock cell whose `try_lock` is a single
 //!    compare-and-swap with acquire/release ordering; tests use
@@ -79,4 +83,6 @@ pub trait TdxPlatform: Sync {
     fn isolate_page(&self, hpa: Hpa);
     /// Give the page at `hpa` back to the VMM (contract 4).
     fn release_page(&self, hpa: Hpa);
+    /// The device key hierarchy (contract 6).
+    fn keys(&self) -> Option<&cmon_keys::KeyHierarchy>;
 }

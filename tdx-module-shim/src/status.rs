@@ -53,6 +53,7 @@ pub enum Code {
     VcpuNotAssociated = 0x8000_0702_0000_0000,
     NoValidVeInfo = 0xC000_0704_0000_0000,
     MaxVcpusExceeded = 0xC000_0705_0000_0000,
+    InvalidReportMacStruct = 0xC000_1001_0000_0000,
     KeyGenerationFailed = 0x8000_0800_0000_0000,
     TdKeysNotConfigured = 0x8000_0810_0000_0000,
     KeyStateIncorrect = 0xC000_0811_0000_0000,

@@ -3,7 +3,9 @@
 //!
 //! Implemented: TDG.VP.VMCALL (0; the bitmap check, then a TD exit),
 //! TDG.VP.INFO (1), TDG.MR.RTMR.EXTEND (2), TDG.VP.VEINFO.GET (3; the shim
-//! injects no #VE, so there is never valid information). Every other leaf
+//! injects no #VE, so there is never valid information), and in
+//! `tdg_report.rs` TDG.MR.REPORT (4), TDG.MR.VERIFYREPORT (22) and the
+//! vendor sealing leaves (0x7F00, 0x7F01). Every other leaf
 //! answers TDX_OPERAND_INVALID + RAX, as the module does for an unknown
 //! leaf. Guest memory is reached through the TD's Secure EPT only: a GPA
 //! must be private (below the shared bit) and mapped by a 4 KiB leaf.
@@ -80,12 +82,20 @@ impl<P: TdxPlatform> Module<P> {
             (leaf::VP_INFO, 0) => self.tdg_vp_info(tdvpr, g).map(|()| Tdcall::Resume),
             (leaf::MR_RTMR_EXTEND, 0) => self.tdg_rtmr_extend(tdvpr, g).map(|()| Tdcall::Resume),
             (leaf::VP_VEINFO_GET, 0) => Err(Code::NoValidVeInfo.into()),
+            (leaf::MR_REPORT, 0) => self.tdg_mr_report(tdvpr, g).map(|()| Tdcall::Resume),
+            (leaf::MR_VERIFYREPORT, 0) => {
+                self.tdg_mr_verifyreport(tdvpr, g).map(|()| Tdcall::Resume)
+            }
+            (crate::tdg_report::leaf::CMON_SEAL_VERSIONS, 0)
+            | (crate::tdg_report::leaf::CMON_SEAL_KEY, 0) => {
+                self.tdg_seal(tdvpr, leaf_no, g).map(|()| Tdcall::Resume)
+            }
             _ => err(Code::OperandInvalid, OperandId::Rax),
         }
     }
 
     /// The TDR of the vCPU `tdvpr`, locked shared, and its TDCS.
-    fn td_of(&self, tdvpr: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
+    pub(crate) fn td_of(&self, tdvpr: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
         let vp = self.lock_page(tdvpr.raw(), OperandId::Tdvpr, false, PageType::Tdvpr)?;
         let g = self.lock_page(vp.info().owner, OperandId::Tdr, false, PageType::Tdr)?;
         let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;

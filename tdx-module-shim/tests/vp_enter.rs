@@ -251,3 +251,133 @@ fn guest_leaves_info_rtmr_and_unknown() {
     assert_eq!(m.tdcall(LP1, &mut g), Tdcall::Resume);
     assert_eq!(g.gprs[gpr::RAX], st(INV, OperandId::Rax));
 }
+
+/// A TDCALL with RAX = `leaf` and RCX, RDX, R8 set.
+fn tdg(m: &M, leaf: u64, rcx: u64, rdx: u64, r8: u64) -> GuestState {
+    tdcall(m, |g| {
+        g.gprs[gpr::RAX] = leaf;
+        g.gprs[gpr::RCX] = rcx;
+        g.gprs[gpr::RDX] = rdx;
+        g.gprs[gpr::R8] = r8;
+    })
+    .1
+}
+
+#[test]
+fn tdreport_carries_the_td_and_verifies() {
+    use cmon_evidence::tdx::{parse_tdreport, verify_report_mac};
+    let m = td(true);
+    enter(&m, LP0, TDVPR).unwrap();
+    // RTMR[3] first, so the report shows a non-zero RTMR.
+    assert_eq!(tdg(&m, 2, 0x1080, 3, 0).gprs[gpr::RAX], 0);
+    // REPORTDATA at GPA 0x1040, report written at GPA 0x1400.
+    assert_eq!(tdg(&m, 4, 0x1400, 0x1040, 0).gprs[gpr::RAX], 0);
+    let mut bytes = [0u8; 1024];
+    // (REPORTMACSTRUCT is bytes 0..256 of it.)
+    m.platform().read(DATA0 + 0x400, &mut bytes);
+    let key = m.platform().keys().unwrap().tdx_report_mac_key().unwrap();
+    verify_report_mac(&bytes, key.as_bytes()).expect("our MAC");
+    let r = parse_tdreport(&bytes).unwrap();
+    let info = m.td_info(Hpa(TDR)).unwrap();
+    assert_eq!(r.td_info.mrtd, info.mrtd.unwrap());
+    assert_eq!(r.td_info.rtmr[3], info.rtmr[3]);
+    assert_ne!(r.td_info.rtmr[3], [0; 48]);
+    assert_eq!(r.report_data[..], page()[0x40..0x80]);
+    assert_eq!(r.tee_tcb_info.mrseam, [0x5E; 48], "MRSEAM from the config");
+    assert_eq!(r.td_info.xfam, info.xfam);
+
+    // TDG.MR.VERIFYREPORT on the REPORTMACSTRUCT at 0x1400.
+    assert_eq!(tdg(&m, 22, 0x1400, 0, 0).gprs[gpr::RAX], 0);
+    assert_eq!(
+        tdg(&m, 22, 0x1480, 0, 0).gprs[gpr::RAX],
+        st(INV, OperandId::Rcx),
+        "not 256-aligned"
+    );
+    // The TD changes one bit of REPORTDATA in its copy.
+    let w = DATA0 + 0x400 + 0x80;
+    m.platform().set_word(w, m.platform().word(w) ^ 1);
+    assert_eq!(
+        tdg(&m, 22, 0x1400, 0, 0).gprs[gpr::RAX],
+        c(Code::InvalidReportMacStruct)
+    );
+
+    let bad: [(&str, u64, u64, u64, u64); 5] = [
+        (
+            "output not 1024-aligned",
+            0x1200,
+            0x1040,
+            0,
+            st(INV, OperandId::Rcx),
+        ),
+        (
+            "REPORTDATA not 64-aligned",
+            0x1400,
+            0x1044,
+            0,
+            st(INV, OperandId::Rdx),
+        ),
+        ("subtype 1", 0x1400, 0x1040, 1, st(INV, OperandId::R8)),
+        (
+            "REPORTDATA unmapped",
+            0x1400,
+            0x9040,
+            0,
+            st(INV, OperandId::Rdx),
+        ),
+        (
+            "output unmapped",
+            0x9400,
+            0x1040,
+            0,
+            st(INV, OperandId::Rcx),
+        ),
+    ];
+    for (what, rcx, rdx, r8, want) in bad {
+        assert_eq!(tdg(&m, 4, rcx, rdx, r8).gprs[gpr::RAX], want, "{what}");
+    }
+}
+
+#[test]
+fn sealing_leaves_bind_mrtd_or_mrowner_and_a_version() {
+    use cmon_keys::{KeyVersion, SealingIdentity, SealingRequest};
+    let m = td(true);
+    enter(&m, LP0, TDVPR).unwrap();
+    let v = tdg(&m, 0x7F00, 0, 0, 0);
+    assert_eq!(v.gprs[..3], [0, 1, 2], "status, minimum, current");
+    let key = |g: &GuestState| -> Vec<u8> {
+        g.gprs[gpr::R8..=gpr::R11]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect()
+    };
+    let mrtd_v2 = tdg(&m, 0x7F01, 0, 2, 0);
+    assert_eq!(mrtd_v2.gprs[gpr::RAX], 0);
+    let info = m.td_info(Hpa(TDR)).unwrap();
+    let want = m
+        .platform()
+        .keys()
+        .unwrap()
+        .sealing_key(&SealingRequest {
+            identity: SealingIdentity::TdxMrtd(&info.mrtd.unwrap()),
+            version: KeyVersion(2),
+        })
+        .unwrap();
+    assert_eq!(key(&mrtd_v2), want.as_bytes().to_vec(), "bound to MRTD");
+    let owner_v2 = tdg(&m, 0x7F01, 1, 2, 0);
+    let mrtd_v1 = tdg(&m, 0x7F01, 0, 1, 0);
+    assert_ne!(key(&owner_v2), key(&mrtd_v2), "policy changes the key");
+    assert_ne!(key(&mrtd_v1), key(&mrtd_v2), "version changes the key");
+    for (what, rcx, rdx, want) in [
+        ("version above current", 0, 3, st(INV, OperandId::Rdx)),
+        ("retired version", 0, 0, st(INV, OperandId::Rdx)),
+        ("RES0 policy bit", 2, 1, st(INV, OperandId::Rcx)),
+        (
+            "version wider than 32 bits",
+            0,
+            1 << 32 | 1,
+            st(INV, OperandId::Rdx),
+        ),
+    ] {
+        assert_eq!(tdg(&m, 0x7F01, rcx, rdx, 0).gprs[gpr::RAX], want, "{what}");
+    }
+}

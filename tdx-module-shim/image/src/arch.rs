@@ -22,6 +22,14 @@ pub fn code_bytes(addr: u64) -> [u8; 4] {
     unsafe { core::ptr::read_volatile(addr as *const [u8; 4]) }
 }
 
+/// `len` bytes of this image's own code at `addr` (MRSEAM, config.rs).
+/// The caller passes a range inside `__payload_start..__user_text_start`.
+pub fn code_slice(addr: u64, len: u64) -> &'static [u8] {
+    // SAFETY: the range is the shim's loaded .text (linker symbols),
+    // identity mapped, never written after boot.
+    unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) }
+}
+
 /// Volatile copy of a harness block out of user memory.
 pub fn load_block(ptr: *const Block) -> Block {
     // SAFETY: `ptr` comes from `harness::block_ptr`, a valid, aligned slot

@@ -103,6 +103,44 @@ pub fn module_config(num_lps: u32, cmrs: [Cmr; MAX_CMRS]) -> ModuleConfig {
         num_private_hkids: half,
         cmrs,
         cpuid1_eax: cpuid(1)[0],
+        tee: tee_facts(),
+    }
+}
+
+// SAFETY: linker/q35-bios.ld symbols; only their addresses are used.
+unsafe extern "C" {
+    safe static __payload_start: u8;
+    safe static __user_text_start: u8;
+}
+
+/// TEE_TCB_INFO facts: MRSEAM is SHA-384 of the shim's CPL 0 code as
+/// loaded (`__payload_start..__user_text_start`, the range trap.rs treats
+/// as kernel text), so any change to the module's code changes the
+/// reports of every TD it runs. TEE_TCB_SVN carries the crate's version
+/// (major, minor, patch in bytes 0..2); CPUSVN is zero (no microcode
+/// versioning under QEMU).
+fn tee_facts() -> tdx_module_shim::TeeFacts {
+    use sha2::{Digest, Sha384};
+    let (start, end) = (
+        &raw const __payload_start as u64,
+        &raw const __user_text_start as u64,
+    );
+    let mut h = Sha384::new();
+    let mut at = start;
+    while at < end {
+        let n = (end - at).min(4096);
+        h.update(crate::arch::code_slice(at, n));
+        at += n;
+    }
+    let mut svn = [0u8; 16];
+    let v = |s: &str| s.parse::<u8>().unwrap_or(0);
+    svn[0] = v(env!("CARGO_PKG_VERSION_MAJOR"));
+    svn[1] = v(env!("CARGO_PKG_VERSION_MINOR"));
+    svn[2] = v(env!("CARGO_PKG_VERSION_PATCH"));
+    tdx_module_shim::TeeFacts {
+        mrseam: h.finalize().into(),
+        tee_tcb_svn: svn,
+        cpu_svn: [0; 16],
     }
 }
 

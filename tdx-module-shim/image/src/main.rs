@@ -37,6 +37,7 @@ mod checks;
 mod config;
 mod global;
 mod harness;
+mod heap;
 mod platform;
 mod seam;
 mod td_build;
@@ -166,6 +167,7 @@ fn q35_image_trap(frame: &mut TrapFrame) -> TrapOutcome {
 
 fn bsp_main() -> ! {
     let cpu = CpuIndex::BSP;
+    heap::init();
     println!("tdx-shim: TDX module shim (ABI 1.5 subset) on QEMU q35");
     let mode = config::run_mode().unwrap_or_else(|e| {
         println!("tdx-shim: bad run mode option: {e}");
@@ -282,6 +284,16 @@ fn install_module(num_lps: u32) {
     for c in cfg.cmrs.iter().filter(|c| c.size != 0) {
         println!("  CMR [{:#x}, {:#x})", c.base, c.base + c.size);
     }
+    let mut mrseam = [0u8; 96];
+    for (i, b) in cfg.tee.mrseam.iter().enumerate() {
+        const D: &[u8; 16] = b"0123456789abcdef";
+        mrseam[2 * i] = D[usize::from(b >> 4)];
+        mrseam[2 * i + 1] = D[usize::from(b & 0xF)];
+    }
+    println!(
+        "tdx-shim: MRSEAM (SHA-384 of the module's code) {}",
+        core::str::from_utf8(&mrseam).unwrap_or("?")
+    );
     let in_ram = cfg
         .cmrs
         .iter()

@@ -100,6 +100,14 @@ impl TdxPlatform for ShimPlatform {
         }
     }
 
+    /// No device root secret reaches the x86 image yet (it is to come
+    /// from xtask through fw_cfg, as the aarch64 EL3 gets it from flash),
+    /// so the report MAC and sealing leaves answer OPERAND_INVALID. No TD
+    /// runs in the image yet either, so nothing can call them.
+    fn keys(&self) -> Option<&cmon_keys::KeyHierarchy> {
+        None
+    }
+
     fn release_page(&self, hpa: Hpa) {
         paging::set_vmm_page(hpa.raw(), true);
     }

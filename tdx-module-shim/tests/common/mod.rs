@@ -28,11 +28,26 @@ impl<T: Send> TryLock<T> for StdLock<T> {
     }
 }
 
-/// Sparse RAM `[0, RAM_END)`: absent pages read as zero.
-#[derive(Debug, Default)]
+/// Sparse RAM `[0, RAM_END)`: absent pages read as zero; a fixed test
+/// device root secret.
+#[derive(Debug)]
 pub struct FakePlat {
     pages: Mutex<HashMap<u64, Arc<PageWords>>>,
     isolated: Mutex<HashSet<u64>>,
+    keys: cmon_keys::KeyHierarchy,
+}
+
+impl Default for FakePlat {
+    fn default() -> Self {
+        let root = cmon_keys::RootSecret::new(&[0x7D; 32]).unwrap();
+        FakePlat {
+            pages: Mutex::default(),
+            isolated: Mutex::default(),
+            keys: cmon_keys::KeyHierarchy::new(root, cmon_keys::KeyVersion(2))
+                .with_minimum_version(cmon_keys::KeyVersion(1))
+                .unwrap(),
+        }
+    }
 }
 
 fn new_page() -> Arc<PageWords> {
@@ -121,6 +136,9 @@ impl TdxPlatform for FakePlat {
     fn release_page(&self, hpa: Hpa) {
         self.isolated.lock().unwrap().remove(&hpa.raw());
     }
+    fn keys(&self) -> Option<&cmon_keys::KeyHierarchy> {
+        Some(&self.keys)
+    }
 }
 
 pub type M = Module<FakePlat>;
@@ -149,6 +167,11 @@ pub fn config() -> ModuleConfig {
         num_private_hkids: 32,
         cmrs,
         cpuid1_eax: 0x000A_06A0,
+        tee: TeeFacts {
+            mrseam: [0x5E; 48],
+            tee_tcb_svn: [1; 16],
+            cpu_svn: [2; 16],
+        },
     }
 }
 
