@@ -210,6 +210,19 @@ pub fn dev_root_secret(paths: &Paths) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// The device root secret file for an x86 boot (made if missing, as for
+/// the aarch64 flash package); `None` on aarch64, where it is in flash.
+pub fn x86_root_secret(
+    arch: crate::cli::Arch,
+    paths: &Paths,
+) -> Result<Option<std::path::PathBuf>> {
+    if arch != crate::cli::Arch::X86_64 {
+        return Ok(None);
+    }
+    dev_root_secret(paths)?;
+    Ok(Some(paths.dev_root_secret()))
+}
+
 /// Writes the `-bios` flash package from the flat binaries.
 fn write_package(paths: &Paths) -> Result<Vec<package::Entry>> {
     let el3 = read(&paths.flat(&crate::EL3))?;

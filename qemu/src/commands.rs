@@ -138,6 +138,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
             Arch::X86_64 => println!("{}", gdb_help_x86(paths)),
         }
     }
+    let secret = crate::build::x86_root_secret(o.arch, paths)?;
     let b = Boot {
         arch: o.arch,
         bios: &bios,
@@ -148,6 +149,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
         iters: None,
         icount: o.icount,
         guest: guest.as_ref(),
+        root_secret: secret.as_deref(),
     };
     let outcome = boot(&qemu_bin, &b, timeout, o.gdb)?;
     let verdict = report::judge_for(o.arch, &outcome);
@@ -270,6 +272,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
         };
         println!("xtask: ==== {name} ====");
         let guest = guest_image(t.arch, paths);
+        let secret = crate::build::x86_root_secret(t.arch, paths).unwrap_or(None);
         let b = Boot {
             arch: t.arch,
             bios: &bios,
@@ -280,6 +283,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
             iters: None,
             icount: false,
             guest: guest.as_ref(),
+            root_secret: secret.as_deref(),
         };
         let result = match boot(&qemu_bin, &b, timeout, false) {
             Ok(outcome) => {
@@ -350,6 +354,7 @@ fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
     let qemu_bin = provision::ensure_qemu(o.boot.qemu.as_deref(), o.arch)?;
     let bios = bios_image(o.arch, &o.boot, paths)?;
     let timeout = timeout_of(&o.boot, Some(cli::DEFAULT_TIMEOUT_SECS));
+    let secret = crate::build::x86_root_secret(o.arch, paths)?;
     let b = Boot {
         arch: o.arch,
         bios: &bios,
@@ -360,6 +365,7 @@ fn bench(o: &BenchOpts, paths: &Paths) -> Result<u8> {
         iters: o.iters,
         icount: true,
         guest: None,
+        root_secret: secret.as_deref(),
     };
     let outcome = boot(&qemu_bin, &b, timeout, false)?;
     let lines = report::parse_bench(&outcome.all_output());

@@ -42,6 +42,9 @@ pub struct Boot<'a> {
     pub icount: bool,
     /// The realm guest to load for the NS host (aarch64 only).
     pub guest: Option<&'a crate::guest::GuestImage>,
+    /// The development device root secret handed to the x86 shim as the
+    /// fw_cfg file [`X86_ROOT_SECRET_FILE`] (aarch64 packs it into flash).
+    pub root_secret: Option<&'a Path>,
 }
 
 /// The isa-debug-exit device the x86 shim ends runs with
@@ -60,6 +63,9 @@ pub fn qemu_args(b: &Boot<'_>) -> Vec<String> {
 pub const X86_MODE_FILE: &str = "opt/cmon/mode";
 /// fw_cfg file the x86 shim reads for the bench iteration count (decimal).
 pub const X86_ITERS_FILE: &str = "opt/cmon/iters";
+/// fw_cfg file with the device root secret for the x86 shim (only the
+/// shim at CPL 0 can read fw_cfg; its ring-3 VMM and TDs cannot).
+pub const X86_ROOT_SECRET_FILE: &str = "opt/cmon/root-secret";
 
 /// Arguments for `qemu-system-x86_64` (q35, `-bios`; the guest RAM is
 /// QEMU's default and `b.mem` is aarch64-only). The run mode and the
@@ -80,6 +86,10 @@ fn x86_args(b: &Boot<'_>) -> Vec<String> {
     }
     if let Some(n) = b.iters {
         a.extend(fw_cfg(X86_ITERS_FILE, n.to_string()));
+    }
+    if let Some(p) = b.root_secret {
+        a.push("-fw_cfg".to_string());
+        a.push(format!("name={X86_ROOT_SECRET_FILE},file={}", p.display()));
     }
     if b.icount || b.mode == Mode::Bench {
         a.extend(["-icount", "shift=0,sleep=off"].map(String::from));
@@ -270,6 +280,7 @@ mod tests {
             iters: None,
             icount: false,
             guest: None,
+            root_secret: None,
         }
     }
 

@@ -70,6 +70,7 @@ fn boot(qemu_bin: &Path, name: &str, msg: &str, code: u64, mode: Mode) -> qemu::
         iters: Some(3),
         icount: false,
         guest: None,
+        root_secret: None,
     };
     let args = qemu::qemu_args(&b);
     let o = qemu::run(qemu_bin, &args, Some(Duration::from_secs(60)), false, false).unwrap();
@@ -158,6 +159,7 @@ fn boot_x86(qemu_bin: &Path, name: &str, msg: &str, exit: u8) -> qemu::Outcome {
         iters: None,
         icount: false,
         guest: None,
+        root_secret: None,
     };
     let args = qemu::qemu_args(&b);
     let o = qemu::run(qemu_bin, &args, Some(Duration::from_secs(60)), false, false).unwrap();

@@ -144,6 +144,18 @@ impl<P: TdxPlatform> Module<P> {
         }
     }
 
+    /// The HPA behind private `gpa` of the TD whose TDR is `tdr` (the image
+    /// maps a running TD's pages with it), or `None`. Takes the TDR shared
+    /// and the TDCS lock; `None` also if they are busy.
+    pub fn gpa_to_hpa(&self, tdr: Hpa, gpa: Gpa) -> Option<Hpa> {
+        let g = self
+            .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
+            .ok()?;
+        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa()).ok()?;
+        let t = self.tdcs[hkid % MAX_HKIDS].try_lock()?;
+        self.private_hpa(g.hpa(), &t, gpa)
+    }
+
     /// Copy `out.len()` bytes of private TD memory at `gpa` (within one
     /// page) into `out`.
     pub(crate) fn read_private(&self, tdr: Hpa, t: &Tdcs, gpa: Gpa, out: &mut [u8]) -> bool {

@@ -61,6 +61,9 @@ impl TrapFrame {
 pub enum TrapOutcome {
     /// Return to the (possibly modified) frame.
     Resume,
+    /// Return to a (modified) CPL 3 frame on the user tables at this CR3
+    /// (another user address space, e.g. a guest's; `guest_space.rs`).
+    ResumeUser(u64),
     /// Not the image's: report it and stop.
     Unhandled,
 }
@@ -92,13 +95,25 @@ pub(crate) extern "C" fn trap_entry(frame: &mut TrapFrame) {
         crate::tlb::leave_user_tables();
         u
     });
-    if frame.vector != VECTOR_DF && image::trap(frame) == TrapOutcome::Resume {
-        if let Some(u) = user_cr3
-            && frame.cpl() == 3
-        {
-            crate::tlb::load_user_tables(u);
+    let outcome = if frame.vector == VECTOR_DF {
+        TrapOutcome::Unhandled
+    } else {
+        image::trap(frame)
+    };
+    match outcome {
+        TrapOutcome::Resume => {
+            if let Some(u) = user_cr3
+                && frame.cpl() == 3
+            {
+                crate::tlb::load_user_tables(u);
+            }
+            return;
         }
-        return;
+        TrapOutcome::ResumeUser(cr3) if frame.cpl() == 3 => {
+            crate::tlb::load_user_tables(cr3);
+            return;
+        }
+        _ => {}
     }
     let cpu = crate::cpu::current_index();
     println!(

@@ -28,6 +28,7 @@ pub mod arch;
 pub mod cpu;
 pub mod exit;
 pub mod fw_cfg;
+pub mod guest_space;
 pub mod idt;
 pub mod image;
 pub mod lapic;

@@ -144,6 +144,23 @@ fn tee_facts() -> tdx_module_shim::TeeFacts {
     }
 }
 
+/// fw_cfg file with the device root secret (`cargo xtask` passes
+/// target/dev-root-secret.bin, the same development secret the aarch64
+/// EL3 reads from flash). Only CPL 0 can read fw_cfg.
+pub const ROOT_SECRET_FILE: &[u8] = b"opt/cmon/root-secret";
+
+/// The device key hierarchy from the fw_cfg root secret, at key version 1
+/// (minimum 1), or `None` if the file is missing or not 32..=64 bytes.
+pub fn key_hierarchy() -> Option<cmon_keys::KeyHierarchy> {
+    let mut buf = cmon_keys::Zeroizing::new([0u8; cmon_keys::ROOT_SECRET_MAX_LEN]);
+    let n = fw_cfg::read_file(ROOT_SECRET_FILE, &mut buf[..])?;
+    let root = cmon_keys::RootSecret::new(&buf[..n]).ok()?;
+    let v = cmon_keys::KeyVersion(1);
+    cmon_keys::KeyHierarchy::new(root, v)
+        .with_minimum_version(v)
+        .ok()
+}
+
 /// fw_cfg file that selects the run mode: `-fw_cfg
 /// name=opt/cmon/mode,string=bench` (`cargo xtask bench --arch x86_64`).
 /// Missing, or `test`: the checks.

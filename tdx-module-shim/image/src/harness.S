@@ -8,8 +8,11 @@
  *      fill IN[2] u64s at IN[1] with IN[3]. Op 3: load the u64 at IN[1]
  *      into OUT[0] (a fault ends the run through tdx_harness_fault). Op 4:
  *      OR of the IN[2] u64s at IN[1] into OUT[0] (reads a whole page;
- *      may fault likewise). The addresses are the harness's own memory
- *      (its VMM region);
+ *      may fault likewise). Op 5: a SEAMCALL with every GPR but RSP loaded
+ *      from, and stored back to, the 16 words at IN[1] (x86 register
+ *      order; TDH.VP.ENTER needs them all). Op 6: copy IN[3] qwords from
+ *      IN[2] to IN[1]. The addresses are the harness's own memory (its
+ *      VMM region, its Block, or its code for op 6's source);
  *   2. runs the probe of Block.mode: 0 = read Block.probe, 1 = write it,
  *      2 = UD2 (a #UD that is not a SEAMCALL), 3 = jump to Block.probe
  *      (execute shim code), 4 = OUT to the isa-debug-exit port 0xF4,
@@ -39,6 +42,10 @@ tdx_harness_entry:
     je 12f
     cmpq $4, %rax
     je 14f
+    cmpq $5, %rax
+    je 17f
+    cmpq $6, %rax
+    je 18f
     pushq %rbx                          /* op 0: SEAMCALL, timed */
     rdtsc                               /* TSC_START; 11 instructions up to the */
     shlq $32, %rdx                      /* next RDTSC (TSC_OVERHEAD, harness.rs) */
@@ -88,6 +95,49 @@ tdx_harness_entry:
     decq %rcx
     jnz 15b
 16: movq %rax, {OUT_RAX}(%rbx)
+    jmp 13f
+17: movq {IN_RCX}(%rbx), %rax           /* op 5: SEAMCALL with all GPRs from/to */
+    pushq %rax                          /* the 16 words at IN[1] (RSP slot unused) */
+    movq 8(%rax), %rcx
+    movq 16(%rax), %rdx
+    movq 24(%rax), %rbx
+    movq 40(%rax), %rbp
+    movq 48(%rax), %rsi
+    movq 56(%rax), %rdi
+    movq 64(%rax), %r8
+    movq 72(%rax), %r9
+    movq 80(%rax), %r10
+    movq 88(%rax), %r11
+    movq 96(%rax), %r12
+    movq 104(%rax), %r13
+    movq 112(%rax), %r14
+    movq 120(%rax), %r15
+    movq (%rax), %rax
+    .byte 0x66, 0x0f, 0x01, 0xcf        /* SEAMCALL */
+    pushq %rax
+    movq 8(%rsp), %rax
+    movq %rcx, 8(%rax)
+    movq %rdx, 16(%rax)
+    movq %rbx, 24(%rax)
+    movq %rbp, 40(%rax)
+    movq %rsi, 48(%rax)
+    movq %rdi, 56(%rax)
+    movq %r8, 64(%rax)
+    movq %r9, 72(%rax)
+    movq %r10, 80(%rax)
+    movq %r11, 88(%rax)
+    movq %r12, 96(%rax)
+    movq %r13, 104(%rax)
+    movq %r14, 112(%rax)
+    movq %r15, 120(%rax)
+    popq %rcx
+    movq %rcx, (%rax)
+    popq %rax
+    jmp 13f
+18: movq {IN_RCX}(%rbx), %rdi           /* op 6: copy IN[3] qwords from IN[2] to IN[1] */
+    movq {IN_RDX}(%rbx), %rsi
+    movq {IN_R8}(%rbx), %rcx
+    rep movsq
 13: incq (%rsp)
     jmp 1b
 2:  movq 8(%rsp), %rbx

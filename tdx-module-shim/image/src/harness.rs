@@ -56,6 +56,10 @@ pub enum Op {
     Load = 3,
     /// OR of the IN[2] u64s at IN[1] into OUT[0]; a fault ends the run.
     OrWords = 4,
+    /// SEAMCALL with all GPRs (but RSP) from/to the 16 words at IN[1].
+    SeamcallGprs = 5,
+    /// Copy IN[3] u64s from IN[2] to IN[1].
+    Copy = 6,
 }
 
 /// One op record.
@@ -121,6 +125,22 @@ impl Call {
             tsc: [0; 2],
         }
     }
+    pub const fn seamcall_gprs(gprs: u64) -> Call {
+        Call {
+            op: Op::SeamcallGprs as u64,
+            inp: [0, gprs, 0, 0, 0],
+            out: [NOT_RUN; 7],
+            tsc: [0; 2],
+        }
+    }
+    pub const fn copy(dst: u64, src: u64, words: u64) -> Call {
+        Call {
+            op: Op::Copy as u64,
+            inp: [0, dst, src, words, 0],
+            out: [NOT_RUN; 7],
+            tsc: [0; 2],
+        }
+    }
     pub const fn load(addr: u64) -> Call {
         Call {
             op: Op::Load as u64,
@@ -142,6 +162,8 @@ pub struct Block {
     pub fault_vector: u64,
     pub fault_error: u64,
     pub fault_addr: u64,
+    /// GPRs (x86 order) for [`Op::SeamcallGprs`].
+    pub gprs: [u64; 16],
     pub calls: [Call; MAX_CALLS],
 }
 
@@ -173,6 +195,7 @@ static USER_AREAS: Areas = Areas(UnsafeCell::new(
                 fault_vector: 0,
                 fault_error: 0,
                 fault_addr: 0,
+                gprs: [0; 16],
                 calls: [Call {
                     op: 0,
                     inp: [0; 5],
@@ -185,6 +208,8 @@ static USER_AREAS: Areas = Areas(UnsafeCell::new(
         }
     }; MAX_CPUS],
 ));
+
+core::arch::global_asm!(include_str!("td_guest.S"), options(att_syntax));
 
 core::arch::global_asm!(
     include_str!("harness.S"),
@@ -267,6 +292,12 @@ fn stack_top(cpu: CpuIndex) -> u64 {
     area + size_of::<Area>() as u64
 }
 
+/// Where the harness finds its Block's `gprs` (user address, for
+/// [`Call::seamcall_gprs`]).
+pub fn gprs_addr(cpu: CpuIndex) -> u64 {
+    block_ptr(cpu) as u64 + offset_of!(Block, gprs) as u64
+}
+
 /// Runs the harness once on `cpu` at CPL 3: the `calls`, then `probe`
 /// against `probe_addr`. Returns its INT 0x80 value and the final Block.
 pub fn run(
@@ -276,10 +307,23 @@ pub fn run(
     probe: Probe,
     probe_addr: u64,
 ) -> (u64, Block) {
+    run_with_gprs(space, cpu, calls, probe, probe_addr, [0; 16])
+}
+
+/// [`run`] with the Block's `gprs` preset (for [`Call::seamcall_gprs`]).
+pub fn run_with_gprs(
+    space: UserSpace,
+    cpu: CpuIndex,
+    calls: &[Call],
+    probe: Probe,
+    probe_addr: u64,
+    gprs: [u64; 16],
+) -> (u64, Block) {
     let mut b = Block {
         mode: probe as u64,
         probe: probe_addr,
         ncalls: calls.len().min(MAX_CALLS) as u64,
+        gprs,
         ..Block::default()
     };
     for (rec, c) in b.calls.iter_mut().zip(calls) {

@@ -40,7 +40,9 @@ mod harness;
 mod heap;
 mod platform;
 mod seam;
+mod td;
 mod td_build;
+mod td_run;
 mod td_teardown;
 mod trap;
 mod vmm;
@@ -63,6 +65,11 @@ const CANARY: u64 = 0x5EA3_0000_C0DE_CAFE;
 
 /// The harness address space, set by the BSP before APs run.
 static USER_PML4: AtomicU64 = AtomicU64::new(0);
+
+/// The harness space's PML4 (a TD exit returns there, td.rs).
+pub fn user_pml4() -> u64 {
+    USER_PML4.load(Ordering::Acquire)
+}
 /// Per-AP job mailbox: 0 = idle, else a [`Job`] the BSP posted; the AP
 /// writes 0 back when done. The BSP posts one job at a time, so the
 /// output and the module's lock contention are deterministic.
@@ -262,6 +269,7 @@ fn bsp_main() -> ! {
     }
     probe_checks(cpu, space);
     td_build::run(cpu, space, smp.online, tdcs_size);
+    td_run::run(cpu, space, smp.online, tdcs_size);
     summary(smp.online)
 }
 
@@ -302,7 +310,16 @@ fn install_module(num_lps: u32) {
         println!("tdx-shim: the VMM region is not RAM (too little memory?)");
         exit::exit(ExitCode::Fatal)
     }
-    let m = Module::new(platform::ShimPlatform::new(cmrs), cfg).unwrap_or_else(|e| {
+    let keys = config::key_hierarchy();
+    println!(
+        "tdx-shim: device root secret: {}",
+        if keys.is_some() {
+            "from fw_cfg opt/cmon/root-secret (TDREPORT MAC, sealing, quote keys)"
+        } else {
+            "none (no fw_cfg opt/cmon/root-secret): TDG.MR.REPORT and sealing fail"
+        }
+    );
+    let m = Module::new(platform::ShimPlatform::new(cmrs, keys), cfg).unwrap_or_else(|e| {
         println!("tdx-shim: bad module config: {e:?}");
         exit::exit(ExitCode::Fatal)
     });

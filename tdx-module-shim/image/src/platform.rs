@@ -30,15 +30,20 @@ const PAGE: u64 = 4096;
 const COPY_RETRIES: u32 = 16;
 
 /// The machine behind the module.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct ShimPlatform {
     /// RAM the module may own (the CMRs).
     cmrs: [Cmr; tdx_module_shim::MAX_CMRS],
+    /// The device key hierarchy (config.rs: the fw_cfg root secret).
+    keys: Option<cmon_keys::KeyHierarchy>,
 }
 
 impl ShimPlatform {
-    pub fn new(cmrs: [Cmr; tdx_module_shim::MAX_CMRS]) -> Self {
-        ShimPlatform { cmrs }
+    pub fn new(
+        cmrs: [Cmr; tdx_module_shim::MAX_CMRS],
+        keys: Option<cmon_keys::KeyHierarchy>,
+    ) -> Self {
+        ShimPlatform { cmrs, keys }
     }
 
     fn in_cmr(&self, page: u64) -> bool {
@@ -100,12 +105,8 @@ impl TdxPlatform for ShimPlatform {
         }
     }
 
-    /// No device root secret reaches the x86 image yet (it is to come
-    /// from xtask through fw_cfg, as the aarch64 EL3 gets it from flash),
-    /// so the report MAC and sealing leaves answer OPERAND_INVALID. No TD
-    /// runs in the image yet either, so nothing can call them.
     fn keys(&self) -> Option<&cmon_keys::KeyHierarchy> {
-        None
+        self.keys.as_ref()
     }
 
     fn release_page(&self, hpa: Hpa) {

@@ -385,6 +385,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
         tdr,
         num_tdcx,
         td_hkid << cfg.hkid_shift(),
+        1,
     );
 }
 

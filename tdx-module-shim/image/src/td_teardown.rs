@@ -16,10 +16,12 @@ use crate::vmm::{self, PAGE};
 use crate::{Job, st0};
 
 /// Upper bound on the TD's pages (TDCX, SEPT, private, TDVPS, TDR).
-const MAX_PAGES: usize = vmm::MAX_TDCX as usize + 3 + 1 + vmm::TDVPS_PAGES as usize + 1;
+const MAX_PAGES: usize = vmm::MAX_TDCX as usize + 3 + MAX_PRIVATE + vmm::TDVPS_PAGES as usize + 1;
+/// Private pages a torn-down TD may have (`vmm::private(0..n)`).
+pub const MAX_PRIVATE: usize = 4;
 
 /// The TD's pages, children first, TDR last.
-fn td_pages(tdr: u64, num_tdcx: u64, out: &mut [u64; MAX_PAGES]) -> usize {
+fn td_pages(tdr: u64, num_tdcx: u64, num_private: u64, out: &mut [u64; MAX_PAGES]) -> usize {
     let mut n = 0;
     let mut push = |p: u64| {
         if let Some(slot) = out.get_mut(n) {
@@ -33,7 +35,9 @@ fn td_pages(tdr: u64, num_tdcx: u64, out: &mut [u64; MAX_PAGES]) -> usize {
     for l in 1..=3 {
         push(vmm::sept(l));
     }
-    push(vmm::PRIVATE);
+    for j in 0..num_private.min(MAX_PRIVATE as u64) {
+        push(vmm::private(j));
+    }
     for i in (0..vmm::TDVPS_PAGES).rev() {
         push(vmm::tdvps(i));
     }
@@ -44,7 +48,15 @@ fn td_pages(tdr: u64, num_tdcx: u64, out: &mut [u64; MAX_PAGES]) -> usize {
 /// VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
 /// every page (TDR last), PAGE.WBINVD; then every page is PT_NDA and the
 /// harness reads it as zeros.
-pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, tdr: u64, num_tdcx: u64, hkid_pa: u64) {
+pub fn run(
+    cpu: CpuIndex,
+    space: UserSpace,
+    online: u32,
+    tdr: u64,
+    num_tdcx: u64,
+    hkid_pa: u64,
+    num_private: u64,
+) {
     let mut s = Script::new();
     s.seamcall(
         "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR before teardown -> LIFECYCLE_STATE_INCORRECT",
@@ -91,7 +103,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, tdr: u64, num_tdcx: u64
     other_packages(cpu, online, Job::CacheWb, 0);
 
     let mut pages = [0u64; MAX_PAGES];
-    let n = td_pages(tdr, num_tdcx, &mut pages);
+    let n = td_pages(tdr, num_tdcx, num_private, &mut pages);
     let pages = &pages[..n];
     let mut s = Script::new();
     s.seamcall(
@@ -127,7 +139,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, tdr: u64, num_tdcx: u64
             PageType::Tdcx
         } else if p == vmm::tdvps(0) {
             PageType::Tdvpr
-        } else if p == vmm::PRIVATE {
+        } else if (vmm::private(0)..vmm::private(num_private)).contains(&p) {
             PageType::Reg
         } else {
             PageType::Ept

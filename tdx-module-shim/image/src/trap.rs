@@ -16,7 +16,7 @@ use qemu_q35::idt::{TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_UD};
 use qemu_q35::{MAX_CPUS, arch as q35_arch};
 
 use crate::seam;
-use crate::{arch, harness};
+use crate::{arch, harness, td};
 
 const SEAMCALL: [u8; 4] = [0x66, 0x0F, 0x01, 0xCF];
 const TDCALL: [u8; 4] = [0x66, 0x0F, 0x01, 0xCC];
@@ -62,12 +62,31 @@ fn decode(frame: &TrapFrame) -> Option<[u8; 4]> {
     (bytes == SEAMCALL || bytes == TDCALL).then_some(bytes)
 }
 
+/// Count a TDCALL (td.rs decodes those of a running TD).
+pub fn count_tdcall() {
+    let cpu = qemu_q35::cpu::current().as_usize();
+    COUNTERS[cpu].tdcalls.fetch_add(1, Ordering::Relaxed);
+}
+
+/// TDH.VP.ENTER's leaf number in RAX[15:0] (version bits 23:16 too).
+const VP_ENTER_RAX_MASK: u64 = 0xFF_FFFF;
+
 /// Entry from qemu-q35 for every exception.
 pub fn handle(frame: &mut TrapFrame) -> TrapOutcome {
     let cpu = qemu_q35::cpu::current().as_usize();
+    if frame.cpl() == 3 && td::running() {
+        return td::td_trap(frame);
+    }
     if frame.vector == VECTOR_UD
         && let Some(bytes) = decode(frame)
     {
+        if bytes == SEAMCALL
+            && frame.gprs.rax & !VP_ENTER_RAX_MASK == 0
+            && frame.gprs.rax & 0xFFFF == 0
+        {
+            COUNTERS[cpu].seamcalls.fetch_add(1, Ordering::Relaxed);
+            return td::vp_enter(frame);
+        }
         let mut regs = frame.gprs;
         if bytes == SEAMCALL {
             COUNTERS[cpu].seamcalls.fetch_add(1, Ordering::Relaxed);

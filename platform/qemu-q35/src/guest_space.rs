@@ -1,0 +1,120 @@
+//! Per-CPU address spaces for guest code run at CPL 3 (the TDX shim's TDs):
+//! like the harness space (`paging.rs`), 0..4 GiB is mapped for CPL 0
+//! exactly as the boot tables map it (2 MiB pages, U/S = 0, 3..4 GiB UC),
+//! so exceptions and interrupts can be delivered while the guest runs; the
+//! top 2 MiB below 4 GiB ([`WINDOW`]) is instead a 4 KiB page table that
+//! maps only the guest's pages, each at its own linear address to any
+//! physical page, with U/S = 1. Nothing else is user-accessible.
+//!
+//! The top 2 MiB is the flash alias of `-bios`, which CPL 0 never uses
+//! after boot (the image runs from RAM), so taking it away from the
+//! kernel's view in these tables loses nothing.
+
+use core::cell::UnsafeCell;
+
+use crate::MAX_CPUS;
+use crate::arch::{self, EFER_NXE, IA32_EFER};
+use crate::paging::PAGE_SIZE;
+
+/// The linear window guest pages live in: `[WINDOW, 4 GiB)`.
+pub const WINDOW: u64 = 0xFFE0_0000;
+const WINDOW_END: u64 = 1 << 32;
+const LARGE: u64 = 2 << 20;
+
+const P: u64 = 1 << 0;
+const RW: u64 = 1 << 1;
+const US: u64 = 1 << 2;
+const PWT: u64 = 1 << 3;
+const PCD: u64 = 1 << 4;
+const PS: u64 = 1 << 7;
+const NX: u64 = 1 << 63;
+
+/// One guest page: linear address in [`WINDOW`], physical page, rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestPage {
+    pub linear: u64,
+    pub phys: u64,
+    pub writable: bool,
+    pub executable: bool,
+}
+
+#[repr(C, align(4096))]
+#[derive(Clone, Copy)]
+struct Table([u64; 512]);
+
+const PML4: usize = 0;
+const PDPT: usize = 1;
+const PD0: usize = 2;
+const PT_WINDOW: usize = 6;
+
+struct Tables(UnsafeCell<[[Table; 7]; MAX_CPUS]>);
+// SAFETY: CPU i only touches set i, from CPL 0, while it is not running on
+// those tables (it builds them before loading them into CR3).
+unsafe impl Sync for Tables {}
+static TABLES: Tables = Tables(UnsafeCell::new([[Table([0; 512]); 7]; MAX_CPUS]));
+
+/// Why a guest space was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestSpaceError {
+    /// CPU index out of range.
+    Cpu,
+    /// A page outside [`WINDOW`] or not page-aligned.
+    Page(u64),
+}
+
+/// Build this CPU's guest space with `pages` and return its PML4 for
+/// `TrapOutcome::ResumeUser`. Call on CPU `cpu` itself, while it is on the
+/// boot tables (in a trap from CPL 3).
+pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
+    if cpu >= MAX_CPUS {
+        return Err(GuestSpaceError::Cpu);
+    }
+    for p in pages {
+        let ok = (WINDOW..WINDOW_END).contains(&p.linear)
+            && p.linear.is_multiple_of(PAGE_SIZE)
+            && p.phys.is_multiple_of(PAGE_SIZE);
+        if !ok {
+            return Err(GuestSpaceError::Page(p.linear));
+        }
+    }
+    let nx = if arch::rdmsr(IA32_EFER) & EFER_NXE != 0 {
+        NX
+    } else {
+        0
+    };
+    // SAFETY: set `cpu` belongs to this CPU (caller contract) and CR3 does
+    // not point at it now (we are on the boot tables).
+    let t = unsafe { &mut (*TABLES.0.get())[cpu] };
+    let addr = |t: &[Table; 7], i: usize| &t[i] as *const Table as u64;
+    let pdpt = addr(t, PDPT);
+    let pds: [u64; 4] = core::array::from_fn(|i| addr(t, PD0 + i));
+    let ptw = addr(t, PT_WINDOW);
+    for tab in t.iter_mut() {
+        tab.0 = [0; 512];
+    }
+    t[PML4].0[0] = pdpt | P | RW | US;
+    for (i, pd) in pds.iter().enumerate() {
+        t[PDPT].0[i] = pd | P | RW | US;
+    }
+    for gib in 0..4 {
+        for (j, e) in t[PD0 + gib].0.iter_mut().enumerate() {
+            let base = ((gib as u64) << 30) | ((j as u64) << 21);
+            let uc = if gib == 3 { PCD | PWT } else { 0 };
+            *e = base | P | RW | PS | uc;
+        }
+    }
+    t[PD0 + 3].0[((WINDOW >> 21) & 511) as usize] = ptw | P | RW | US;
+    for p in pages {
+        let i = ((p.linear - WINDOW) / PAGE_SIZE) as usize;
+        let mut e = p.phys | P | US;
+        if p.writable {
+            e |= RW;
+        }
+        if !p.executable {
+            e |= nx;
+        }
+        t[PT_WINDOW].0[i] = e;
+    }
+    const _: () = assert!(WINDOW_END - WINDOW == LARGE);
+    Ok(t[PML4].0.as_ptr() as u64)
+}

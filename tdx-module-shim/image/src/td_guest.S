@@ -1,0 +1,109 @@
+/* The TD guest the harness builds and runs (td_run.rs): one 4 KiB page
+ * PAGE.ADDed (and MR.EXTENDed) at GPA 0xFFFF_F000, so that TDH.VP.INIT's
+ * reset RIP 0xFFFF_FFF0 (tdx-module-abi.md §6.3) lands on its last 16
+ * bytes. The shim runs TDs in 64-bit mode at CPL 3 with linear = GPA
+ * (td.rs), so the code is position-independent 64-bit code; its data page
+ * is GPA 0xFFFF_E000 and its stack the page below.
+ *
+ * It makes, in order: TDG.VP.INFO; console output through TDG.VP.VMCALL
+ * <Instruction.IO> (GHCI, R11 = 30) to port 0x3F8; TDG.MR.RTMR.EXTEND of
+ * RTMR[2] with 48 bytes it writes; TDG.MR.REPORT over 64 bytes of
+ * REPORTDATA into its data page; TDG.MR.VERIFYREPORT of that report; the
+ * same after flipping one REPORTDATA bit (must fail); then the vendor
+ * "done" TDG.VP.VMCALL (R10 = 0x434D4F4E "CMON", R11 = 1) carrying the
+ * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
+ * after that, it spins (the shim's preemption timer must get the VMM
+ * back). */
+    .section .user_text, "ax"
+    .code64
+    .balign 4096
+    .globl td_guest_start
+td_guest_start:
+    movl $0xFFFFE000, %esp
+    movl $1, %eax                       /* TDG.VP.INFO */
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %rbp                     /* status */
+    movq %r9, %rdi                      /* vCPU index */
+    movq %rcx, %rsi                     /* GPAW */
+    leaq msg(%rip), %rbx
+1:  movzbl (%rbx), %eax
+    testl %eax, %eax
+    jz 2f
+    call putc
+    incq %rbx
+    jmp 1b
+2:  movl $0xFFFFE100, %eax              /* 48 bytes: 0x11, 0x12, ... */
+    movl $0x11, %ecx
+3:  movb %cl, (%rax)
+    incq %rax
+    incl %ecx
+    cmpl $0x41, %ecx
+    jne 3b
+    movl $0xFFFFE000, %eax              /* REPORTDATA: 0xA0, 0xA1, ... */
+    movl $0xA0, %ecx
+4:  movb %cl, (%rax)
+    incq %rax
+    incl %ecx
+    cmpl $0xE0, %ecx
+    jne 4b
+    movl $0xFFFFE100, %ecx              /* TDG.MR.RTMR.EXTEND RTMR[2] */
+    movl $2, %edx
+    movl $2, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %r12
+    movl $0xFFFFE400, %ecx              /* TDG.MR.REPORT -> 0xFFFFE400 */
+    movl $0xFFFFE000, %edx
+    xorl %r8d, %r8d
+    movl $4, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %r13
+    movl $0xFFFFE400, %ecx              /* TDG.MR.VERIFYREPORT */
+    movl $22, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %r14
+    movl $0xFFFFE480, %eax              /* flip a REPORTDATA bit, verify again */
+    xorb $1, (%rax)
+    movl $0xFFFFE400, %ecx
+    movl $22, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %r15
+    movq %rbp, %rbx                     /* done: statuses to the VMM */
+    movq %rdi, %r8
+    movq %rsi, %r9
+    movl $0x434D4F4E, %r10d
+    movl $1, %r11d
+    movl $0xFF08, %ecx                  /* expose R8..R15, RBX */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+5:  jmp 5b
+
+/* putc: AL = character, through TDG.VP.VMCALL <Instruction.IO> write of
+ * one byte to port 0x3F8 (GHCI: R12 size, R13 direction 1 = out, R14
+ * port, R15 value); clobbers RAX, RCX, R10..R15. */
+putc:
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movzbl %al, %r15d
+    xorl %r10d, %r10d
+    movl $30, %r11d
+    movl $1, %r12d
+    movl $1, %r13d
+    movl $0x3F8, %r14d
+    movl $0xFC00, %ecx                  /* expose R10..R15 */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    ret
+msg:
+    .asciz "hello from a TD at CPL 3, through TDG.VP.VMCALL <IO>\n"
+    .org td_guest_start + 0xFF0
+    jmp td_guest_start                  /* the reset vector */
+    .org td_guest_start + 0x1000
+    .globl td_guest_end
+td_guest_end:
+    .text

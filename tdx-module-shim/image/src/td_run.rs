@@ -1,0 +1,267 @@
+//! A TD that runs (after the first TD's teardown): the ring-3 harness
+//! builds a second TD from the guest image `td_guest.S` (code page
+//! PAGE.ADDed and MR.EXTENDed at GPA 0xFFFF_F000, data and stack pages at
+//! 0xFFFF_E000 / 0xFFFF_D000, unmeasured), enters it with TDH.VP.ENTER
+//! (harness op 5, every GPR), serves its TDG.VP.VMCALLs (GHCI
+//! <Instruction.IO> to port 0x3F8 becomes console output) until its vendor
+//! "done" call, checks what the TD reported (TDG.VP.INFO, RTMR.EXTEND,
+//! MR.REPORT, MR.VERIFYREPORT good and forged), its MRTD and RTMR[2]
+//! against independent replays, and tears it down.
+
+use cmon_measure::{Mrtd, Rtmr};
+use tdx_module_shim::enter::{exit_reason, gpr};
+use tdx_module_shim::{Code, Hpa, LeafId};
+
+use qemu_q35::paging::UserSpace;
+use qemu_q35::{CpuIndex, println};
+
+use crate::checks::{check, check_eq};
+use crate::harness::{self, Call, EXIT_NO_FAULT, Probe};
+use crate::td_build::{Script, call, other_packages};
+use crate::vmm::{self, PAGE};
+use crate::{Job, global, leaf, st0};
+
+/// The TD's pages: code (measured), data, stack.
+const CODE_GPA: u64 = 0xFFFF_F000;
+const DATA_GPA: u64 = 0xFFFF_E000;
+const STACK_GPA: u64 = 0xFFFF_D000;
+const CHUNK: u64 = 256;
+/// VP.ENTERs allowed before the TD must have said it is done.
+const MAX_ENTRIES: usize = 1024;
+/// GHCI TDG.VP.VMCALL sub-function <Instruction.IO> and its status.
+const GHCI_IO: u64 = 30;
+const TDVMCALL_SUBFUNC_UNSUPPORTED: u64 = 0x8000_0000_0000_0003;
+/// The guest's vendor "done" call: R10 = "CMON", R11 = 1.
+const CMON_VMCALL: u64 = 0x434D_4F4E;
+
+// SAFETY: symbols of td_guest.S (in .user_text, readable by the harness);
+// only their addresses are used.
+unsafe extern "C" {
+    safe static td_guest_start: u8;
+    safe static td_guest_end: u8;
+}
+
+fn guest_page() -> &'static [u8; 4096] {
+    let start = &raw const td_guest_start as u64;
+    let len = &raw const td_guest_end as u64 - start;
+    if len != PAGE {
+        return &[0; 4096];
+    }
+    // SAFETY: td_guest.S makes td_guest_start..td_guest_end exactly one
+    // page of this image's code, identity mapped and never written.
+    unsafe { &*(start as *const [u8; 4096]) }
+}
+
+/// Build, run, check and tear down the TD. `num_tdcx` from TDH.SYS.RD.
+pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
+    let Some(m) = global::MODULE.get() else {
+        return;
+    };
+    let cfg = *m.config();
+    let td_hkid = u64::from(cfg.first_private_hkid) + 1;
+    let tdr = vmm::TDR;
+    println!("tdx-shim: second TD: build from td_guest.S, run, attest, tear down");
+
+    let mut s = Script::new();
+    s.seamcall(
+        "CPL3 TD2 TDH.MNG.CREATE",
+        call(LeafId::MngCreate, tdr, td_hkid, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TD2 TDH.MNG.KEY.CONFIG",
+        call(LeafId::MngKeyConfig, tdr, 0, 0, 0),
+        0,
+    );
+    let (exit, _) = s.run(cpu, space, None);
+    check_eq(cpu, "TD2 harness run completed", exit, EXIT_NO_FAULT);
+    other_packages(cpu, online, Job::MngKeyConfig, tdr);
+
+    let mut s = Script::new();
+    for i in 0..num_tdcx {
+        s.seamcall(
+            "CPL3 TD2 TDH.MNG.ADDCX",
+            call(LeafId::MngAddCx, vmm::tdcx(i), tdr, 0, 0),
+            0,
+        );
+    }
+    s.seamcall(
+        "CPL3 TD2 TDH.MNG.INIT",
+        call(LeafId::MngInit, tdr, vmm::TD_PARAMS, 0, 0),
+        0,
+    );
+    s.seamcall(
+        "CPL3 TD2 TDH.VP.CREATE",
+        call(LeafId::VpCreate, vmm::tdvps(0), tdr, 0, 0),
+        0,
+    );
+    for i in 1..vmm::TDVPS_PAGES {
+        s.seamcall(
+            "CPL3 TD2 TDH.VP.ADDCX",
+            call(LeafId::VpAddCx, vmm::tdvps(i), vmm::tdvps(0), 0, 0),
+            0,
+        );
+    }
+    let mut init = call(LeafId::VpInit, vmm::tdvps(0), 0, 0, 0);
+    init[0] |= 1 << 16;
+    s.seamcall("CPL3 TD2 TDH.VP.INIT v1", init, 0);
+    for (lvl, gpa) in [(3, 0), (2, 0xC000_0000), (1, 0xFFE0_0000)] {
+        s.seamcall(
+            "CPL3 TD2 TDH.MEM.SEPT.ADD",
+            call(LeafId::MemSeptAdd, gpa | lvl, tdr, vmm::sept(lvl), 0),
+            0,
+        );
+    }
+    let (exit, _) = s.run(cpu, space, None);
+    check_eq(cpu, "TD2 harness run completed", exit, EXIT_NO_FAULT);
+
+    // The guest image into the source page (the harness copies its own
+    // code page), PAGE.ADD + 16 MR.EXTENDs; data and stack zero pages.
+    let code = guest_page();
+    let mut s = Script::new();
+    s.push(
+        Call::copy(vmm::SOURCE, &raw const td_guest_start as u64, PAGE / 8),
+        None,
+    );
+    s.seamcall(
+        "CPL3 TD2 TDH.MEM.PAGE.ADD of the guest image at GPA 0xFFFF_F000",
+        call(
+            LeafId::MemPageAdd,
+            CODE_GPA,
+            tdr,
+            vmm::private(0),
+            vmm::SOURCE,
+        ),
+        0,
+    );
+    for k in 0..PAGE / CHUNK {
+        s.seamcall(
+            "CPL3 TD2 TDH.MR.EXTEND",
+            call(LeafId::MrExtend, CODE_GPA + k * CHUNK, tdr, 0, 0),
+            0,
+        );
+    }
+    s.push(Call::fill(vmm::SOURCE, PAGE / 8, 0), None);
+    for (j, gpa) in [(1, DATA_GPA), (2, STACK_GPA)] {
+        s.seamcall(
+            "CPL3 TD2 TDH.MEM.PAGE.ADD (zero page)",
+            call(LeafId::MemPageAdd, gpa, tdr, vmm::private(j), vmm::SOURCE),
+            0,
+        );
+    }
+    s.seamcall(
+        "CPL3 TD2 TDH.MR.FINALIZE",
+        call(LeafId::MrFinalize, tdr, 0, 0, 0),
+        0,
+    );
+    let (exit, _) = s.run(cpu, space, None);
+    check_eq(cpu, "TD2 harness run completed", exit, EXIT_NO_FAULT);
+
+    let mut want = Mrtd::new();
+    let measured = want.page_add(CODE_GPA).is_ok()
+        && want.extend_page(CODE_GPA, code).is_ok()
+        && want.page_add(DATA_GPA).is_ok()
+        && want.page_add(STACK_GPA).is_ok();
+    let got = m.td_info(Hpa(tdr)).ok().and_then(|i| i.mrtd);
+    check(
+        cpu,
+        "TD2 MRTD = independent replay (code page added + extended, two pages added)",
+        measured && got == Some(want.finalize()),
+        format_args!(""),
+    );
+
+    run_td(cpu, space, tdr);
+
+    crate::td_teardown::run(
+        cpu,
+        space,
+        online,
+        tdr,
+        num_tdcx,
+        td_hkid << cfg.hkid_shift(),
+        3,
+    );
+}
+
+/// Enter the TD until its "done" call, serving its VMCALLs; then check.
+fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
+    let mut vmm = [0u64; 16];
+    let mut line = [0u8; 96];
+    let (mut len, mut printed, mut entries) = (0usize, 0u64, 0usize);
+    let mut done = None;
+    while entries < MAX_ENTRIES {
+        entries += 1;
+        vmm[gpr::RAX] = leaf(LeafId::VpEnter);
+        vmm[gpr::RCX] = vmm::tdvps(0);
+        let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
+        let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, vmm);
+        if exit != EXIT_NO_FAULT {
+            break;
+        }
+        vmm = b.gprs;
+        if vmm[gpr::RAX] != exit_reason::TDCALL {
+            break;
+        }
+        match (vmm[gpr::R10], vmm[gpr::R11]) {
+            (0, GHCI_IO) if vmm[gpr::R13] == 1 && vmm[gpr::R14] == 0x3F8 => {
+                let ch = vmm[gpr::R15] as u8;
+                printed += 1;
+                if ch == b'\n' || len == line.len() {
+                    let text = core::str::from_utf8(&line[..len]).unwrap_or("?");
+                    println!("TD | {text}");
+                    len = 0;
+                } else {
+                    line[len] = ch;
+                    len += 1;
+                }
+                vmm[gpr::R10] = 0;
+                vmm[gpr::R11] = 0;
+            }
+            (CMON_VMCALL, 1) => {
+                done = Some(vmm);
+                break;
+            }
+            _ => vmm[gpr::R10] = TDVMCALL_SUBFUNC_UNSUPPORTED,
+        }
+    }
+    let Some(r) = done else {
+        check(
+            cpu,
+            "TD2 ran to its done call",
+            false,
+            format_args!("{entries} entries, last RAX {:#x}", vmm[gpr::RAX]),
+        );
+        return;
+    };
+    check(
+        cpu,
+        "TD2 ran: VP.ENTER -> TDCALL exits (exit reason 77) until its done call",
+        true,
+        format_args!("{entries} VP.ENTERs, {printed} console bytes over GHCI <IO>"),
+    );
+    check_eq(cpu, "TD2 TDG.VP.INFO status", r[gpr::RBX], 0);
+    check_eq(cpu, "TD2 TDG.VP.INFO vCPU index", r[gpr::R8], 0);
+    check_eq(cpu, "TD2 TDG.VP.INFO GPAW", r[gpr::R9], 48);
+    check_eq(cpu, "TD2 TDG.MR.RTMR.EXTEND status", r[gpr::R12], 0);
+    check_eq(cpu, "TD2 TDG.MR.REPORT status", r[gpr::R13], 0);
+    check_eq(cpu, "TD2 TDG.MR.VERIFYREPORT of its report", r[gpr::R14], 0);
+    check_eq(
+        cpu,
+        "TD2 TDG.MR.VERIFYREPORT after a REPORTDATA bit flip -> INVALID_REPORTMACSTRUCT",
+        r[gpr::R15],
+        st0(Code::InvalidReportMacStruct),
+    );
+    let mut rtmr = Rtmr::new();
+    let data: [u8; 48] = core::array::from_fn(|i| 0x11 + i as u8);
+    rtmr.extend(&data);
+    let got = global::MODULE
+        .get()
+        .and_then(|m| m.td_info(Hpa(tdr)).ok())
+        .map(|i| i.rtmr[2]);
+    check(
+        cpu,
+        "TD2 RTMR[2] = SHA-384(0^48 || the 48 bytes it extended)",
+        got == Some(rtmr.value()),
+        format_args!(""),
+    );
+}
