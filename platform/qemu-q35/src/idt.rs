@@ -76,6 +76,8 @@ pub fn vector_name(v: u64) -> &'static str {
     ];
     match v {
         0x80 => "user-exit from CPL 0",
+        0x40 => "APIC timer",
+        0xFF => "APIC spurious",
         _ => NAMES.get(v as usize).copied().unwrap_or("?"),
     }
 }
@@ -85,6 +87,11 @@ pub const VECTOR_DF: u64 = 8;
 pub const VECTOR_PF: u64 = 14;
 /// INT 0x80 from CPL 3 returns from `user::enter_user`.
 pub const VECTOR_USER_EXIT: u8 = 0x80;
+/// The local APIC timer (`lapic::timer_oneshot`), delivered only while
+/// CPL 3 code runs with RFLAGS.IF = 1 (the shim's TDs).
+pub const VECTOR_TIMER: u8 = 0x40;
+/// The local APIC's spurious vector (SVR).
+pub const VECTOR_SPURIOUS: u8 = 0xFF;
 
 /// Called by asm/traps.S with the frame on the current stack. A trap from
 /// CPL 3 runs on the boot tables and goes back to the user tables only when
@@ -158,6 +165,8 @@ static BUILT: AtomicBool = AtomicBool::new(false);
 unsafe extern "C" {
     safe static q35_trap_stubs: [u64; 32];
     safe fn q35_user_exit_gate();
+    safe fn q35_timer_stub();
+    safe fn q35_spurious_stub();
 }
 
 /// Fills the IDT (BSP, once, before the APs start).
@@ -173,6 +182,8 @@ pub(crate) fn build() {
         idt[v] = gate(stub, 0, ist);
     }
     idt[usize::from(VECTOR_USER_EXIT)] = gate(q35_user_exit_gate as *const () as u64, 3, 0);
+    idt[usize::from(VECTOR_TIMER)] = gate(q35_timer_stub as *const () as u64, 0, 0);
+    idt[usize::from(VECTOR_SPURIOUS)] = gate(q35_spurious_stub as *const () as u64, 0, 0);
 }
 
 /// Loads the IDT on this CPU.

@@ -9,6 +9,14 @@ const ID: Mmio32 = Mmio32(BASE + 0x20);
 const SVR: Mmio32 = Mmio32(BASE + 0xF0);
 const ICR_LOW: Mmio32 = Mmio32(BASE + 0x300);
 const ICR_HIGH: Mmio32 = Mmio32(BASE + 0x310);
+const EOI: Mmio32 = Mmio32(BASE + 0xB0);
+const LVT_TIMER: Mmio32 = Mmio32(BASE + 0x320);
+const TIMER_INITIAL: Mmio32 = Mmio32(BASE + 0x380);
+const TIMER_DIVIDE: Mmio32 = Mmio32(BASE + 0x3E0);
+/// LVT mask bit.
+const LVT_MASKED: u32 = 1 << 16;
+/// Divide Configuration 1011b: divide by 1.
+const DIVIDE_BY_1: u32 = 0b1011;
 
 /// SVR bit 8: APIC software enable.
 const SVR_ENABLE: u32 = 1 << 8;
@@ -51,4 +59,24 @@ pub fn send(icr: Icr) {
     while ICR_LOW.read() & ICR_SEND_PENDING != 0 {
         core::hint::spin_loop();
     }
+}
+
+/// Arms this CPU's APIC timer once: `vector` after `count` APIC-bus ticks
+/// (divide by 1). The interrupt is taken only where RFLAGS.IF = 1.
+pub fn timer_oneshot(vector: u8, count: u32) {
+    TIMER_DIVIDE.write(DIVIDE_BY_1);
+    LVT_TIMER.write(u32::from(vector));
+    TIMER_INITIAL.write(count);
+}
+
+/// Stops this CPU's APIC timer (masked, count 0). An interrupt it already
+/// raised stays pending until taken.
+pub fn timer_stop() {
+    LVT_TIMER.write(LVT_MASKED);
+    TIMER_INITIAL.write(0);
+}
+
+/// Signals end of interrupt for the interrupt being handled.
+pub fn eoi() {
+    EOI.write(0);
 }

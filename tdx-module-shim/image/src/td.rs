@@ -31,8 +31,10 @@ use tdx_module_shim::tdg::Tdcall;
 use tdx_module_shim::{Gpa, Hpa};
 
 use qemu_q35::guest_space::{self, GuestPage, WINDOW};
-use qemu_q35::idt::{Gprs as FrameGprs, TrapFrame, TrapOutcome, VECTOR_UD};
-use qemu_q35::{MAX_CPUS, println};
+use qemu_q35::idt::{
+    Gprs as FrameGprs, TrapFrame, TrapOutcome, VECTOR_SPURIOUS, VECTOR_TIMER, VECTOR_UD,
+};
+use qemu_q35::{MAX_CPUS, lapic, println};
 
 use crate::global::MODULE;
 use crate::seam;
@@ -42,6 +44,12 @@ const TDCALL: [u8; 4] = [0x66, 0x0F, 0x01, 0xCC];
 /// (never IOPL, IF or TF), plus the reserved bit 1.
 const RFLAGS_GUEST: u64 = 0xCD5;
 const RFLAGS_FIXED: u64 = 0x2;
+/// RFLAGS.IF: a TD runs with interrupts enabled so the preemption timer
+/// reaches it.
+const RFLAGS_IF: u64 = 1 << 9;
+/// The preemption quantum: APIC-bus ticks (QEMU's APIC bus runs at 1 GHz of
+/// virtual time, so 2 ms; under `-icount shift=0` one tick per instruction).
+const TD_QUANTUM: u32 = 2_000_000;
 const PAGES: usize = 512;
 
 #[derive(Clone, Copy)]
@@ -180,7 +188,11 @@ pub fn vp_enter(frame: &mut TrapFrame) -> TrapOutcome {
     frame.gprs = from_x86(&s.gprs);
     frame.rsp = s.gprs[gpr::RSP];
     frame.rip = s.rip;
-    frame.rflags = (s.rflags & RFLAGS_GUEST) | RFLAGS_FIXED;
+    frame.rflags = (s.rflags & RFLAGS_GUEST) | RFLAGS_FIXED | RFLAGS_IF;
+    // The TD cannot keep the LP: the timer brings it back (a TD exit with
+    // exit reason 1) if the TD does not exit by itself first.
+    lapic::enable();
+    lapic::timer_oneshot(VECTOR_TIMER, TD_QUANTUM);
     TrapOutcome::ResumeUser(pml4)
 }
 
@@ -207,8 +219,14 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
         return TrapOutcome::Unhandled;
     };
     let lp = seam::lp(qemu_q35::cpu::current());
+    if frame.vector == u64::from(VECTOR_SPURIOUS) {
+        return TrapOutcome::Resume;
+    }
     let mut g = guest_of(frame);
-    let why = if frame.vector == VECTOR_UD && td_code(ctx.tdr, frame.rip) == Some(TDCALL) {
+    let why = if frame.vector == u64::from(VECTOR_TIMER) {
+        lapic::eoi();
+        TdExit::ExternalInterrupt
+    } else if frame.vector == VECTOR_UD && td_code(ctx.tdr, frame.rip) == Some(TDCALL) {
         crate::trap::count_tdcall();
         match m.tdcall(lp, &mut g) {
             Tdcall::Resume => {
@@ -226,6 +244,9 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
             vector: frame.vector,
         }
     };
+    lapic::timer_stop();
+    // What the TD may keep of RFLAGS (IF is the shim's, not the TD's).
+    g.rflags &= RFLAGS_GUEST | RFLAGS_FIXED;
     let mut vmm = ctx.gprs;
     m.td_exit(lp, &g, why, &mut vmm);
     *slot = None;

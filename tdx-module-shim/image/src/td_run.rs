@@ -187,7 +187,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
 fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
     let mut vmm = [0u64; 16];
     let mut line = [0u8; 96];
-    let (mut len, mut printed, mut entries) = (0usize, 0u64, 0usize);
+    let (mut len, mut printed, mut entries, mut preempted) = (0usize, 0u64, 0usize, 0u64);
     let mut done = None;
     while entries < MAX_ENTRIES {
         entries += 1;
@@ -199,6 +199,10 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
             break;
         }
         vmm = b.gprs;
+        if vmm[gpr::RAX] == exit_reason::EXTERNAL_INTERRUPT {
+            preempted += 1; // the shim's timer: just enter again
+            continue;
+        }
         if vmm[gpr::RAX] != exit_reason::TDCALL {
             break;
         }
@@ -237,7 +241,9 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
         cpu,
         "TD2 ran: VP.ENTER -> TDCALL exits (exit reason 77) until its done call",
         true,
-        format_args!("{entries} VP.ENTERs, {printed} console bytes over GHCI <IO>"),
+        format_args!(
+            "{entries} VP.ENTERs, {printed} console bytes over GHCI <IO>, {preempted} timer exits"
+        ),
     );
     check_eq(cpu, "TD2 TDG.VP.INFO status", r[gpr::RBX], 0);
     check_eq(cpu, "TD2 TDG.VP.INFO vCPU index", r[gpr::R8], 0);
@@ -251,6 +257,30 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
         r[gpr::R15],
         st0(Code::InvalidReportMacStruct),
     );
+    // After its done call the TD spins: re-entered twice, it comes back
+    // through the preemption timer each time (exit reason 1).
+    let mut vmm = r;
+    for k in 0..2 {
+        vmm[gpr::RAX] = leaf(LeafId::VpEnter);
+        vmm[gpr::RCX] = vmm::tdvps(0);
+        let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
+        let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, vmm);
+        vmm = b.gprs;
+        check_eq(
+            cpu,
+            if k == 0 {
+                "TD2 spinning TD preempted by the shim's timer: VP.ENTER exit reason 1"
+            } else {
+                "TD2 re-entered and preempted again"
+            },
+            if exit == EXIT_NO_FAULT {
+                vmm[gpr::RAX]
+            } else {
+                u64::MAX
+            },
+            exit_reason::EXTERNAL_INTERRUPT,
+        );
+    }
     let mut rtmr = Rtmr::new();
     let data: [u8; 48] = core::array::from_fn(|i| 0x11 + i as u8);
     rtmr.extend(&data);

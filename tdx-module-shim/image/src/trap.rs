@@ -12,7 +12,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use qemu_q35::idt::{TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_UD};
+use qemu_q35::idt::{TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_SPURIOUS, VECTOR_TIMER, VECTOR_UD};
 use qemu_q35::{MAX_CPUS, arch as q35_arch};
 
 use crate::seam;
@@ -76,6 +76,15 @@ pub fn handle(frame: &mut TrapFrame) -> TrapOutcome {
     let cpu = qemu_q35::cpu::current().as_usize();
     if frame.cpl() == 3 && td::running() {
         return td::td_trap(frame);
+    }
+    // A timer interrupt raised just before a TD exit and taken later: the
+    // TD it was meant for is gone; acknowledge it and go on.
+    if frame.vector == u64::from(VECTOR_TIMER) {
+        qemu_q35::lapic::eoi();
+        return TrapOutcome::Resume;
+    }
+    if frame.vector == u64::from(VECTOR_SPURIOUS) {
+        return TrapOutcome::Resume;
     }
     if frame.vector == VECTOR_UD
         && let Some(bytes) = decode(frame)

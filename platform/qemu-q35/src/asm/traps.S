@@ -127,6 +127,19 @@ q35_trap_31:
     pushq $31
     jmp q35_trap_common
 
+/* IDT vectors 0x40 (the local APIC timer a guest runs under) and 0xFF
+ * (APIC spurious): interrupts, so no error code. */
+    .globl q35_timer_stub
+q35_timer_stub:
+    pushq $0
+    pushq $0x40
+    jmp q35_trap_common
+    .globl q35_spurious_stub
+q35_spurious_stub:
+    pushq $0
+    pushq $0xFF
+    jmp q35_trap_common
+
 q35_trap_common:
     pushq %r15
     pushq %r14
