@@ -5,6 +5,7 @@ use std::path::PathBuf;
 pub use crate::arch::Arch;
 pub use crate::cli_attest::{RimOpts, VerifyTokenOpts};
 pub use crate::help::*;
+pub use crate::td_attest::MrtdOpts;
 use crate::{Result, bail};
 
 /// Default wall-clock limit for one QEMU boot.
@@ -25,6 +26,7 @@ pub enum Sub {
     Lint,
     VerifyToken,
     Rim,
+    Mrtd,
 }
 
 impl Sub {
@@ -39,6 +41,7 @@ impl Sub {
             Sub::Lint => "lint",
             Sub::VerifyToken => "verify-token",
             Sub::Rim => "rim",
+            Sub::Mrtd => "mrtd",
         }
     }
 
@@ -52,6 +55,7 @@ impl Sub {
             "lint" => Sub::Lint,
             "verify-token" => Sub::VerifyToken,
             "rim" => Sub::Rim,
+            "mrtd" => Sub::Mrtd,
             _ => return None,
         })
     }
@@ -108,6 +112,7 @@ pub enum Command {
     Lint,
     VerifyToken(VerifyTokenOpts),
     Rim(RimOpts),
+    Mrtd(MrtdOpts),
 }
 
 /// Splits `--opt=value` into (`--opt`, Some(value)).
@@ -175,7 +180,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     if rest.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Command::Help(Some(sub)));
     }
-    if matches!(sub, Sub::VerifyToken | Sub::Rim) {
+    if matches!(sub, Sub::VerifyToken | Sub::Rim | Sub::Mrtd) {
         return crate::cli_attest::parse(sub, rest);
     }
     let mut opts = Opts { args: rest.iter() };
@@ -238,7 +243,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
         Sub::Bench => Command::Bench(BenchOpts { boot, ..bench }),
         Sub::Lint => Command::Lint,
         // Returned early above.
-        Sub::VerifyToken | Sub::Rim => bail!("internal: {} parsed twice", sub.name()),
+        Sub::VerifyToken | Sub::Rim | Sub::Mrtd => {
+            bail!("internal: {} parsed twice", sub.name())
+        }
     })
 }
 
@@ -429,6 +436,7 @@ mod tests {
                 Sub::Rim,
                 &["--recs", "--hash", "sha512", "--ipa", "--ram-top", "--s2sz"],
             ),
+            (Sub::Mrtd, &["--gpa", "--add", "0xFFFFF000"]),
         ] {
             for o in opts {
                 assert!(help_text(Some(sub)).contains(o), "{sub:?} help lacks {o}");
@@ -443,6 +451,7 @@ mod tests {
             "help",
             "verify-token",
             "rim",
+            "mrtd",
         ] {
             assert!(MAIN_HELP.contains(c));
         }

@@ -58,6 +58,8 @@ pub fn parse(sub: Sub, args: &[String]) -> Result<crate::cli::Command> {
     let mut positional: Option<PathBuf> = None;
     let mut key = None;
     let mut cfg = RimConfig::host(GuestImage::recs_for(DEFAULT_SMP));
+    let mut gpa = crate::td_attest::DEFAULT_GPA;
+    let mut add: Option<Vec<u64>> = None;
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((k, v)) if k.starts_with("--") => (k, Some(v)),
@@ -91,6 +93,11 @@ pub fn parse(sub: Sub, args: &[String]) -> Result<crate::cli::Command> {
                 }
                 cfg.s2sz = n as u32;
             }
+            (Sub::Mrtd, "--gpa") => gpa = parse_u64(name, value(name, inline, &mut it)?)?,
+            (Sub::Mrtd, "--add") => {
+                let g = parse_u64(name, value(name, inline, &mut it)?)?;
+                add.get_or_insert_with(Vec::new).push(g);
+            }
             _ if !arg.starts_with('-') && positional.is_none() => {
                 positional = Some(PathBuf::from(arg))
             }
@@ -102,6 +109,11 @@ pub fn parse(sub: Sub, args: &[String]) -> Result<crate::cli::Command> {
     };
     Ok(match sub {
         Sub::VerifyToken => crate::cli::Command::VerifyToken(VerifyTokenOpts { file: path, key }),
+        Sub::Mrtd => crate::cli::Command::Mrtd(crate::td_attest::MrtdOpts {
+            image: path,
+            gpa,
+            add: add.unwrap_or_else(|| crate::td_attest::DEFAULT_ADDS.to_vec()),
+        }),
         _ => crate::cli::Command::Rim(RimOpts {
             image: path,
             config: cfg,

@@ -24,6 +24,7 @@ pub fn dispatch(cmd: &Command, paths: &Paths) -> Result<u8> {
         Command::Lint => build::lint(paths).map(|_| 0),
         Command::VerifyToken(o) => attest::verify_token_cmd(o),
         Command::Rim(o) => attest::rim_cmd(o),
+        Command::Mrtd(o) => crate::td_attest::mrtd_cmd(o),
     }
 }
 

@@ -24,6 +24,7 @@ COMMANDS:
     verify-token
              Decode a CCA attestation token (tag-399 CBOR), print its claims and
              check both signatures and the RAK binding
+    mrtd     Compute offline the MRTD a TD built from a TD image gets
     rim      Compute offline the RIM a realm built from a flat guest image gets
     help     Print this text, or `cargo xtask help <COMMAND>`
 
@@ -287,6 +288,29 @@ OPTIONS:
     -h, --help        Print this help
 ";
 
+pub const MRTD_HELP: &str = "\
+cargo xtask mrtd: compute the MRTD of a TD offline
+
+USAGE:
+    cargo xtask mrtd TD_IMAGE [--gpa GPA] [--add GPA]...
+
+Replays the TD build of the x86 shim's harness (tdx-module-shim/image/src/
+td_run.rs) with cmon-measure (tdx-module-abi.md §7): TDH.MEM.PAGE.ADD of
+every 4 KiB page of TD_IMAGE from GPA (the last page zero-padded), each
+followed by 16 TDH.MR.EXTENDs, then TDH.MEM.PAGE.ADD of each --add page
+(not extended), then TDH.MR.FINALIZE. Prints the MRTD (48 bytes, hex), as
+TDINFO.MRTD of a TDREPORT carries it. The x86 shim build (`cargo xtask run
+--arch x86_64`, `test`, `bench --arch x86_64`) writes the TD image it runs
+to target/images/td-guest.bin. Numbers are decimal or 0x hex.
+
+OPTIONS:
+    --gpa GPA         GPA of the image's first page [default: 0xFFFFF000,
+                      so the last page holds the reset vector 0xFFFFFFF0]
+    --add GPA         A page added unmeasured; repeat for more [default:
+                      0xFFFFE000 and 0xFFFFD000, the data and stack pages]
+    -h, --help        Print this help
+";
+
 /// The help text of `sub` (or the overview).
 pub fn help_text(sub: Option<Sub>) -> &'static str {
     match sub {
@@ -299,5 +323,6 @@ pub fn help_text(sub: Option<Sub>) -> &'static str {
         Some(Sub::Lint) => LINT_HELP,
         Some(Sub::VerifyToken) => VERIFY_TOKEN_HELP,
         Some(Sub::Rim) => RIM_HELP,
+        Some(Sub::Mrtd) => MRTD_HELP,
     }
 }

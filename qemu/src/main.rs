@@ -25,6 +25,7 @@ mod report;
 mod sealing;
 #[cfg(test)]
 mod smoke_tests;
+mod td_attest;
 mod token;
 mod x86;
 

@@ -139,6 +139,10 @@ pub fn build_image(paths: &Paths) -> Result<PathBuf> {
     check_elf(&elf).map_err(|e| format!("{}: {e}", elf_path.display()))?;
     std::fs::create_dir_all(paths.images())
         .map_err(|e| format!("cannot create {}: {e}", paths.images().display()))?;
+    let elf_bytes = build::read(&elf_path)?;
+    let td = crate::td_attest::extract_td_guest(&elf_bytes, &elf)
+        .map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    build::write(&crate::td_attest::td_guest_path(paths), &td)?;
     let image = paths.x86_image();
     let flat = image.with_extension("flat");
     let objcopy = build::llvm_objcopy(paths)?;

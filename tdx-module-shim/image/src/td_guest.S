@@ -14,7 +14,7 @@
  * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
  * after that, it spins (the shim's preemption timer must get the VMM
  * back). */
-    .section .user_text, "ax"
+    .section .td_guest, "ax"
     .code64
     .balign 4096
     .globl td_guest_start
