@@ -33,11 +33,11 @@ pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 pub const REQUIRE_TOKEN: bool = true;
 
 /// Decode one data line's hex (even length, 2..=128 digits).
-fn decode_hex_line(text: &str, line_no: usize) -> Result<Vec<u8>> {
+fn decode_hex_line(text: &str, line_no: usize, what: &str) -> Result<Vec<u8>> {
     let t = text.as_bytes();
     if t.is_empty() || !t.len().is_multiple_of(2) || t.len() > 2 * MAX_LINE_BYTES {
         bail!(
-            "console line {line_no}: CCA-TOKEN-HEX needs 2..={} hex digits, an even number; got {}",
+            "console line {line_no}: {what}-HEX needs 2..={} hex digits, an even number; got {}",
             2 * MAX_LINE_BYTES,
             t.len()
         );
@@ -48,7 +48,7 @@ fn decode_hex_line(text: &str, line_no: usize) -> Result<Vec<u8>> {
             match (digit(pair[0]), digit(pair[1])) {
                 (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
                 _ => Err(format!(
-                    "console line {line_no}: CCA-TOKEN-HEX has a non-hex character"
+                    "console line {line_no}: {what}-HEX has a non-hex character"
                 )),
             }
         })
@@ -62,44 +62,53 @@ fn decode_hex_line(text: &str, line_no: usize) -> Result<Vec<u8>> {
 /// without data, data without a closing END, or a token over
 /// [`MAX_TOKEN_BYTES`].
 pub fn parse_tokens(console: &str) -> Result<Vec<Vec<u8>>> {
-    let mut tokens = Vec::new();
-    // Bytes of the token being received, and the line of its first chunk.
+    parse_blobs(console, "CCA-TOKEN")
+}
+
+/// Every blob printed in `console` as `{what}-HEX` lines closed by a
+/// `{what}-END <length>` line (the CCA token's protocol above, for other
+/// evidence too: `TD-REPORT`, `TD-QUOTE`), in order, with the same errors.
+pub fn parse_blobs(console: &str, what: &str) -> Result<Vec<Vec<u8>>> {
+    let hex_marker = format!("{what}-HEX ");
+    let end_marker = format!("{what}-END ");
+    let mut blobs = Vec::new();
+    // Bytes of the blob being received, and the line of its first chunk.
     let mut pending: Option<(Vec<u8>, usize)> = None;
     for (i, line) in console.lines().enumerate() {
         let line_no = i + 1;
-        if let Some(pos) = line.find(HEX_MARKER) {
-            let rest = line[pos + HEX_MARKER.len()..].trim_end();
-            let bytes = decode_hex_line(rest, line_no)?;
+        if let Some(pos) = line.find(&hex_marker) {
+            let rest = line[pos + hex_marker.len()..].trim_end();
+            let bytes = decode_hex_line(rest, line_no, what)?;
             let (buf, _) = pending.get_or_insert_with(|| (Vec::new(), line_no));
             if buf.len() + bytes.len() > MAX_TOKEN_BYTES {
-                bail!("console line {line_no}: CCA token longer than {MAX_TOKEN_BYTES} bytes");
+                bail!("console line {line_no}: {what} longer than {MAX_TOKEN_BYTES} bytes");
             }
             buf.extend_from_slice(&bytes);
-        } else if let Some(pos) = line.find(END_MARKER) {
-            let rest = line[pos + END_MARKER.len()..].trim_end();
+        } else if let Some(pos) = line.find(&end_marker) {
+            let rest = line[pos + end_marker.len()..].trim_end();
             let Some((buf, _)) = pending.take() else {
-                bail!("console line {line_no}: CCA-TOKEN-END without CCA-TOKEN-HEX lines");
+                bail!("console line {line_no}: {what}-END without {what}-HEX lines");
             };
             let len: usize = match rest.parse() {
                 Ok(n) if rest.bytes().all(|c| c.is_ascii_digit()) => n,
-                _ => bail!("console line {line_no}: CCA-TOKEN-END length {rest:?} is not decimal"),
+                _ => bail!("console line {line_no}: {what}-END length {rest:?} is not decimal"),
             };
             if len != buf.len() {
                 bail!(
-                    "console line {line_no}: CCA-TOKEN-END says {len} bytes, {} were received",
+                    "console line {line_no}: {what}-END says {len} bytes, {} were received",
                     buf.len()
                 );
             }
-            tokens.push(buf);
+            blobs.push(buf);
         }
     }
     if let Some((buf, first)) = pending {
         bail!(
-            "CCA token starting at console line {first} has no CCA-TOKEN-END ({} bytes received)",
+            "{what} starting at console line {first} has no {what}-END ({} bytes received)",
             buf.len()
         );
     }
-    Ok(tokens)
+    Ok(blobs)
 }
 
 #[cfg(test)]

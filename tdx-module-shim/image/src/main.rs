@@ -39,6 +39,7 @@ mod global;
 mod harness;
 mod heap;
 mod platform;
+mod quote;
 mod seam;
 mod td;
 mod td_build;

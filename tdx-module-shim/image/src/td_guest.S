@@ -9,7 +9,10 @@
  * <Instruction.IO> (GHCI, R11 = 30) to port 0x3F8; TDG.MR.RTMR.EXTEND of
  * RTMR[2] with 48 bytes it writes; TDG.MR.REPORT over 64 bytes of
  * REPORTDATA into its data page; TDG.MR.VERIFYREPORT of that report; the
- * same after flipping one REPORTDATA bit (must fail); then the vendor
+ * same after flipping one REPORTDATA bit (must fail); it flips the bit
+ * back and hands the report to the VMM in 16 vendor TDG.VP.VMCALLs
+ * (R10 = "CMON", R11 = 2, R12 = offset, 64 bytes in R8, R9, R13, R14,
+ * R15, RBX, RSI, RDI) for the quoting service; then the vendor
  * "done" TDG.VP.VMCALL (R10 = 0x434D4F4E "CMON", R11 = 1) carrying the
  * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
  * after that, it spins (the shim's preemption timer must get the VMM
@@ -67,6 +70,39 @@ td_guest_start:
     movl $22, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
     movq %rax, %r15
+    movl $0xFFFFE480, %eax              /* restore the bit: hand the report over */
+    xorb $1, (%rax)
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    pushq %rsi
+    pushq %rdi
+    xorl %r12d, %r12d                   /* offset */
+6:  movl $0xFFFFE400, %eax              /* vendor VMCALL R11 = 2: 64 bytes of */
+    addq %r12, %rax                     /* the TDREPORT at offset R12 in R8, R9, */
+    movq (%rax), %r8                    /* R13, R14, R15, RBX, RSI, RDI */
+    movq 8(%rax), %r9
+    movq 16(%rax), %r13
+    movq 24(%rax), %r14
+    movq 32(%rax), %r15
+    movq 40(%rax), %rbx
+    movq 48(%rax), %rsi
+    movq 56(%rax), %rdi
+    movl $0x434D4F4E, %r10d
+    movl $2, %r11d
+    movl $0xFFC8, %ecx                  /* expose RBX, RSI, RDI, R8..R15 */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    addq $64, %r12
+    cmpq $1024, %r12
+    jne 6b
+    popq %rdi
+    popq %rsi
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
     movq %rbp, %rbx                     /* done: statuses to the VMM */
     movq %rdi, %r8
     movq %rsi, %r9
