@@ -16,9 +16,11 @@
 
 use crate::{Result, bail};
 
-/// Marker of a data line.
+/// Marker of a data line (the parser builds it from "CCA-TOKEN").
+#[cfg(test)]
 pub const HEX_MARKER: &str = "CCA-TOKEN-HEX ";
 /// Marker of the closing line.
+#[cfg(test)]
 pub const END_MARKER: &str = "CCA-TOKEN-END ";
 /// Most bytes one data line carries (128 hex digits).
 pub const MAX_LINE_BYTES: usize = 64;
