@@ -156,6 +156,7 @@ fn run(o: &RunOpts, paths: &Paths) -> Result<u8> {
     let verdict = report::judge_for(o.arch, &outcome);
     let (console, g) = (&outcome.stdout, guest.as_ref());
     let verdict = attest::judge_tokens(paths, verdict, o.arch, console, g, o.smp, false);
+    let verdict = crate::td_attest::judge(paths, verdict, o.arch, console);
     print_verdict(&verdict, "RUN");
     Ok(verdict.exit_code())
 }
@@ -299,6 +300,7 @@ fn qemu_tests(o: &TestOpts, paths: &Paths) -> Vec<Step> {
                     });
                 }
                 let v = attest::judge_tokens(paths, v, t.arch, console, g, t.smp, true);
+                let v = crate::td_attest::judge(paths, v, t.arch, console);
                 print_verdict(&v, "RUN");
                 match v {
                     Verdict::Pass(note) => Ok(note),

@@ -79,6 +79,101 @@ pub fn mrtd_cmd(o: &MrtdOpts) -> Result<u8> {
     Ok(0)
 }
 
+/// The x86 boot's verdict with the evidence check added (aarch64 and
+/// failed boots unchanged).
+pub fn judge(
+    paths: &Paths,
+    verdict: crate::report::Verdict,
+    arch: crate::cli::Arch,
+    console: &str,
+) -> crate::report::Verdict {
+    use crate::report::Verdict;
+    let Verdict::Pass(note) = verdict else {
+        return verdict;
+    };
+    if arch != crate::cli::Arch::X86_64 {
+        return Verdict::Pass(note);
+    }
+    match check_x86_evidence(paths, console) {
+        Ok(more) => Verdict::Pass(format!("{note}; {more}")),
+        Err(why) => crate::report::fail(why, 1),
+    }
+}
+
+/// After a passing x86 boot: save the TD's report and quote the shim
+/// printed (TD-REPORT / TD-QUOTE lines) to target/attestation/ and verify
+/// them here, independently of the shim's own checks:
+/// - the report's MAC and hashes with the MAC key derived from
+///   target/dev-root-secret.bin (cmon-keys, as the shim derives it);
+/// - its MRTD against [`mrtd_of`] the TD image the build saved;
+/// - the quote with `cmon-evidence` and the attestation key derived from
+///   the same secret, and parsed by `dcap-qvl` (Phala's DCAP quote parser),
+///   whose MRTD and REPORTDATA must match the report's.
+///
+/// Returns a note for the verdict; `Err` fails the boot.
+pub fn check_x86_evidence(paths: &Paths, console: &str) -> Result<String> {
+    use cmon_evidence::tdx::{parse_tdreport, verify_quote_v4, verify_report_mac};
+    let reports = crate::capture::parse_blobs(console, "TD-REPORT")?;
+    let quotes = crate::capture::parse_blobs(console, "TD-QUOTE")?;
+    let (Some(report), Some(quote)) = (reports.first(), quotes.first()) else {
+        bail!("no TD-REPORT / TD-QUOTE on the console");
+    };
+    let dir = paths.attestation_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (rp, qp) = (dir.join("td-report.bin"), dir.join("td-quote.bin"));
+    crate::build::write(&rp, report)?;
+    crate::build::write(&qp, quote)?;
+    let secret = crate::build::dev_root_secret(paths)?;
+    let root = cmon_keys::RootSecret::new(&secret).map_err(|e| format!("root secret: {e:?}"))?;
+    let keys = cmon_keys::KeyHierarchy::new(root, cmon_keys::KeyVersion(1));
+    let report: &[u8; 1024] = report
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("TD-REPORT is {} bytes, not 1024", report.len()))?;
+    let mac = keys.tdx_report_mac_key().map_err(|e| format!("{e:?}"))?;
+    verify_report_mac(report, mac.as_bytes())
+        .map_err(|e| format!("TDREPORT MAC/hashes do not verify: {e:?}"))?;
+    let r = parse_tdreport(report).map_err(|e| format!("TDREPORT: {e:?}"))?;
+    let image = crate::build::read(&td_guest_path(paths))?;
+    let want = mrtd_of(&image, DEFAULT_GPA, &DEFAULT_ADDS)?;
+    if r.td_info.mrtd != want {
+        bail!(
+            "TDREPORT MRTD {} is not `cargo xtask mrtd {}` = {}",
+            hex(&r.td_info.mrtd),
+            paths.rel(&td_guest_path(paths)).display(),
+            hex(&want)
+        );
+    }
+    let ak = keys.tdx_quote_signing_key().map_err(|e| format!("{e:?}"))?;
+    let f = verify_quote_v4(quote, ak.verifying_key())
+        .map_err(|e| format!("TD quote does not verify: {e:?}"))?;
+    let parsed = dcap_qvl::quote::Quote::parse(quote)
+        .map_err(|e| format!("dcap-qvl cannot parse the quote: {e:?}"))?;
+    let body = parsed
+        .report
+        .as_td10()
+        .ok_or("dcap-qvl: not a TD 1.0 quote body")?;
+    if body.mr_td != r.td_info.mrtd
+        || body.report_data != r.report_data
+        || f.body.mr_td != r.td_info.mrtd
+    {
+        bail!("the quote's MRTD/REPORTDATA differ from the report's");
+    }
+    println!(
+        "xtask: TD report {} and quote {} ({} bytes) verified: MAC (key from {}), \
+         MRTD {}.. = `cargo xtask mrtd`, quote signature (AK from the same secret), \
+         dcap-qvl parse (v{}, TEE {:#x})",
+        paths.rel(&rp).display(),
+        paths.rel(&qp).display(),
+        quote.len(),
+        paths.rel(&paths.dev_root_secret()).display(),
+        &hex(&want)[..16],
+        parsed.header.version,
+        parsed.header.tee_type
+    );
+    Ok("TD report and quote verified".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
