@@ -156,6 +156,50 @@ impl<P: TdxPlatform> Module<P> {
         self.private_hpa(g.hpa(), &t, gpa)
     }
 
+    /// The private pages mapped by 4 KiB leaves in the 2 MiB-aligned range
+    /// at `base` of the TD whose TDR is `tdr`: one Secure-EPT walk to the
+    /// level-0 table, then its 512 entries. Writes `(gpa, hpa)` pairs into
+    /// `out` and returns how many; 0 if the table is missing or the locks
+    /// are busy.
+    pub fn private_pages_2m(&self, tdr: Hpa, base: Gpa, out: &mut [(Gpa, Hpa)]) -> usize {
+        let Ok(g) = self.lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr) else {
+            return 0;
+        };
+        let Ok(hkid) = tdr::check_tdcs_mappable(&self.plat, g.hpa()) else {
+            return 0;
+        };
+        let Some(t) = self.tdcs[hkid % MAX_HKIDS].try_lock() else {
+            return 0;
+        };
+        let shared_bit = if t.gpaw52 { 51 } else { 47 };
+        if base.0 >> shared_bit != 0 || !base.0.is_multiple_of(1 << 21) {
+            return 0;
+        }
+        let mut table = Hpa(tdr::read(&self.plat, g.hpa(), tdr::W_TDCX + SEPT_ROOT_TDCX));
+        let mut lv: u8 = if t.gpaw52 { 4 } else { 3 };
+        while lv > 0 {
+            let Some(l) = Level::new(lv) else { return 0 };
+            let e = self.plat.map_page(table)[l.index(base)].load(Ordering::Acquire);
+            if (e >> 52) & 7 != 1 {
+                return 0;
+            }
+            table = Hpa(e & HPA_MASK);
+            lv -= 1;
+        }
+        let m = self.plat.map_page(table);
+        let mut n = 0;
+        for (i, w) in m.iter().enumerate() {
+            let e = w.load(Ordering::Acquire);
+            if (e >> 52) & 7 == SEPT_MAPPED
+                && let Some(slot) = out.get_mut(n)
+            {
+                *slot = (Gpa(base.0 + ((i as u64) << 12)), Hpa(e & HPA_MASK));
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Copy `out.len()` bytes of private TD memory at `gpa` (within one
     /// page) into `out`.
     pub(crate) fn read_private(&self, tdr: Hpa, t: &Tdcs, gpa: Gpa, out: &mut [u8]) -> bool {

@@ -174,3 +174,9 @@ pub fn take_samples() -> Option<&'static mut crate::bench::Samples> {
     // to the static for the rest of the run.
     Some(unsafe { &mut *SAMPLES.0.get() })
 }
+
+/// The TSC (instructions under `-icount shift=0`).
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter (CR4.TSD is clear).
+    unsafe { core::arch::x86_64::_rdtsc() }
+}

@@ -22,6 +22,10 @@
 //! | `tdh_mr_extend_page` | the 16 MR.EXTENDs of one page, back to back |
 //! | `td_build` | MNG.CREATE, MNG.KEY.CONFIG, MNG.ADDCX x TDCX, MNG.INIT, SEPT.ADD x3, PAGE.ADD, MR.EXTEND x16, MR.FINALIZE |
 //! | `td_teardown` | MNG.VPFLUSHDONE, PHYMEM.CACHE.WB, MNG.KEY.FREEID, PAGE.RECLAIM of every page (TDR last), PAGE.WBINVD |
+//! | `vp_enter_vmcall_round_trip` | TDH.VP.ENTER of the running TD until its next TDG.VP.VMCALL <IO> exit (harness op 5, minus its 23 instructions); one sample per console byte |
+//! | `tdg_mr_report` | TDG.MR.REPORT as the TD times it (RDTSC around the TDCALL) |
+//! | `td_quote_generation` | the quoting service: TDREPORT MAC check + TD Quote v4 signing (CPL 0) |
+//! | `tdg_seal_key` | the vendor sealing leaf (MRTD-bound, version 1) as the TD times it |
 //!
 //! The per-call rows take `iters` samples (MR.EXTEND per chunk 16 x
 //! `iters`); `td_build` and `td_teardown` take `iters` too, one TD built
@@ -461,6 +465,20 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, iters: Option<u32>) -> 
     report("tdh_mr_extend_page", &mut s.row(Row::ExtendPage)[..iters]);
     report("td_build", &mut s.row(Row::Build)[..iters]);
     report("td_teardown", &mut s.row(Row::Teardown)[..iters]);
+    // A TD that runs (td_run.rs), once: its VP.ENTER -> TDG.VP.VMCALL
+    // round trips (one per console byte), and the single measurements.
+    let Some(mut t) = crate::td_run::run(cpu, space, online, num_tdcx) else {
+        fail("TD run", format_args!("the TD did not finish"));
+    };
+    let n = t.n_round_trips;
+    report("vp_enter_vmcall_round_trip", &mut t.round_trips[..n]);
+    for (name, v) in [
+        ("tdg_mr_report", t.report_ticks),
+        ("td_quote_generation", t.quote_ticks),
+        ("tdg_seal_key", t.seal_ticks),
+    ] {
+        println!("BENCH {name} median={v} min={v} iters=1");
+    }
     println!("tdx-shim: bench done");
     exit::exit(ExitCode::Success)
 }

@@ -96,8 +96,13 @@ tdx_harness_entry:
     jnz 15b
 16: movq %rax, {OUT_RAX}(%rbx)
     jmp 13f
-17: movq {IN_RCX}(%rbx), %rax           /* op 5: SEAMCALL with all GPRs from/to */
-    pushq %rax                          /* the 16 words at IN[1] (RSP slot unused) */
+17: pushq %rbx                          /* op 5: SEAMCALL with all GPRs from/to */
+    rdtsc                               /* the 16 words at IN[1] (RSP slot */
+    shlq $32, %rdx                      /* unused), timed like op 0 */
+    orq %rdx, %rax
+    movq %rax, {TSC_START}(%rbx)
+    movq {IN_RCX}(%rbx), %rax
+    pushq %rax
     movq 8(%rax), %rcx
     movq 16(%rax), %rdx
     movq 24(%rax), %rbx
@@ -115,7 +120,14 @@ tdx_harness_entry:
     movq (%rax), %rax
     .byte 0x66, 0x0f, 0x01, 0xcf        /* SEAMCALL */
     pushq %rax
-    movq 8(%rsp), %rax
+    pushq %rdx
+    rdtsc
+    shlq $32, %rdx
+    orq %rdx, %rax
+    movq 24(%rsp), %rdx                 /* the record */
+    movq %rax, {TSC_END}(%rdx)
+    popq %rdx
+    movq 8(%rsp), %rax                  /* the array */
     movq %rcx, 8(%rax)
     movq %rdx, 16(%rax)
     movq %rbx, 24(%rax)
@@ -133,6 +145,7 @@ tdx_harness_entry:
     popq %rcx
     movq %rcx, (%rax)
     popq %rax
+    popq %rbx
     jmp 13f
 18: movq {IN_RCX}(%rbx), %rdi           /* op 6: copy IN[3] qwords from IN[2] to IN[1] */
     movq {IN_RDX}(%rbx), %rsi

@@ -81,6 +81,10 @@ pub struct Call {
 /// and the two moves after the SEAMCALL (under `-icount shift=0` one TSC
 /// tick is one instruction).
 pub const TSC_OVERHEAD: u64 = 11;
+/// The same for [`Op::SeamcallGprs`]: RDTSC, SHL, OR, the TSC store, the
+/// array load and push, the 15 register loads, and the two pushes before
+/// the second RDTSC.
+pub const TSC_OVERHEAD_GPRS: u64 = 23;
 
 impl Call {
     /// `tsc[1] - tsc[0]` (0 if the op was not a timed SEAMCALL).

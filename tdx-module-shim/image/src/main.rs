@@ -270,7 +270,7 @@ fn bsp_main() -> ! {
     }
     probe_checks(cpu, space);
     td_build::run(cpu, space, smp.online, tdcs_size);
-    td_run::run(cpu, space, smp.online, tdcs_size);
+    let _ = td_run::run(cpu, space, smp.online, tdcs_size);
     summary(smp.online)
 }
 

@@ -137,19 +137,16 @@ fn map_td(tdr: Hpa) -> Option<u64> {
         writable: false,
         executable: false,
     }; PAGES];
-    let mut n = 0;
-    for i in 0..PAGES as u64 {
-        let gpa = WINDOW + i * 4096;
-        if let Some(hpa) = m.gpa_to_hpa(tdr, Gpa(gpa)) {
-            // EPT gives the TD RWX; its own paging would restrict further.
-            pages[n] = GuestPage {
-                linear: gpa,
-                phys: hpa.raw(),
-                writable: true,
-                executable: true,
-            };
-            n += 1;
-        }
+    let mut found = [(Gpa(0), Hpa(0)); PAGES];
+    let n = m.private_pages_2m(tdr, Gpa(WINDOW), &mut found);
+    for (p, (gpa, hpa)) in pages.iter_mut().zip(&found[..n]) {
+        // EPT gives the TD RWX; its own paging would restrict further.
+        *p = GuestPage {
+            linear: gpa.0,
+            phys: hpa.raw(),
+            writable: true,
+            executable: true,
+        };
     }
     guest_space::build(cpu(), &pages[..n]).ok()
 }

@@ -12,7 +12,9 @@
  * same after flipping one REPORTDATA bit (must fail); it flips the bit
  * back and hands the report to the VMM in 16 vendor TDG.VP.VMCALLs
  * (R10 = "CMON", R11 = 2, R12 = offset, 64 bytes in R8, R9, R13, R14,
- * R15, RBX, RSI, RDI) for the quoting service; then the vendor
+ * R15, RBX, RSI, RDI) for the quoting service; times TDG.MR.REPORT and
+ * the vendor sealing leaf with RDTSC and reports them (R11 = 3: R12
+ * report ticks, R13 sealing ticks, R14 sealing status); then the vendor
  * "done" TDG.VP.VMCALL (R10 = 0x434D4F4E "CMON", R11 = 1) carrying the
  * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
  * after that, it spins (the shim's preemption timer must get the VMM
@@ -97,6 +99,39 @@ td_guest_start:
     addq $64, %r12
     cmpq $1024, %r12
     jne 6b
+    rdtsc                               /* timed from inside: TDG.MR.REPORT */
+    shlq $32, %rdx
+    orq %rdx, %rax
+    movq %rax, %r9
+    movl $0xFFFFE400, %ecx
+    movl $0xFFFFE000, %edx
+    xorl %r8d, %r8d
+    movl $4, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    rdtsc
+    shlq $32, %rdx
+    orq %rdx, %rax
+    subq %r9, %rax
+    movq %rax, %r12                     /* R12 = report ticks */
+    rdtsc                               /* and the sealing key (MRTD, v1; it */
+    shlq $32, %rdx                      /* returns the key in R8..R11) */
+    orq %rdx, %rax
+    movq %rax, %r15
+    xorl %ecx, %ecx
+    movl $1, %edx
+    movl $0x7F01, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %r14                     /* R14 = sealing status */
+    rdtsc
+    shlq $32, %rdx
+    orq %rdx, %rax
+    subq %r15, %rax
+    movq %rax, %r13                     /* R13 = sealing ticks */
+    movl $0x434D4F4E, %r10d             /* vendor VMCALL R11 = 3: timings */
+    movl $3, %r11d
+    movl $0x7C00, %ecx                  /* expose R10..R14 */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
     popq %rdi
     popq %rsi
     popq %r15

@@ -52,11 +52,27 @@ fn guest_page() -> &'static [u8; 4096] {
     unsafe { &*(start as *const [u8; 4096]) }
 }
 
+/// Most VP.ENTER round trips sampled.
+pub const MAX_RT: usize = 128;
+
+/// What the run measured (TSC ticks; instructions under `-icount`), for
+/// bench mode (bench.rs).
+#[derive(Debug, Clone, Copy)]
+pub struct TdRunStats {
+    /// VP.ENTER -> TDG.VP.VMCALL <IO> exit round trips as the harness
+    /// times them (op 5), minus [`harness::TSC_OVERHEAD_GPRS`].
+    pub round_trips: [u64; MAX_RT],
+    pub n_round_trips: usize,
+    /// TDG.MR.REPORT and the vendor sealing leaf, timed inside the TD.
+    pub report_ticks: u64,
+    pub seal_ticks: u64,
+    /// The quoting service (MAC check + quote signing), timed at CPL 0.
+    pub quote_ticks: u64,
+}
+
 /// Build, run, check and tear down the TD. `num_tdcx` from TDH.SYS.RD.
-pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
-    let Some(m) = global::MODULE.get() else {
-        return;
-    };
+pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Option<TdRunStats> {
+    let m = global::MODULE.get()?;
     let cfg = *m.config();
     let td_hkid = u64::from(cfg.first_private_hkid) + 1;
     let tdr = vmm::TDR;
@@ -170,7 +186,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
         format_args!(""),
     );
 
-    run_td(cpu, space, tdr);
+    let stats = run_td(cpu, space, tdr);
 
     crate::td_teardown::run(
         cpu,
@@ -181,10 +197,19 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
         td_hkid << cfg.hkid_shift(),
         3,
     );
+    stats
 }
 
 /// Enter the TD until its "done" call, serving its VMCALLs; then check.
-fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
+fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) -> Option<TdRunStats> {
+    let mut stats = TdRunStats {
+        round_trips: [0; MAX_RT],
+        n_round_trips: 0,
+        report_ticks: 0,
+        seal_ticks: 0,
+        quote_ticks: 0,
+    };
+    let mut seal_status = u64::MAX;
     let mut vmm = [0u64; 16];
     let mut line = [0u8; 96];
     let (mut len, mut printed, mut entries, mut preempted) = (0usize, 0u64, 0usize, 0u64);
@@ -210,6 +235,12 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
         }
         match (vmm[gpr::R10], vmm[gpr::R11]) {
             (0, GHCI_IO) if vmm[gpr::R13] == 1 && vmm[gpr::R14] == 0x3F8 => {
+                if let Some(slot) = stats.round_trips.get_mut(stats.n_round_trips) {
+                    *slot = b.calls[0]
+                        .ticks()
+                        .saturating_sub(harness::TSC_OVERHEAD_GPRS);
+                    stats.n_round_trips += 1;
+                }
                 let ch = vmm[gpr::R15] as u8;
                 printed += 1;
                 if ch == b'\n' || len == line.len() {
@@ -226,6 +257,12 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
             (CMON_VMCALL, 1) => {
                 done = Some(vmm);
                 break;
+            }
+            (CMON_VMCALL, 3) => {
+                stats.report_ticks = vmm[gpr::R12];
+                stats.seal_ticks = vmm[gpr::R13];
+                seal_status = vmm[gpr::R14];
+                vmm[gpr::R10] = 0;
             }
             (CMON_VMCALL, 2) if vmm[gpr::R12] < 1024 && vmm[gpr::R12].is_multiple_of(64) => {
                 // 64 bytes of the TD's TDREPORT (td_guest.S register order).
@@ -256,7 +293,7 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
             false,
             format_args!("{entries} entries, last RAX {:#x}", vmm[gpr::RAX]),
         );
-        return;
+        return None;
     };
     check(
         cpu,
@@ -308,7 +345,13 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
         report_chunks,
         16,
     );
-    quote_checks(cpu, tdr, &report);
+    check_eq(
+        cpu,
+        "TD2 vendor sealing leaf (MRTD-bound key, version 1) status",
+        seal_status,
+        0,
+    );
+    stats.quote_ticks = quote_checks(cpu, tdr, &report);
     let mut rtmr = Rtmr::new();
     let data: [u8; 48] = core::array::from_fn(|i| 0x11 + i as u8);
     rtmr.extend(&data);
@@ -322,19 +365,23 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) {
         got == Some(rtmr.value()),
         format_args!(""),
     );
+    Some(stats)
 }
 
 /// The quoting service on the TD's report: a quote that verifies with the
 /// platform's attestation key and carries the TD's MRTD and REPORTDATA; a
 /// report with one flipped bit is refused. Report and quote are printed
 /// for `cargo xtask` (target/attestation/td-report.bin, td-quote.bin).
-fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024]) {
+/// Returns the quoting service's TSC ticks.
+fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024]) -> u64 {
     use cmon_evidence::tdx::verify_quote_v4;
     use tdx_module_shim::TdxPlatform;
     let Some(m) = global::MODULE.get() else {
-        return;
+        return 0;
     };
+    let t0 = crate::arch::rdtsc();
     let q = crate::quote::quote(report);
+    let ticks = crate::arch::rdtsc().wrapping_sub(t0);
     check(
         cpu,
         "TD2 quoting service accepts the TD's report (MAC verified)",
@@ -342,7 +389,7 @@ fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024]) {
         format_args!("{}", q.as_ref().map_or_else(|e| *e, |_| "")),
     );
     let Ok(quote) = q else {
-        return;
+        return ticks;
     };
     let ak = m
         .platform()
@@ -369,4 +416,5 @@ fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024]) {
     );
     crate::quote::print_blob("TD-REPORT", report);
     crate::quote::print_blob("TD-QUOTE", &quote);
+    ticks
 }
