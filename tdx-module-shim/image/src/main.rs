@@ -45,6 +45,7 @@ mod td;
 mod td_build;
 mod td_run;
 mod td_teardown;
+mod td_vmm;
 mod trap;
 mod vmm;
 

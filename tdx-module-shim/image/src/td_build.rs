@@ -75,7 +75,7 @@ impl Script {
         self.push(Call::seamcall(inp), Some((name, want)));
     }
 
-    fn ops(&mut self, f: fn(&mut [Call]) -> usize) {
+    pub(crate) fn ops(&mut self, f: fn(&mut [Call]) -> usize) {
         let mut buf = [Call::default(); MAX_CALLS];
         let n = f(&mut buf);
         for c in &buf[..n] {
@@ -382,10 +382,13 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
         cpu,
         space,
         online,
-        tdr,
-        num_tdcx,
-        td_hkid << cfg.hkid_shift(),
-        1,
+        crate::td_teardown::TdPages {
+            tdr,
+            num_tdcx,
+            hkid_pa: td_hkid << cfg.hkid_shift(),
+            num_private: 1,
+            vcpu1: None,
+        },
     );
 }
 

@@ -24,6 +24,8 @@
     .balign 4096
     .globl td_guest_start
 td_guest_start:
+    testq %rsi, %rsi                    /* RSI = vCPU index (§6.3) */
+    jnz vcpu1
     movl $0xFFFFE000, %esp
     movl $1, %eax                       /* TDG.VP.INFO */
     .byte 0x66, 0x0f, 0x01, 0xcc
@@ -148,6 +150,36 @@ td_guest_start:
     .byte 0x66, 0x0f, 0x01, 0xcc
 5:  jmp 5b
 
+/* vCPU 1: its own stack (the lower half of the stack page), TDG.VP.INFO,
+ * a console line, then the done call with RBX = VP.INFO status and R8 =
+ * the vCPU index it reports. */
+vcpu1:
+    movl $0xFFFFD800, %esp
+    movl $1, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %rbp
+    movq %r9, %rdi
+    leaq msg1(%rip), %rbx
+7:  movzbl (%rbx), %eax
+    testl %eax, %eax
+    jz 8f
+    call putc
+    incq %rbx
+    jmp 7b
+8:  movq %rbp, %rbx
+    movq %rdi, %r8
+    xorl %r9d, %r9d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    movl $0x434D4F4E, %r10d
+    movl $1, %r11d
+    movl $0xFF08, %ecx
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+9:  jmp 9b
+
 /* putc: AL = character, through TDG.VP.VMCALL <Instruction.IO> write of
  * one byte to port 0x3F8 (GHCI: R12 size, R13 direction 1 = out, R14
  * port, R15 value); clobbers RAX, RCX, R10..R15. */
@@ -172,6 +204,8 @@ putc:
     ret
 msg:
     .asciz "hello from a TD at CPL 3, through TDG.VP.VMCALL <IO>\n"
+msg1:
+    .asciz "hello from vCPU 1\n"
     .org td_guest_start + 0xFF0
     jmp td_guest_start                  /* the reset vector */
     .org td_guest_start + 0x1000

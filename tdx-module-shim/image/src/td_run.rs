@@ -26,13 +26,14 @@ const CODE_GPA: u64 = 0xFFFF_F000;
 const DATA_GPA: u64 = 0xFFFF_E000;
 const STACK_GPA: u64 = 0xFFFF_D000;
 const CHUNK: u64 = 256;
-/// VP.ENTERs allowed before the TD must have said it is done.
-const MAX_ENTRIES: usize = 1024;
-/// GHCI TDG.VP.VMCALL sub-function <Instruction.IO> and its status.
-const GHCI_IO: u64 = 30;
-const TDVMCALL_SUBFUNC_UNSUPPORTED: u64 = 0x8000_0000_0000_0003;
-/// The guest's vendor "done" call: R10 = "CMON", R11 = 1.
-const CMON_VMCALL: u64 = 0x434D_4F4E;
+/// Private pages of the TD (code, data, stack): `vmm::private(0..3)`.
+const TD_PRIVATE: u64 = 3;
+
+/// TDVPS page `i` of vCPU 1 (its TDVPR, then its TDCX pages): the pool
+/// pages after the TD's private pages.
+pub const fn vcpu1_page(i: u64) -> u64 {
+    vmm::private(TD_PRIVATE + i)
+}
 
 // SAFETY: symbols of td_guest.S (in .user_text, readable by the harness);
 // only their addresses are used.
@@ -52,23 +53,7 @@ fn guest_page() -> &'static [u8; 4096] {
     unsafe { &*(start as *const [u8; 4096]) }
 }
 
-/// Most VP.ENTER round trips sampled.
-pub const MAX_RT: usize = 128;
-
-/// What the run measured (TSC ticks; instructions under `-icount`), for
-/// bench mode (bench.rs).
-#[derive(Debug, Clone, Copy)]
-pub struct TdRunStats {
-    /// VP.ENTER -> TDG.VP.VMCALL <IO> exit round trips as the harness
-    /// times them (op 5), minus [`harness::TSC_OVERHEAD_GPRS`].
-    pub round_trips: [u64; MAX_RT],
-    pub n_round_trips: usize,
-    /// TDG.MR.REPORT and the vendor sealing leaf, timed inside the TD.
-    pub report_ticks: u64,
-    pub seal_ticks: u64,
-    /// The quoting service (MAC check + quote signing), timed at CPL 0.
-    pub quote_ticks: u64,
-}
+pub use crate::td_vmm::TdRunStats;
 
 /// Build, run, check and tear down the TD. `num_tdcx` from TDH.SYS.RD.
 pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Option<TdRunStats> {
@@ -101,8 +86,9 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
             0,
         );
     }
+    s.ops(vmm::write_td_params_2);
     s.seamcall(
-        "CPL3 TD2 TDH.MNG.INIT",
+        "CPL3 TD2 TDH.MNG.INIT (MAX_VCPUS 2)",
         call(LeafId::MngInit, tdr, vmm::TD_PARAMS, 0, 0),
         0,
     );
@@ -120,7 +106,22 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
     }
     let mut init = call(LeafId::VpInit, vmm::tdvps(0), 0, 0, 0);
     init[0] |= 1 << 16;
-    s.seamcall("CPL3 TD2 TDH.VP.INIT v1", init, 0);
+    s.seamcall("CPL3 TD2 TDH.VP.INIT v1 (vCPU 0, x2APIC ID 0)", init, 0);
+    s.seamcall(
+        "CPL3 TD2 TDH.VP.CREATE (vCPU 1)",
+        call(LeafId::VpCreate, vcpu1_page(0), tdr, 0, 0),
+        0,
+    );
+    for i in 1..vmm::TDVPS_PAGES {
+        s.seamcall(
+            "CPL3 TD2 TDH.VP.ADDCX (vCPU 1)",
+            call(LeafId::VpAddCx, vcpu1_page(i), vcpu1_page(0), 0, 0),
+            0,
+        );
+    }
+    let mut init = call(LeafId::VpInit, vcpu1_page(0), 0, 1, 0);
+    init[0] |= 1 << 16;
+    s.seamcall("CPL3 TD2 TDH.VP.INIT v1 (vCPU 1, x2APIC ID 1)", init, 0);
     for (lvl, gpa) in [(3, 0), (2, 0xC000_0000), (1, 0xFFE0_0000)] {
         s.seamcall(
             "CPL3 TD2 TDH.MEM.SEPT.ADD",
@@ -192,100 +193,26 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
         cpu,
         space,
         online,
-        tdr,
-        num_tdcx,
-        td_hkid << cfg.hkid_shift(),
-        3,
+        crate::td_teardown::TdPages {
+            tdr,
+            num_tdcx,
+            hkid_pa: td_hkid << cfg.hkid_shift(),
+            num_private: TD_PRIVATE,
+            vcpu1: Some(vcpu1_page(0)),
+        },
     );
     stats
 }
 
-/// Enter the TD until its "done" call, serving its VMCALLs; then check.
+/// Enter vCPU 0 until its "done" call, serving its VMCALLs; then check.
 fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) -> Option<TdRunStats> {
-    let mut stats = TdRunStats {
-        round_trips: [0; MAX_RT],
-        n_round_trips: 0,
-        report_ticks: 0,
-        seal_ticks: 0,
-        quote_ticks: 0,
-    };
-    let mut seal_status = u64::MAX;
-    let mut vmm = [0u64; 16];
-    let mut line = [0u8; 96];
-    let (mut len, mut printed, mut entries, mut preempted) = (0usize, 0u64, 0usize, 0u64);
-    let mut done = None;
-    let mut report = [0u8; 1024];
-    let mut report_chunks = 0u64;
-    while entries < MAX_ENTRIES {
-        entries += 1;
-        vmm[gpr::RAX] = leaf(LeafId::VpEnter);
-        vmm[gpr::RCX] = vmm::tdvps(0);
-        let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
-        let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, vmm);
-        if exit != EXIT_NO_FAULT {
-            break;
-        }
-        vmm = b.gprs;
-        if vmm[gpr::RAX] == exit_reason::EXTERNAL_INTERRUPT {
-            preempted += 1; // the shim's timer: just enter again
-            continue;
-        }
-        if vmm[gpr::RAX] != exit_reason::TDCALL {
-            break;
-        }
-        match (vmm[gpr::R10], vmm[gpr::R11]) {
-            (0, GHCI_IO) if vmm[gpr::R13] == 1 && vmm[gpr::R14] == 0x3F8 => {
-                if let Some(slot) = stats.round_trips.get_mut(stats.n_round_trips) {
-                    *slot = b.calls[0]
-                        .ticks()
-                        .saturating_sub(harness::TSC_OVERHEAD_GPRS);
-                    stats.n_round_trips += 1;
-                }
-                let ch = vmm[gpr::R15] as u8;
-                printed += 1;
-                if ch == b'\n' || len == line.len() {
-                    let text = core::str::from_utf8(&line[..len]).unwrap_or("?");
-                    println!("TD | {text}");
-                    len = 0;
-                } else {
-                    line[len] = ch;
-                    len += 1;
-                }
-                vmm[gpr::R10] = 0;
-                vmm[gpr::R11] = 0;
-            }
-            (CMON_VMCALL, 1) => {
-                done = Some(vmm);
-                break;
-            }
-            (CMON_VMCALL, 3) => {
-                stats.report_ticks = vmm[gpr::R12];
-                stats.seal_ticks = vmm[gpr::R13];
-                seal_status = vmm[gpr::R14];
-                vmm[gpr::R10] = 0;
-            }
-            (CMON_VMCALL, 2) if vmm[gpr::R12] < 1024 && vmm[gpr::R12].is_multiple_of(64) => {
-                // 64 bytes of the TD's TDREPORT (td_guest.S register order).
-                let at = vmm[gpr::R12] as usize;
-                let regs = [
-                    gpr::R8,
-                    gpr::R9,
-                    gpr::R13,
-                    gpr::R14,
-                    gpr::R15,
-                    gpr::RBX,
-                    gpr::RSI,
-                    gpr::RDI,
-                ];
-                for (k, &r) in regs.iter().enumerate() {
-                    report[at + 8 * k..at + 8 * k + 8].copy_from_slice(&vmm[r].to_le_bytes());
-                }
-                report_chunks += 1;
-                vmm[gpr::R10] = 0;
-            }
-            _ => vmm[gpr::R10] = TDVMCALL_SUBFUNC_UNSUPPORTED,
-        }
-    }
+    let mut v = crate::td_vmm::Vmm::new();
+    let done = v.enter_until_done(cpu, space, vmm::tdvps(0), "TD vCPU 0");
+    let stats = v.stats;
+    let (entries, printed, preempted, seal_status) =
+        (v.entries, v.printed, v.preempted, v.seal_status);
+    let (report, report_chunks) = (v.report, v.report_chunks);
+    let vmm = v.regs;
     let Some(r) = done else {
         check(
             cpu,
@@ -295,6 +222,7 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) -> Option<TdRunStats> {
         );
         return None;
     };
+    let mut stats = stats;
     check(
         cpu,
         "TD2 ran: VP.ENTER -> TDCALL exits (exit reason 77) until its done call",
@@ -352,6 +280,18 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) -> Option<TdRunStats> {
         0,
     );
     stats.quote_ticks = quote_checks(cpu, tdr, &report);
+    // vCPU 1 (created and initialised on this LP too): its first entry
+    // starts at the reset vector with RSI = 1 (§6.3), so it takes the
+    // guest's second path: TDG.VP.INFO, a console line, done.
+    let mut v1 = crate::td_vmm::Vmm::new();
+    let d1 = v1.enter_until_done(cpu, space, vcpu1_page(0), "TD vCPU 1");
+    let line = core::str::from_utf8(&v1.last_line[..v1.last_len]).unwrap_or("");
+    check(
+        cpu,
+        "TD2 vCPU 1 ran to its done call: TDG.VP.INFO vCPU index 1, its own console line",
+        d1.is_some_and(|r| r[gpr::RBX] == 0 && r[gpr::R8] == 1) && line == "hello from vCPU 1",
+        format_args!("{} VP.ENTERs, line {line:?}", v1.entries),
+    );
     let mut rtmr = Rtmr::new();
     let data: [u8; 48] = core::array::from_fn(|i| 0x11 + i as u8);
     rtmr.extend(&data);

@@ -21,7 +21,13 @@ const MAX_PAGES: usize = vmm::MAX_TDCX as usize + 3 + MAX_PRIVATE + vmm::TDVPS_P
 pub const MAX_PRIVATE: usize = 4;
 
 /// The TD's pages, children first, TDR last.
-fn td_pages(tdr: u64, num_tdcx: u64, num_private: u64, out: &mut [u64; MAX_PAGES]) -> usize {
+fn td_pages(
+    tdr: u64,
+    num_tdcx: u64,
+    num_private: u64,
+    vcpu1: Option<u64>,
+    out: &mut [u64; MAX_PAGES],
+) -> usize {
     let mut n = 0;
     let mut push = |p: u64| {
         if let Some(slot) = out.get_mut(n) {
@@ -41,6 +47,11 @@ fn td_pages(tdr: u64, num_tdcx: u64, num_private: u64, out: &mut [u64; MAX_PAGES
     for i in (0..vmm::TDVPS_PAGES).rev() {
         push(vmm::tdvps(i));
     }
+    if let Some(v) = vcpu1 {
+        for i in (0..vmm::TDVPS_PAGES).rev() {
+            push(v + i * PAGE);
+        }
+    }
     push(tdr);
     n
 }
@@ -48,15 +59,27 @@ fn td_pages(tdr: u64, num_tdcx: u64, num_private: u64, out: &mut [u64; MAX_PAGES
 /// VPFLUSHDONE, CACHE.WB on every package, KEY.FREEID, PAGE.RECLAIM of
 /// every page (TDR last), PAGE.WBINVD; then every page is PT_NDA and the
 /// harness reads it as zeros.
-pub fn run(
-    cpu: CpuIndex,
-    space: UserSpace,
-    online: u32,
-    tdr: u64,
-    num_tdcx: u64,
-    hkid_pa: u64,
-    num_private: u64,
-) {
+/// What a TD is made of, for its teardown.
+#[derive(Debug, Clone, Copy)]
+pub struct TdPages {
+    pub tdr: u64,
+    pub num_tdcx: u64,
+    /// The TD's HKID in PA position (for PAGE.WBINVD).
+    pub hkid_pa: u64,
+    /// Private pages `vmm::private(0..num_private)`.
+    pub num_private: u64,
+    /// TDVPR of a second vCPU (its TDCX pages follow it), if any.
+    pub vcpu1: Option<u64>,
+}
+
+pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
+    let TdPages {
+        tdr,
+        num_tdcx,
+        hkid_pa,
+        num_private,
+        vcpu1,
+    } = td;
     let mut s = Script::new();
     s.seamcall(
         "CPL3 TDH.PHYMEM.PAGE.RECLAIM of the TDR before teardown -> LIFECYCLE_STATE_INCORRECT",
@@ -83,6 +106,13 @@ pub fn run(
         call(LeafId::VpFlush, vmm::tdvps(0), 0, 0, 0),
         st0(Code::VcpuNotAssociated),
     );
+    if let Some(v) = vcpu1 {
+        s.seamcall(
+            "CPL3 TDH.VP.FLUSH of the second vCPU",
+            call(LeafId::VpFlush, v, 0, 0, 0),
+            0,
+        );
+    }
     s.seamcall(
         "CPL3 TDH.MNG.VPFLUSHDONE",
         call(LeafId::MngVpFlushDone, tdr, 0, 0, 0),
@@ -103,7 +133,7 @@ pub fn run(
     other_packages(cpu, online, Job::CacheWb, 0);
 
     let mut pages = [0u64; MAX_PAGES];
-    let n = td_pages(tdr, num_tdcx, num_private, &mut pages);
+    let n = td_pages(tdr, num_tdcx, num_private, vcpu1, &mut pages);
     let pages = &pages[..n];
     let mut s = Script::new();
     s.seamcall(
@@ -135,9 +165,10 @@ pub fn run(
             PageType::Tdr
         } else if i < num_tdcx as usize
             || (vmm::tdvps(1)..vmm::tdvps(vmm::TDVPS_PAGES)).contains(&p)
+            || vcpu1.is_some_and(|v| (v + PAGE..v + vmm::TDVPS_PAGES * PAGE).contains(&p))
         {
             PageType::Tdcx
-        } else if p == vmm::tdvps(0) {
+        } else if p == vmm::tdvps(0) || Some(p) == vcpu1 {
             PageType::Tdvpr
         } else if (vmm::private(0)..vmm::private(num_private)).contains(&p) {
             PageType::Reg

@@ -123,10 +123,15 @@ const TSC_FREQUENCY: u64 = 100; // 2.5 GHz in 25 MHz units
 
 /// A valid TD_PARAMS (§6.1): GPAW 48, no debug, no CPUID config.
 pub fn td_params() -> [u8; TD_PARAMS_LEN] {
+    td_params_vcpus(MAX_VCPUS)
+}
+
+/// [`td_params`] with MAX_VCPUS = `max_vcpus`.
+pub fn td_params_vcpus(max_vcpus: u64) -> [u8; TD_PARAMS_LEN] {
     let mut b = [0u8; TD_PARAMS_LEN];
     let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
     put(8, XFAM);
-    put(16, MAX_VCPUS);
+    put(16, max_vcpus);
     put(24, EPTP_CONTROLS);
     put(40, TSC_FREQUENCY);
     b
@@ -134,11 +139,20 @@ pub fn td_params() -> [u8; TD_PARAMS_LEN] {
 
 /// Ops that write TD_PARAMS. Returns the number of ops written.
 pub fn write_td_params(out: &mut [Call]) -> usize {
+    write_td_params_bytes(out, &td_params())
+}
+
+/// Ops that write TD_PARAMS for two vCPUs (the TD that runs, td_run.rs).
+pub fn write_td_params_2(out: &mut [Call]) -> usize {
+    write_td_params_bytes(out, &td_params_vcpus(2))
+}
+
+fn write_td_params_bytes(out: &mut [Call], bytes: &[u8; TD_PARAMS_LEN]) -> usize {
     if out.is_empty() {
         return 0;
     }
     out[0] = Call::fill(TD_PARAMS, TD_PARAMS_LEN as u64 / 8, 0);
     let mut n = 1;
-    le_words(&td_params(), TD_PARAMS, out, &mut n);
+    le_words(bytes, TD_PARAMS, out, &mut n);
     n
 }

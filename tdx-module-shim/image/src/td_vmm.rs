@@ -1,0 +1,166 @@
+//! The VMM side of a running TD (td_run.rs): enter a vCPU with TDH.VP.ENTER
+//! (harness op 5, every GPR) again and again, serving its exits:
+//! - TDG.VP.VMCALL <Instruction.IO> (GHCI, R11 = 30) writes to port 0x3F8
+//!   become console lines `TD vCPU i | ...`; status R10 = 0;
+//! - vendor calls (R10 = "CMON"): R11 = 2 a 64-byte piece of the TD's
+//!   TDREPORT (td_guest.S register order), R11 = 3 the TD's own timings,
+//!   R11 = 1 "done" (the loop returns the registers);
+//! - anything else: TDVMCALL_SUBFUNC_UNSUPPORTED;
+//! - exit reason 1 (the shim's preemption timer): enter again.
+
+use tdx_module_shim::LeafId;
+use tdx_module_shim::enter::{Gprs, exit_reason, gpr};
+
+use qemu_q35::paging::UserSpace;
+use qemu_q35::{CpuIndex, println};
+
+use crate::harness::{self, Call, EXIT_NO_FAULT, Probe};
+use crate::leaf;
+
+/// VP.ENTERs allowed before the TD must have said it is done.
+const MAX_ENTRIES: usize = 1024;
+/// GHCI TDG.VP.VMCALL sub-function <Instruction.IO> and its status.
+const GHCI_IO: u64 = 30;
+const TDVMCALL_SUBFUNC_UNSUPPORTED: u64 = 0x8000_0000_0000_0003;
+/// The guest's vendor calls: R10 = "CMON".
+const CMON_VMCALL: u64 = 0x434D_4F4E;
+/// Most VP.ENTER round trips sampled.
+pub const MAX_RT: usize = 128;
+
+/// What a run measured (TSC ticks; instructions under `-icount`), for
+/// bench mode (bench.rs).
+#[derive(Debug, Clone, Copy)]
+pub struct TdRunStats {
+    /// VP.ENTER -> TDG.VP.VMCALL <IO> exit round trips as the harness
+    /// times them (op 5), minus [`harness::TSC_OVERHEAD_GPRS`].
+    pub round_trips: [u64; MAX_RT],
+    pub n_round_trips: usize,
+    /// TDG.MR.REPORT and the vendor sealing leaf, timed inside the TD.
+    pub report_ticks: u64,
+    pub seal_ticks: u64,
+    /// The quoting service (MAC check + quote signing), timed at CPL 0.
+    pub quote_ticks: u64,
+}
+
+/// The VMM's view of one vCPU's run.
+pub struct Vmm {
+    pub regs: Gprs,
+    pub stats: TdRunStats,
+    pub entries: usize,
+    pub printed: u64,
+    pub preempted: u64,
+    pub seal_status: u64,
+    pub report: [u8; 1024],
+    pub report_chunks: u64,
+    /// The last console line the vCPU completed.
+    pub last_line: [u8; 96],
+    pub last_len: usize,
+}
+
+impl Vmm {
+    pub fn new() -> Self {
+        Vmm {
+            regs: [0; 16],
+            stats: TdRunStats {
+                round_trips: [0; MAX_RT],
+                n_round_trips: 0,
+                report_ticks: 0,
+                seal_ticks: 0,
+                quote_ticks: 0,
+            },
+            entries: 0,
+            printed: 0,
+            preempted: 0,
+            seal_status: u64::MAX,
+            report: [0; 1024],
+            report_chunks: 0,
+            last_line: [0; 96],
+            last_len: 0,
+        }
+    }
+
+    /// Enter the vCPU `tdvpr` until its done call; its registers then, or
+    /// `None` (a harness fault, another exit reason, or too many entries).
+    pub fn enter_until_done(
+        &mut self,
+        cpu: CpuIndex,
+        space: UserSpace,
+        tdvpr: u64,
+        who: &str,
+    ) -> Option<Gprs> {
+        let mut line = [0u8; 96];
+        let mut len = 0usize;
+        while self.entries < MAX_ENTRIES {
+            self.entries += 1;
+            let v = &mut self.regs;
+            v[gpr::RAX] = leaf(LeafId::VpEnter);
+            v[gpr::RCX] = tdvpr;
+            let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
+            let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, *v);
+            if exit != EXIT_NO_FAULT {
+                return None;
+            }
+            *v = b.gprs;
+            if v[gpr::RAX] == exit_reason::EXTERNAL_INTERRUPT {
+                self.preempted += 1; // the shim's timer: just enter again
+                continue;
+            }
+            if v[gpr::RAX] != exit_reason::TDCALL {
+                return None;
+            }
+            match (v[gpr::R10], v[gpr::R11]) {
+                (0, GHCI_IO) if v[gpr::R13] == 1 && v[gpr::R14] == 0x3F8 => {
+                    let s = &mut self.stats;
+                    if let Some(slot) = s.round_trips.get_mut(s.n_round_trips) {
+                        *slot = b.calls[0]
+                            .ticks()
+                            .saturating_sub(harness::TSC_OVERHEAD_GPRS);
+                        s.n_round_trips += 1;
+                    }
+                    let ch = v[gpr::R15] as u8;
+                    self.printed += 1;
+                    if ch == b'\n' || len == line.len() {
+                        let text = core::str::from_utf8(&line[..len]).unwrap_or("?");
+                        println!("{who} | {text}");
+                        self.last_line = line;
+                        self.last_len = len;
+                        len = 0;
+                    } else {
+                        line[len] = ch;
+                        len += 1;
+                    }
+                    v[gpr::R10] = 0;
+                    v[gpr::R11] = 0;
+                }
+                (CMON_VMCALL, 1) => return Some(*v),
+                (CMON_VMCALL, 3) => {
+                    self.stats.report_ticks = v[gpr::R12];
+                    self.stats.seal_ticks = v[gpr::R13];
+                    self.seal_status = v[gpr::R14];
+                    v[gpr::R10] = 0;
+                }
+                (CMON_VMCALL, 2) if v[gpr::R12] < 1024 && v[gpr::R12].is_multiple_of(64) => {
+                    let at = v[gpr::R12] as usize;
+                    let regs = [
+                        gpr::R8,
+                        gpr::R9,
+                        gpr::R13,
+                        gpr::R14,
+                        gpr::R15,
+                        gpr::RBX,
+                        gpr::RSI,
+                        gpr::RDI,
+                    ];
+                    for (k, &r) in regs.iter().enumerate() {
+                        self.report[at + 8 * k..at + 8 * k + 8]
+                            .copy_from_slice(&v[r].to_le_bytes());
+                    }
+                    self.report_chunks += 1;
+                    v[gpr::R10] = 0;
+                }
+                _ => v[gpr::R10] = TDVMCALL_SUBFUNC_UNSUPPORTED,
+            }
+        }
+        None
+    }
+}
