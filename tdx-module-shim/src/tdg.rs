@@ -159,29 +159,26 @@ impl<P: TdxPlatform> Module<P> {
     /// The private pages mapped by 4 KiB leaves in the 2 MiB-aligned range
     /// at `base` of the TD whose TDR is `tdr`: one Secure-EPT walk to the
     /// level-0 table, then its 512 entries. Writes `(gpa, hpa)` pairs into
-    /// `out` and returns how many; 0 if the table is missing or the locks
-    /// are busy.
-    pub fn private_pages_2m(&self, tdr: Hpa, base: Gpa, out: &mut [(Gpa, Hpa)]) -> usize {
-        let Ok(g) = self.lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr) else {
-            return 0;
-        };
-        let Ok(hkid) = tdr::check_tdcs_mappable(&self.plat, g.hpa()) else {
-            return 0;
-        };
-        let Some(t) = self.tdcs[hkid % MAX_HKIDS].try_lock() else {
-            return 0;
-        };
+    /// `out` and returns how many (0 if there is no table there), or
+    /// `None` if the TDR or TDCS lock is busy (the caller retries) or `tdr`
+    /// is not a usable TDR.
+    pub fn private_pages_2m(&self, tdr: Hpa, base: Gpa, out: &mut [(Gpa, Hpa)]) -> Option<usize> {
+        let g = self
+            .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
+            .ok()?;
+        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa()).ok()?;
+        let t = self.tdcs[hkid % MAX_HKIDS].try_lock()?;
         let shared_bit = if t.gpaw52 { 51 } else { 47 };
         if base.0 >> shared_bit != 0 || !base.0.is_multiple_of(1 << 21) {
-            return 0;
+            return Some(0);
         }
         let mut table = Hpa(tdr::read(&self.plat, g.hpa(), tdr::W_TDCX + SEPT_ROOT_TDCX));
         let mut lv: u8 = if t.gpaw52 { 4 } else { 3 };
         while lv > 0 {
-            let Some(l) = Level::new(lv) else { return 0 };
+            let l = Level::new(lv)?;
             let e = self.plat.map_page(table)[l.index(base)].load(Ordering::Acquire);
             if (e >> 52) & 7 != 1 {
-                return 0;
+                return Some(0);
             }
             table = Hpa(e & HPA_MASK);
             lv -= 1;
@@ -197,7 +194,7 @@ impl<P: TdxPlatform> Module<P> {
                 n += 1;
             }
         }
-        n
+        Some(n)
     }
 
     /// Copy `out.len()` bytes of private TD memory at `gpa` (within one

@@ -386,23 +386,23 @@ fn sealing_leaves_bind_mrtd_or_mrowner_and_a_version() {
 fn private_pages_of_a_2m_range_come_from_the_sept() {
     let m = td(true);
     let mut out = [(Gpa(0), Hpa(0)); 8];
-    assert_eq!(m.private_pages_2m(Hpa(TDR), Gpa(0), &mut out), 1);
+    assert_eq!(m.private_pages_2m(Hpa(TDR), Gpa(0), &mut out), Some(1));
     assert_eq!(out[0], (Gpa(0x1000), Hpa(DATA0)));
     assert_eq!(m.gpa_to_hpa(Hpa(TDR), Gpa(0x1000)), Some(Hpa(DATA0)));
     assert_eq!(m.gpa_to_hpa(Hpa(TDR), Gpa(0x2000)), None);
     assert_eq!(
         m.private_pages_2m(Hpa(TDR), Gpa(0x1000), &mut out),
-        0,
+        Some(0),
         "not 2 MiB aligned"
     );
     assert_eq!(
         m.private_pages_2m(Hpa(TDR), Gpa(0x20_0000), &mut out),
-        0,
+        Some(0),
         "no level-0 table there"
     );
     assert_eq!(
         m.private_pages_2m(Hpa(TDVPR), Gpa(0), &mut out),
-        0,
+        None,
         "not a TDR"
     );
 }

@@ -118,3 +118,17 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
     const _: () = assert!(WINDOW_END - WINDOW == LARGE);
     Ok(t[PML4].0.as_ptr() as u64)
 }
+
+/// The physical address CPU `cpu`'s guest space maps `linear` to (a
+/// user page of the window), for decoding a guest's instruction bytes
+/// without any lock. Call on CPU `cpu` (its tables are not changing).
+pub fn translate(cpu: usize, linear: u64) -> Option<u64> {
+    if !(WINDOW..WINDOW_END).contains(&linear) || cpu >= MAX_CPUS {
+        return None;
+    }
+    // SAFETY: set `cpu` is only written by `build` on the same CPU, which
+    // is not running now (the caller is this CPU's trap handler).
+    let t = unsafe { &(*TABLES.0.get())[cpu] };
+    let e = t[PT_WINDOW].0[((linear - WINDOW) / PAGE_SIZE) as usize];
+    (e & (P | US) == (P | US)).then_some((e & 0x000F_FFFF_FFFF_F000) | (linear & (PAGE_SIZE - 1)))
+}

@@ -92,6 +92,12 @@ pub enum Job {
     MngKeyConfig = 3,
     /// TDH.PHYMEM.CACHE.WB for this AP's package (TD teardown).
     CacheWb = 4,
+    /// TDH.VP.INIT v1 of the TDVPR in the argument on this AP (td_run.rs).
+    VcpuInit = 5,
+    /// Run the vCPU whose TDVPR is the argument until its done call.
+    VcpuRun = 6,
+    /// TDH.VP.FLUSH of the TDVPR in the argument on this AP.
+    VcpuFlush = 7,
 }
 
 /// A leaf number that no TDX module defines.
@@ -150,6 +156,9 @@ fn q35_image_main(cpu: CpuIndex) -> ! {
                 td_build::package_job(cpu, space(), Job::MngKeyConfig, arg)
             }
             j if j == Job::CacheWb as u64 => td_build::package_job(cpu, space(), Job::CacheWb, 0),
+            j if j == Job::VcpuInit as u64 => td_run::ap_vcpu_init(cpu, space(), arg),
+            j if j == Job::VcpuRun as u64 => td_run::ap_vcpu_run(cpu, space(), arg),
+            j if j == Job::VcpuFlush as u64 => td_run::ap_vcpu_flush(cpu, space(), arg),
             _ => {}
         }
         JOBS[i].store(0, Ordering::Release);
@@ -158,9 +167,21 @@ fn q35_image_main(cpu: CpuIndex) -> ! {
 
 /// Runs `job` on AP `cpu` and waits for it; false if it did not finish.
 pub fn post_job(cpu: CpuIndex, job: Job, arg: u64) -> bool {
+    start_job(cpu, job, arg);
+    wait_job(cpu)
+}
+
+/// Hands `job` to AP `cpu` without waiting (the BSP works meanwhile, then
+/// calls [`wait_job`]).
+pub fn start_job(cpu: CpuIndex, job: Job, arg: u64) {
     let i = cpu.as_usize();
     JOB_ARG[i].store(arg, Ordering::Release);
     JOBS[i].store(job as u64, Ordering::Release);
+}
+
+/// Waits for AP `cpu`'s job; false if it did not finish.
+pub fn wait_job(cpu: CpuIndex) -> bool {
+    let i = cpu.as_usize();
     let mut spins = 0u64;
     while JOBS[i].load(Ordering::Acquire) != 0 && spins < JOB_WAIT_SPINS {
         core::hint::spin_loop();

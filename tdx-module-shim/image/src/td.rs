@@ -51,12 +51,13 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// virtual time, so 2 ms; under `-icount shift=0` one tick per instruction).
 const TD_QUANTUM: u32 = 2_000_000;
 const PAGES: usize = 512;
+/// Attempts at the TD's locks while mapping it (each a PAUSE apart).
+const LOCK_RETRIES: u32 = 10_000_000;
 
 #[derive(Clone, Copy)]
 struct VmmCtx {
     frame: TrapFrame,
     gprs: Gprs,
-    tdr: Hpa,
 }
 
 struct Contexts(UnsafeCell<[Option<VmmCtx>; MAX_CPUS]>);
@@ -138,7 +139,17 @@ fn map_td(tdr: Hpa) -> Option<u64> {
         executable: false,
     }; PAGES];
     let mut found = [(Gpa(0), Hpa(0)); PAGES];
-    let n = m.private_pages_2m(tdr, Gpa(WINDOW), &mut found);
+    // Another LP may hold the TD's locks for a moment (its vCPU is in a
+    // leaf): retry, it never holds them across a TD run.
+    let mut n = None;
+    for _ in 0..LOCK_RETRIES {
+        n = m.private_pages_2m(tdr, Gpa(WINDOW), &mut found);
+        if n.is_some() {
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    let n = n?;
     for (p, (gpa, hpa)) in pages.iter_mut().zip(&found[..n]) {
         // EPT gives the TD RWX; its own paging would restrict further.
         *p = GuestPage {
@@ -178,7 +189,6 @@ pub fn vp_enter(frame: &mut TrapFrame) -> TrapOutcome {
         *slot = Some(VmmCtx {
             frame: saved,
             gprs: vmm,
-            tdr: e.tdr,
         });
     }
     let s = e.state;
@@ -193,16 +203,17 @@ pub fn vp_enter(frame: &mut TrapFrame) -> TrapOutcome {
     TrapOutcome::ResumeUser(pml4)
 }
 
-/// The 4 bytes at the TD's `rip`, read through its Secure EPT.
-fn td_code(tdr: Hpa, rip: u64) -> Option<[u8; 4]> {
-    let m = MODULE.get()?;
+/// The 4 bytes at the TD's `rip`, read through this CPU's guest space
+/// (the TD's own mapping; no module lock, so a TDCALL decodes even while
+/// another vCPU holds the TD's locks).
+fn td_code(rip: u64) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
     for (i, b) in out.iter_mut().enumerate() {
         let at = rip.checked_add(i as u64)?;
-        let hpa = m.gpa_to_hpa(tdr, Gpa(at & !0xFFF))?;
+        let pa = guest_space::translate(cpu(), at)?;
         let w =
-            crate::arch::ram_page(hpa.raw())[((at & 0xFFF) / 8) as usize].load(Ordering::Acquire);
-        *b = (w >> ((at % 8) * 8)) as u8;
+            crate::arch::ram_page(pa & !0xFFF)[((pa & 0xFFF) / 8) as usize].load(Ordering::Acquire);
+        *b = (w >> ((pa % 8) * 8)) as u8;
     }
     Some(out)
 }
@@ -223,7 +234,7 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
     let why = if frame.vector == u64::from(VECTOR_TIMER) {
         lapic::eoi();
         TdExit::ExternalInterrupt
-    } else if frame.vector == VECTOR_UD && td_code(ctx.tdr, frame.rip) == Some(TDCALL) {
+    } else if frame.vector == VECTOR_UD && td_code(frame.rip) == Some(TDCALL) {
         crate::trap::count_tdcall();
         match m.tdcall(lp, &mut g) {
             Tdcall::Resume => {

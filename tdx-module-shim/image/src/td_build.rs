@@ -156,7 +156,7 @@ pub fn package_job(cpu: CpuIndex, space: UserSpace, job: Job, arg: u64) {
             call(LeafId::PhymemCacheWb, 0, 0, 0, 0),
             0,
         ),
-        Job::LpChecks => return,
+        Job::LpChecks | Job::VcpuInit | Job::VcpuRun | Job::VcpuFlush => return,
     }
     s.run(cpu, space, None);
 }
@@ -388,6 +388,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
             hkid_pa: td_hkid << cfg.hkid_shift(),
             num_private: 1,
             vcpu1: None,
+            vcpu1_flushed: false,
         },
     );
 }

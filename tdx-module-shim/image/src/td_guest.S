@@ -19,6 +19,18 @@
  * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
  * after that, it spins (the shim's preemption timer must get the VMM
  * back). */
+/* TDCALL of leaf \leaf, again while the module answers TDX_OPERAND_BUSY
+ * (RAX[63:32] = 0x80000200): the other vCPU holds the TD's lock. Inputs
+ * other than RAX are untouched by a failed TDCALL. Clobbers R11. */
+    .macro TDCALL_RETRY leaf
+99: movl $\leaf, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    movq %rax, %r11
+    shrq $32, %r11
+    cmpl $0x80000200, %r11d
+    je 99b
+    .endm
+
     .section .td_guest, "ax"
     .code64
     .balign 4096
@@ -27,8 +39,7 @@ td_guest_start:
     testq %rsi, %rsi                    /* RSI = vCPU index (§6.3) */
     jnz vcpu1
     movl $0xFFFFE000, %esp
-    movl $1, %eax                       /* TDG.VP.INFO */
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 1                      /* TDG.VP.INFO */
     movq %rax, %rbp                     /* status */
     movq %r9, %rdi                      /* vCPU index */
     movq %rcx, %rsi                     /* GPAW */
@@ -55,24 +66,20 @@ td_guest_start:
     jne 4b
     movl $0xFFFFE100, %ecx              /* TDG.MR.RTMR.EXTEND RTMR[2] */
     movl $2, %edx
-    movl $2, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 2
     movq %rax, %r12
     movl $0xFFFFE400, %ecx              /* TDG.MR.REPORT -> 0xFFFFE400 */
     movl $0xFFFFE000, %edx
     xorl %r8d, %r8d
-    movl $4, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 4
     movq %rax, %r13
     movl $0xFFFFE400, %ecx              /* TDG.MR.VERIFYREPORT */
-    movl $22, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 22
     movq %rax, %r14
     movl $0xFFFFE480, %eax              /* flip a REPORTDATA bit, verify again */
     xorb $1, (%rax)
     movl $0xFFFFE400, %ecx
-    movl $22, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 22
     movq %rax, %r15
     movl $0xFFFFE480, %eax              /* restore the bit: hand the report over */
     xorb $1, (%rax)
@@ -108,8 +115,7 @@ td_guest_start:
     movl $0xFFFFE400, %ecx
     movl $0xFFFFE000, %edx
     xorl %r8d, %r8d
-    movl $4, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 4
     rdtsc
     shlq $32, %rdx
     orq %rdx, %rax
@@ -121,8 +127,7 @@ td_guest_start:
     movq %rax, %r15
     xorl %ecx, %ecx
     movl $1, %edx
-    movl $0x7F01, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 0x7F01
     movq %rax, %r14                     /* R14 = sealing status */
     rdtsc
     shlq $32, %rdx
@@ -155,8 +160,7 @@ td_guest_start:
  * the vCPU index it reports. */
 vcpu1:
     movl $0xFFFFD800, %esp
-    movl $1, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
+    TDCALL_RETRY 1
     movq %rax, %rbp
     movq %r9, %rdi
     leaq msg1(%rip), %rbx

@@ -8,8 +8,10 @@
 //! MR.REPORT, MR.VERIFYREPORT good and forged), its MRTD and RTMR[2]
 //! against independent replays, and tears it down.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use cmon_measure::{Mrtd, Rtmr};
-use tdx_module_shim::enter::{exit_reason, gpr};
+use tdx_module_shim::enter::{Gprs, exit_reason, gpr};
 use tdx_module_shim::{Code, Hpa, LeafId};
 
 use qemu_q35::paging::UserSpace;
@@ -19,13 +21,72 @@ use crate::checks::{check, check_eq};
 use crate::harness::{self, Call, EXIT_NO_FAULT, Probe};
 use crate::td_build::{Script, call, other_packages};
 use crate::vmm::{self, PAGE};
-use crate::{Job, global, leaf, st0};
+use crate::{Job, global, leaf, post_job, st0, start_job, wait_job};
 
 /// The TD's pages: code (measured), data, stack.
 const CODE_GPA: u64 = 0xFFFF_F000;
 const DATA_GPA: u64 = 0xFFFF_E000;
 const STACK_GPA: u64 = 0xFFFF_D000;
 const CHUNK: u64 = 256;
+/// The AP that runs vCPU 1 when there are two LPs.
+const AP: CpuIndex = CpuIndex(1);
+
+/// vCPU 1's run on the AP, for the BSP (written before the job ends).
+static V1_REGS: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+static V1_DONE: AtomicU64 = AtomicU64::new(0);
+static V1_ENTRIES: AtomicU64 = AtomicU64::new(0);
+static V1_LINE: [AtomicU64; 12] = [const { AtomicU64::new(0) }; 12];
+static V1_LINE_LEN: AtomicU64 = AtomicU64::new(0);
+
+fn vcpu1_init() -> [u64; 5] {
+    let mut init = call(LeafId::VpInit, vcpu1_page(0), 0, 1, 0);
+    init[0] |= 1 << 16;
+    init
+}
+
+/// Job::VcpuInit: TDH.VP.INIT v1 of vCPU 1 (x2APIC ID 1) on this AP.
+pub fn ap_vcpu_init(cpu: CpuIndex, space: UserSpace, tdvpr: u64) {
+    let mut s = Script::new();
+    if tdvpr == vcpu1_page(0) {
+        s.seamcall(
+            "CPL3 TD2 TDH.VP.INIT v1 (vCPU 1, x2APIC ID 1) on LP 1",
+            vcpu1_init(),
+            0,
+        );
+    }
+    s.run(cpu, space, None);
+}
+
+/// Job::VcpuRun: run vCPU `tdvpr` until its done call; results in V1_*.
+pub fn ap_vcpu_run(cpu: CpuIndex, space: UserSpace, tdvpr: u64) {
+    let mut v = crate::td_vmm::Vmm::new();
+    let d = v.enter_until_done(cpu, space, tdvpr, "TD vCPU 1");
+    if let Some(r) = d {
+        for (slot, x) in V1_REGS.iter().zip(r) {
+            slot.store(x, Ordering::Release);
+        }
+    }
+    for (k, w) in V1_LINE.iter().enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&v.last_line[8 * k..8 * k + 8]);
+        w.store(u64::from_le_bytes(b), Ordering::Release);
+    }
+    V1_LINE_LEN.store(v.last_len as u64, Ordering::Release);
+    V1_ENTRIES.store(v.entries as u64, Ordering::Release);
+    V1_DONE.store(u64::from(d.is_some()), Ordering::Release);
+}
+
+/// Job::VcpuFlush: TDH.VP.FLUSH of vCPU `tdvpr` on this AP.
+pub fn ap_vcpu_flush(cpu: CpuIndex, space: UserSpace, tdvpr: u64) {
+    let mut s = Script::new();
+    s.seamcall(
+        "CPL3 TD2 TDH.VP.FLUSH of vCPU 1 on LP 1",
+        call(LeafId::VpFlush, tdvpr, 0, 0, 0),
+        0,
+    );
+    s.run(cpu, space, None);
+}
+
 /// Private pages of the TD (code, data, stack): `vmm::private(0..3)`.
 const TD_PRIVATE: u64 = 3;
 
@@ -119,9 +180,13 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
             0,
         );
     }
-    let mut init = call(LeafId::VpInit, vcpu1_page(0), 0, 1, 0);
-    init[0] |= 1 << 16;
-    s.seamcall("CPL3 TD2 TDH.VP.INIT v1 (vCPU 1, x2APIC ID 1)", init, 0);
+    if online < 2 {
+        s.seamcall(
+            "CPL3 TD2 TDH.VP.INIT v1 (vCPU 1, x2APIC ID 1)",
+            vcpu1_init(),
+            0,
+        );
+    }
     for (lvl, gpa) in [(3, 0), (2, 0xC000_0000), (1, 0xFFE0_0000)] {
         s.seamcall(
             "CPL3 TD2 TDH.MEM.SEPT.ADD",
@@ -131,6 +196,16 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
     }
     let (exit, _) = s.run(cpu, space, None);
     check_eq(cpu, "TD2 harness run completed", exit, EXIT_NO_FAULT);
+    if online >= 2 {
+        // vCPU 1 belongs to LP 1: VP.INIT there associates it with LP 1,
+        // where it will run at the same time as vCPU 0 on this LP.
+        check(
+            cpu,
+            "TD2 TDH.VP.INIT of vCPU 1 on LP 1 (job)",
+            post_job(AP, Job::VcpuInit, vcpu1_page(0)),
+            format_args!(""),
+        );
+    }
 
     // The guest image into the source page (the harness copies its own
     // code page), PAGE.ADD + 16 MR.EXTENDs; data and stack zero pages.
@@ -187,7 +262,15 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
         format_args!(""),
     );
 
-    let stats = run_td(cpu, space, tdr);
+    let stats = run_td(cpu, space, tdr, online);
+    if online >= 2 {
+        check(
+            cpu,
+            "TD2 TDH.VP.FLUSH of vCPU 1 on LP 1 (job)",
+            post_job(AP, Job::VcpuFlush, vcpu1_page(0)),
+            format_args!(""),
+        );
+    }
 
     crate::td_teardown::run(
         cpu,
@@ -199,13 +282,19 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
             hkid_pa: td_hkid << cfg.hkid_shift(),
             num_private: TD_PRIVATE,
             vcpu1: Some(vcpu1_page(0)),
+            vcpu1_flushed: online >= 2,
         },
     );
     stats
 }
 
 /// Enter vCPU 0 until its "done" call, serving its VMCALLs; then check.
-fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) -> Option<TdRunStats> {
+fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64, online: u32) -> Option<TdRunStats> {
+    if online >= 2 {
+        // vCPU 1 runs on LP 1 while vCPU 0 runs here.
+        V1_DONE.store(0, Ordering::Release);
+        start_job(AP, Job::VcpuRun, vcpu1_page(0));
+    }
     let mut v = crate::td_vmm::Vmm::new();
     let done = v.enter_until_done(cpu, space, vmm::tdvps(0), "TD vCPU 0");
     let stats = v.stats;
@@ -280,17 +369,41 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64) -> Option<TdRunStats> {
         0,
     );
     stats.quote_ticks = quote_checks(cpu, tdr, &report);
-    // vCPU 1 (created and initialised on this LP too): its first entry
-    // starts at the reset vector with RSI = 1 (§6.3), so it takes the
-    // guest's second path: TDG.VP.INFO, a console line, done.
-    let mut v1 = crate::td_vmm::Vmm::new();
-    let d1 = v1.enter_until_done(cpu, space, vcpu1_page(0), "TD vCPU 1");
-    let line = core::str::from_utf8(&v1.last_line[..v1.last_len]).unwrap_or("");
+    // vCPU 1: its first entry starts at the reset vector with RSI = 1
+    // (§6.3), so it takes the guest's second path: TDG.VP.INFO, a console
+    // line, done. With two LPs it ran on LP 1 meanwhile; else it runs now.
+    let (regs, entries, line_buf, line_len, where_) = if online >= 2 {
+        let finished = wait_job(AP);
+        let r: Gprs = core::array::from_fn(|i| V1_REGS[i].load(Ordering::Acquire));
+        let mut line = [0u8; 96];
+        for (k, b) in line.iter_mut().enumerate() {
+            *b = (V1_LINE[k / 8].load(Ordering::Acquire) >> ((k % 8) * 8)) as u8;
+        }
+        let done = finished && V1_DONE.load(Ordering::Acquire) == 1;
+        (
+            done.then_some(r),
+            V1_ENTRIES.load(Ordering::Acquire),
+            line,
+            V1_LINE_LEN.load(Ordering::Acquire) as usize,
+            "on LP 1, at the same time as vCPU 0 on LP 0",
+        )
+    } else {
+        let mut v1 = crate::td_vmm::Vmm::new();
+        let d1 = v1.enter_until_done(cpu, space, vcpu1_page(0), "TD vCPU 1");
+        (
+            d1,
+            v1.entries as u64,
+            v1.last_line,
+            v1.last_len,
+            "after vCPU 0 on this LP",
+        )
+    };
+    let line = core::str::from_utf8(&line_buf[..line_len.min(96)]).unwrap_or("");
     check(
         cpu,
         "TD2 vCPU 1 ran to its done call: TDG.VP.INFO vCPU index 1, its own console line",
-        d1.is_some_and(|r| r[gpr::RBX] == 0 && r[gpr::R8] == 1) && line == "hello from vCPU 1",
-        format_args!("{} VP.ENTERs, line {line:?}", v1.entries),
+        regs.is_some_and(|r| r[gpr::RBX] == 0 && r[gpr::R8] == 1) && line == "hello from vCPU 1",
+        format_args!("{entries} VP.ENTERs {where_}, line {line:?}"),
     );
     let mut rtmr = Rtmr::new();
     let data: [u8; 48] = core::array::from_fn(|i| 0x11 + i as u8);

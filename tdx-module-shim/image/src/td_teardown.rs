@@ -70,6 +70,8 @@ pub struct TdPages {
     pub num_private: u64,
     /// TDVPR of a second vCPU (its TDCX pages follow it), if any.
     pub vcpu1: Option<u64>,
+    /// The second vCPU was already flushed on its own LP.
+    pub vcpu1_flushed: bool,
 }
 
 pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
@@ -79,6 +81,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
         hkid_pa,
         num_private,
         vcpu1,
+        vcpu1_flushed,
     } = td;
     let mut s = Script::new();
     s.seamcall(
@@ -106,7 +109,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
         call(LeafId::VpFlush, vmm::tdvps(0), 0, 0, 0),
         st0(Code::VcpuNotAssociated),
     );
-    if let Some(v) = vcpu1 {
+    if let Some(v) = vcpu1.filter(|_| !vcpu1_flushed) {
         s.seamcall(
             "CPL3 TDH.VP.FLUSH of the second vCPU",
             call(LeafId::VpFlush, v, 0, 0, 0),

@@ -24,6 +24,8 @@ const GHCI_IO: u64 = 30;
 const TDVMCALL_SUBFUNC_UNSUPPORTED: u64 = 0x8000_0000_0000_0003;
 /// The guest's vendor calls: R10 = "CMON".
 const CMON_VMCALL: u64 = 0x434D_4F4E;
+/// TDX_OPERAND_BUSY in RAX[63:32] (tdx-module-abi.md §3).
+const OPERAND_BUSY_CLASS: u64 = 0x8000_0200;
 /// Most VP.ENTER round trips sampled.
 pub const MAX_RT: usize = 128;
 
@@ -49,6 +51,8 @@ pub struct Vmm {
     pub entries: usize,
     pub printed: u64,
     pub preempted: u64,
+    /// VP.ENTERs answered TDX_OPERAND_BUSY (retried).
+    pub busy: u64,
     pub seal_status: u64,
     pub report: [u8; 1024],
     pub report_chunks: u64,
@@ -71,6 +75,7 @@ impl Vmm {
             entries: 0,
             printed: 0,
             preempted: 0,
+            busy: 0,
             seal_status: u64::MAX,
             report: [0; 1024],
             report_chunks: 0,
@@ -98,6 +103,7 @@ impl Vmm {
             let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
             let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, *v);
             if exit != EXIT_NO_FAULT {
+                println!("{who}: the harness faulted (vector {})", b.fault_vector);
                 return None;
             }
             *v = b.gprs;
@@ -105,7 +111,14 @@ impl Vmm {
                 self.preempted += 1; // the shim's timer: just enter again
                 continue;
             }
+            if v[gpr::RAX] >> 32 == OPERAND_BUSY_CLASS {
+                // Another LP holds a lock VP.ENTER needs (the other vCPU
+                // is in a leaf): try again, as KVM does.
+                self.busy += 1;
+                continue;
+            }
             if v[gpr::RAX] != exit_reason::TDCALL {
+                println!("{who}: TDH.VP.ENTER returned {:#x}", v[gpr::RAX]);
                 return None;
             }
             match (v[gpr::R10], v[gpr::R11]) {
