@@ -239,7 +239,7 @@ impl<P: TdxPlatform> Module<P> {
     pub(crate) fn mem_track(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
         let mut f = self.mem_td(regs.rcx, OperandId::Rcx)?;
         // The module's epoch lock is subsumed by the TDCS lock.
-        let prev = ((f.t.td_epoch + 1) & 1) as usize;
+        let prev = (f.t.td_epoch.wrapping_add(1) & 1) as usize;
         if self.epoch_refs[f.hkid][prev].load(Ordering::Acquire) != 0 {
             return Err(Code::PreviousTlbEpochBusy.into());
         }
