@@ -30,8 +30,8 @@ use crate::status::{Code, OperandId, Status, TdxResult, err};
 use crate::tdr::{self, OP_STATE_BUSY};
 use crate::types::{Hpa, Lp, OpState, PageType};
 use crate::vp::{
-    NOT_ASSOCIATED, TDVPS_PAGES, VcpuState, W_ASSOC_LP, W_INIT, W_NUM_PAGES, W_PAGES, W_STATE,
-    W_VCPU_INDEX, init_reg,
+    NOT_ASSOCIATED, TDVPS_PAGES, VcpuState, W_ASSOC_LP, W_EPOCH, W_INIT, W_NUM_PAGES, W_PAGES,
+    W_STATE, W_VCPU_INDEX, init_reg,
 };
 use crate::{MAX_HKIDS, Module, TryLock};
 
@@ -254,7 +254,11 @@ impl<P: TdxPlatform> Module<P> {
             // TDG.VP.VMCALL itself completed successfully.
             state.gprs[gpr::RAX] = Status::SUCCESS.to_raw();
         }
+        // Count the vCPU into the current TLB epoch until its TD exit
+        // (TDH.MEM.TRACK, `mem_mgmt.rs`).
+        let token = self.epoch_enter(hkid, &t);
         let v = self.plat.map_page(tdvpr);
+        v[W_EPOCH].store(token, Ordering::Release);
         v[W_ASSOC_LP].store(u64::from(lp.index), Ordering::Release);
         v[W_STATE].store(VcpuState::Active as u64, Ordering::Release);
         let vcpu_index = v[W_VCPU_INDEX].load(Ordering::Acquire);
@@ -305,6 +309,8 @@ impl<P: TdxPlatform> Module<P> {
             }
         };
         self.save_guest(tdvpr, state, last, bitmap);
+        let token = self.plat.map_page(tdvpr)[W_EPOCH].swap(0, Ordering::AcqRel);
+        self.epoch_exit(token);
         self.plat.map_page(tdvpr)[W_STATE].store(VcpuState::Ready as u64, Ordering::Release);
         vmm[gpr::RAX] = reason;
         vmm[gpr::RCX] = qual;

@@ -12,10 +12,14 @@
 //! - [`sys`]: TDH.SYS.* (§2, §5 module state, §6.2 metadata);
 //! - [`mng`], [`td_params`]: TD creation and TDH.MNG.INIT (§5, §6.1);
 //! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7);
+//! - `mem_mgmt`: a running TD's memory: TDH.MEM.PAGE.AUG, RANGE.BLOCK,
+//!   RANGE.UNBLOCK, TRACK, PAGE.REMOVE, SEPT.REMOVE and the guest's
+//!   TDG.MEM.PAGE.ACCEPT (§2 leaves 6, 7, 39, 38, 29, 30; §8 leaf 6);
 //! - [`md`]: TD-scope metadata and TDH.MNG.RD (§2 leaf 11);
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
-//! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET (§8);
+//! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
+//!   TDG.MEM.PAGE.ACCEPT (§8);
 //! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
 //!   PAGE.WBINVD (§2 "Teardown", §5).
 //!
@@ -33,6 +37,7 @@ pub mod enter;
 pub mod leaf;
 pub mod md;
 pub mod mem;
+mod mem_mgmt;
 pub mod mng;
 pub mod pamt;
 pub mod platform;
@@ -197,6 +202,10 @@ pub(crate) struct Tdcs {
     pub x2apic_ids: [u32; td_params::MAX_VCPUS as usize],
     /// vCPUs associated with an LP (checked by TDH.MNG.VPFLUSHDONE).
     pub num_assoc_vcpus: u32,
+    /// TD_EPOCH: advanced by TDH.MEM.TRACK; 1 after TDH.MNG.INIT
+    /// (`tdh_mng_init.c`). The per-epoch REFCOUNTs are atomics in
+    /// [`Module`] because a TD exit must update them without a lock.
+    pub td_epoch: u64,
 }
 
 impl Tdcs {
@@ -217,6 +226,7 @@ impl Tdcs {
             num_vcpus: 0,
             x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
+            td_epoch: 0,
         }
     }
 }
@@ -229,9 +239,10 @@ pub fn implemented(leaf: Leaf) -> bool {
         SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
         | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
         | MrExtend | MrFinalize | MngRd | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
-        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush => true,
+        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | MemPageAug
+        | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
         VpInit => leaf.version <= 1,
-        MemSeptAdd => leaf.version == 0,
+        MemSeptAdd | MemSeptRemove => leaf.version == 0,
         _ => false,
     }
 }
@@ -275,6 +286,9 @@ pub struct Module<P: TdxPlatform> {
     tdcs: [P::Lock<Tdcs>; MAX_HKIDS],
     /// Per LP: the TDVPR of the vCPU inside TDH.VP.ENTER there (0 = none).
     running: [AtomicU64; MAX_LPS],
+    /// Per HKID: the TD's two TLB-epoch REFCOUNTs (vCPUs running in an
+    /// even / odd TD_EPOCH), `epoch_and_refcount` in the module's TDCS.
+    epoch_refs: [[AtomicU32; 2]; MAX_HKIDS],
 }
 
 impl<P: TdxPlatform> core::fmt::Debug for Module<P> {
@@ -305,6 +319,7 @@ impl<P: TdxPlatform> Module<P> {
             tdmrs: TdmrTable::new(),
             tdcs: core::array::from_fn(|_| P::Lock::new(Tdcs::new())),
             running: core::array::from_fn(|_| AtomicU64::new(0)),
+            epoch_refs: core::array::from_fn(|_| [AtomicU32::new(0), AtomicU32::new(0)]),
         })
     }
 
@@ -379,6 +394,12 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::VpAddCx => self.vp_add_cx(regs),
             LeafId::VpInit => self.vp_init(lp, leaf.version, regs),
             LeafId::VpFlush => self.vp_flush(lp, regs),
+            LeafId::MemPageAug => self.mem_page_aug(regs),
+            LeafId::MemRangeBlock => self.mem_range_block(regs),
+            LeafId::MemRangeUnblock => self.mem_range_unblock(regs),
+            LeafId::MemTrack => self.mem_track(regs),
+            LeafId::MemPageRemove => self.mem_page_remove(regs),
+            LeafId::MemSeptRemove if leaf.version == 0 => self.mem_sept_remove(regs),
             _ => err(Code::OperandInvalid, OperandId::Rax),
         }
     }

@@ -5,9 +5,28 @@
 //!
 //! | Bits  | Field |
 //! |-------|-------|
-//! | 2:0   | RWX: 7 when present |
+//! | 2:0   | RWX: 7 for NL_MAPPED and MAPPED, 0 otherwise (not present) |
 //! | 51:12 | HPA of the child table or page |
-//! | 54:52 | state: 0 FREE, 1 NL_MAPPED, 2 MAPPED |
+//! | 54:52 | state ([`SeptState`]) |
+//!
+//! | State | Value | Level | Meaning |
+//! |-------|-------|-------|---------|
+//! | FREE | 0 | any | nothing mapped (the whole entry is 0) |
+//! | NL_MAPPED | 1 | ≥ 1 | points to a lower-level SEPT page |
+//! | MAPPED | 2 | 0 | a 4 KiB private page the TD can access |
+//! | PENDING | 3 | 0 | added by TDH.MEM.PAGE.AUG, waiting for TDG.MEM.PAGE.ACCEPT; the TD cannot access it |
+//! | BLOCKED | 4 | 0 | a MAPPED page after TDH.MEM.RANGE.BLOCK |
+//! | PENDING_BLOCKED | 5 | 0 | a PENDING page after TDH.MEM.RANGE.BLOCK |
+//! | NL_BLOCKED | 6 | ≥ 1 | an NL_MAPPED entry after TDH.MEM.RANGE.BLOCK; walks stop here |
+//!
+//! The names are the module's (§5 "SEPT entry states"); the encoding is the
+//! shim's own (the module's uses other bits, `sept_state_lookup.c`). Which
+//! leaf accepts which state is re-derived from `sept_state_lookup.c`
+//! (TDX_1.5.01) in each leaf. Only NL_MAPPED and MAPPED are walked through
+//! by the guest-side lookups (`tdg.rs`), so PENDING and *BLOCKED pages are
+//! inaccessible to the TD. The TLB epoch at which an entry was blocked is
+//! kept where the module keeps it: in the PAMT BEPOCH of the page the entry
+//! points to (`tdh_mem_range_block.c`; see `mem_mgmt.rs`).
 //!
 //! The root table is TDCX page 2, at level 3 (GPAW 48, 4-level) or 4
 //! (GPAW 52, 5-level). Entries change only while the TDR's PAMT entry is
@@ -29,11 +48,11 @@ use crate::tdr::{self, OP_STATE_BUSY, SEPT_ROOT_TDCX};
 use crate::types::{Gpa, Hpa, Level, OpState, PAGE_SIZE, PageType, VmmRegs};
 use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
 
-const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+pub(crate) const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 const RWX: u64 = 7;
 const STATE_SHIFT: u32 = 52;
 
-/// SEPT entry states the shim creates.
+/// SEPT entry states the shim creates (see the table above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum SeptState {
@@ -43,19 +62,57 @@ pub enum SeptState {
     NlMapped = 1,
     /// Maps a 4 KiB private page.
     Mapped = 2,
+    /// A 4 KiB page added by TDH.MEM.PAGE.AUG, not yet accepted.
+    Pending = 3,
+    /// A MAPPED page blocked by TDH.MEM.RANGE.BLOCK.
+    Blocked = 4,
+    /// A PENDING page blocked by TDH.MEM.RANGE.BLOCK.
+    PendingBlocked = 5,
+    /// An NL_MAPPED entry blocked by TDH.MEM.RANGE.BLOCK.
+    NlBlocked = 6,
 }
 
-fn state_of(e: u64) -> u64 {
+impl SeptState {
+    /// The state in an entry's bits 54:52 (`None` for the unused value 7).
+    pub(crate) const fn of(e: u64) -> Option<SeptState> {
+        Some(match state_of(e) {
+            0 => SeptState::Free,
+            1 => SeptState::NlMapped,
+            2 => SeptState::Mapped,
+            3 => SeptState::Pending,
+            4 => SeptState::Blocked,
+            5 => SeptState::PendingBlocked,
+            6 => SeptState::NlBlocked,
+            _ => return None,
+        })
+    }
+}
+
+pub(crate) const fn state_of(e: u64) -> u64 {
     (e >> STATE_SHIFT) & 7
 }
 
-fn entry(hpa: Hpa, st: SeptState) -> u64 {
-    hpa.raw() | RWX | (st as u64) << STATE_SHIFT
+/// An entry for `hpa` in state `st`: present (RWX) only when the TD may
+/// walk through or access it.
+pub(crate) const fn entry(hpa: Hpa, st: SeptState) -> u64 {
+    let rwx = match st {
+        SeptState::NlMapped | SeptState::Mapped => RWX,
+        _ => 0,
+    };
+    (hpa.raw() & HPA_MASK) | rwx | (st as u64) << STATE_SHIFT
+}
+
+/// The SEPT-entry details of a failed walk or state check
+/// (`set_arch_septe_details_in_vmm_regs`): RCX = entry, RDX = level |
+/// state << 8.
+pub(crate) fn septe_details(regs: &mut VmmRegs, e: u64, lvl: u8) {
+    regs.rcx = e;
+    regs.rdx = u64::from(lvl) | state_of(e) << 8;
 }
 
 /// Decode a GPA|level operand (§1): bits 2:0 level in `min..=max`, bits
 /// 11:3 and 63:52 zero, GPA aligned to the level's mapping size.
-fn page_info(raw: u64, min: u8, max: u8) -> TdxResult<(Gpa, Level)> {
+pub(crate) fn page_info(raw: u64, min: u8, max: u8) -> TdxResult<(Gpa, Level)> {
     let bad = Status::with_operand(Code::OperandInvalid, OperandId::Rcx);
     let lvl = Level::new((raw & 7) as u8).ok_or(bad)?;
     if lvl.get() < min || lvl.get() > max || raw & !(HPA_MASK | 7) != 0 {
@@ -75,12 +132,12 @@ pub(crate) type BuildGuards<'a, P> = (
 );
 
 impl<P: TdxPlatform> Module<P> {
-    fn root_level(t: &Tdcs) -> u8 {
+    pub(crate) fn root_level(t: &Tdcs) -> u8 {
         if t.gpaw52 { 4 } else { 3 }
     }
 
     /// Private GPA check (`check_gpa_validity`): below the shared bit (GPAW - 1).
-    fn check_private_gpa(t: &Tdcs, gpa: Gpa) -> TdxResult<()> {
+    pub(crate) fn check_private_gpa(t: &Tdcs, gpa: Gpa) -> TdxResult<()> {
         let shared_bit = if t.gpaw52 { 51 } else { 47 };
         if gpa.0 >> shared_bit != 0 {
             return err(Code::OperandInvalid, OperandId::Rcx);
@@ -90,7 +147,7 @@ impl<P: TdxPlatform> Module<P> {
 
     /// Walk from the root to the table of level `target` that holds `gpa`'s
     /// entry; every entry above must be NL_MAPPED.
-    fn sept_walk(
+    pub(crate) fn sept_walk(
         &self,
         tdr: Hpa,
         t: &Tdcs,

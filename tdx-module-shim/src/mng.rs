@@ -147,6 +147,7 @@ impl<P: TdxPlatform> Module<P> {
             num_vcpus: 0,
             x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
+            td_epoch: 1,
         };
         Ok(Status::SUCCESS)
     }

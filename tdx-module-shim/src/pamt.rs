@@ -354,3 +354,21 @@ pub(crate) fn init_entry<P: TdxPlatform>(plat: &P, entry: Hpa, ty: PageType) {
     map[word + 1].store(0, Ordering::Relaxed);
     map[word].store((ty as u64) << 16, Ordering::Relaxed);
 }
+
+/// Write the BEPOCH of the PAMT entry at `entry` without taking its lock:
+/// TDH.MEM.RANGE.BLOCK records the TD epoch in the blocked page's entry
+/// through `pamt_implicit_get` (no lock) in `tdh_mem_range_block.c`. The
+/// page belongs to the TD whose TDCS lock the caller holds, and the leaves
+/// that take the page's lock (PAGE.REMOVE, SEPT.REMOVE) hold that TDCS
+/// lock too, so the word has one writer at a time.
+pub(crate) fn write_bepoch<P: TdxPlatform>(plat: &P, entry: Hpa, v: u64) {
+    let (page, word) = split(entry);
+    plat.map_page(page)[word + 1].store(v, Ordering::Release);
+}
+
+/// Read the BEPOCH of the PAMT entry at `entry` without its lock
+/// (TDH.MEM.RANGE.UNBLOCK, `tdh_mem_range_unblock.c`).
+pub(crate) fn read_bepoch<P: TdxPlatform>(plat: &P, entry: Hpa) -> u64 {
+    let (page, word) = split(entry);
+    plat.map_page(page)[word + 1].load(Ordering::Acquire)
+}

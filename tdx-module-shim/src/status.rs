@@ -23,6 +23,7 @@ pub enum Code {
     OperandInvalid = 0xC000_0100_0000_0000,
     OperandAddrRangeError = 0xC000_0101_0000_0000,
     OperandBusy = 0x8000_0200_0000_0000,
+    PreviousTlbEpochBusy = 0x8000_0201_0000_0000,
     SysBusy = 0x8000_0202_0000_0000,
     RndNoEntropy = 0x8000_0203_0000_0000,
     PageMetadataIncorrect = 0xC000_0300_0000_0000,
@@ -86,7 +87,17 @@ pub enum Code {
     EptWalkFailed = 0xC000_0B00_0000_0000,
     EptEntryFree = 0xC000_0B01_0000_0000,
     EptEntryNotFree = 0xC000_0B02_0000_0000,
+    GpaRangeNotBlocked = 0xC000_0B06_0000_0000,
+    /// Warning.
+    GpaRangeAlreadyBlocked = 0x0000_0B07_0000_0000,
+    TlbTrackingNotDone = 0xC000_0B08_0000_0000,
+    /// Warning; details: the SEPT level.
+    PageAlreadyAccepted = 0x0000_0B0A_0000_0000,
+    /// Details: the SEPT level.
+    PageSizeMismatch = 0xC000_0B0B_0000_0000,
     EptEntryStateIncorrect = 0xC000_0B0D_0000_0000,
+    /// (source) TDH.MEM.SEPT.REMOVE of a SEPT page with a non-FREE entry.
+    EptPageNotFree = 0xC000_0B0E_0000_0000,
     MetadataFieldIdIncorrect = 0xC000_0C00_0000_0000,
     MetadataFieldNotReadable = 0xC000_0C02_0000_0000,
     /// Warning (source): TDH.MNG.RD v1 with a null field ID.

@@ -3,12 +3,14 @@
 //!
 //! Implemented: TDG.VP.VMCALL (0; the bitmap check, then a TD exit),
 //! TDG.VP.INFO (1), TDG.MR.RTMR.EXTEND (2), TDG.VP.VEINFO.GET (3; the shim
-//! injects no #VE, so there is never valid information), and in
+//! injects no #VE, so there is never valid information),
+//! TDG.MEM.PAGE.ACCEPT (6, in `mem_mgmt.rs`), and in
 //! `tdg_report.rs` TDG.MR.REPORT (4), TDG.MR.VERIFYREPORT (22) and the
 //! vendor sealing leaves (0x7F00, 0x7F01). Every other leaf
 //! answers TDX_OPERAND_INVALID + RAX, as the module does for an unknown
 //! leaf. Guest memory is reached through the TD's Secure EPT only: a GPA
-//! must be private (below the shared bit) and mapped by a 4 KiB leaf.
+//! must be private (below the shared bit) and mapped by a 4 KiB MAPPED
+//! leaf: PENDING (not yet accepted) and blocked pages are not accessible.
 
 use core::sync::atomic::Ordering;
 
@@ -28,6 +30,7 @@ pub mod leaf {
     pub const MR_RTMR_EXTEND: u64 = 2;
     pub const VP_VEINFO_GET: u64 = 3;
     pub const MR_REPORT: u64 = 4;
+    pub const MEM_PAGE_ACCEPT: u64 = 6;
     pub const VM_RD: u64 = 7;
     pub const MR_VERIFYREPORT: u64 = 22;
 }
@@ -43,6 +46,8 @@ pub enum Tdcall {
 }
 
 const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+/// Only MAPPED leaves are TD-accessible (mem.rs SEPT table); PENDING,
+/// BLOCKED and PENDING_BLOCKED are not, and NL_BLOCKED stops a walk.
 const SEPT_MAPPED: u64 = 2;
 
 impl<P: TdxPlatform> Module<P> {
@@ -83,6 +88,9 @@ impl<P: TdxPlatform> Module<P> {
             (leaf::MR_RTMR_EXTEND, 0) => self.tdg_rtmr_extend(tdvpr, g).map(|()| Tdcall::Resume),
             (leaf::VP_VEINFO_GET, 0) => Err(Code::NoValidVeInfo.into()),
             (leaf::MR_REPORT, 0) => self.tdg_mr_report(tdvpr, g).map(|()| Tdcall::Resume),
+            (leaf::MEM_PAGE_ACCEPT, 0) => {
+                self.tdg_mem_page_accept(tdvpr, g).map(|()| Tdcall::Resume)
+            }
             (leaf::MR_VERIFYREPORT, 0) => {
                 self.tdg_mr_verifyreport(tdvpr, g).map(|()| Tdcall::Resume)
             }

@@ -17,6 +17,7 @@
 //! | 2 | associated LP index, or [`NOT_ASSOCIATED`] |
 //! | 3 | vCPU index |
 //! | 4 | x2APIC ID (VP.INIT v1), or [`NOT_ASSOCIATED`] if not configured |
+//! | 5 | TLB-epoch token while inside TDH.VP.ENTER (0 = none; `mem_mgmt.rs`) |
 //! | 8..8+[`TDVPS_PAGES`] | TDVPS page PAs (word 8 = the TDVPR) |
 //! | 16.. | initial register state (§6.3), [`init_reg`] order |
 
@@ -39,6 +40,7 @@ pub(crate) const W_NUM_PAGES: usize = 1;
 pub(crate) const W_ASSOC_LP: usize = 2;
 pub(crate) const W_VCPU_INDEX: usize = 3;
 pub(crate) const W_X2APIC: usize = 4;
+pub(crate) const W_EPOCH: usize = 5;
 pub(crate) const W_PAGES: usize = 8;
 pub(crate) const W_INIT: usize = 16;
 

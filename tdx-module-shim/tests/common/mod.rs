@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tdx_module_shim::pamt::{MAX_RSVD, TdmrInfo};
+
+pub mod mem_mgmt;
 use tdx_module_shim::*;
 
 pub const GIB: u64 = 1 << 30;

@@ -1,0 +1,373 @@
+//! A TD's memory after the build: TDH.MEM.PAGE.AUG (leaf 6),
+//! TDH.MEM.RANGE.BLOCK (7), TDH.MEM.TRACK (38), TDH.MEM.RANGE.UNBLOCK (39),
+//! TDH.MEM.PAGE.REMOVE (29), TDH.MEM.SEPT.REMOVE (30) and the guest's
+//! TDG.MEM.PAGE.ACCEPT (TDCALL leaf 6); tdx-module-abi.md §2, §5, §8.
+//!
+//! Check orders follow intel/tdx-module `tdh_mem_page_aug.c`,
+//! `tdh_mem_range_block.c`, `tdh_mem_track.c`, `tdh_mem_range_unblock.c`,
+//! `tdh_mem_page_remove.c`, `tdh_mem_sept_remove.c` and
+//! `tdg_mem_page_accept.c`. Every host leaf here: the TDR (shared lock; RDX,
+//! or RCX for TRACK), the TD state checks of a leaf that maps the TDCS, the
+//! TDCS lock and OP_STATE (INITIALIZED or RUNNABLE for all six,
+//! `op_state_lookup.c`), the GPA|level operand (`OPERAND_INVALID` + RCX),
+//! the private-GPA check, the SEPT walk (`EPT_WALK_FAILED` + RCX, details
+//! in RCX/RDX), then the entry state (`sept_state_lookup.c`). RCX and RDX
+//! are outputs that start at 0 ("no extended error code").
+//!
+//! Shim choices:
+//! - Locks: the module's Secure-EPT lock and per-entry host locks are
+//!   subsumed by the TDCS try-lock every leaf here holds (contention is
+//!   `OPERAND_BUSY` + OP_STATE), as for TDH.MEM.SEPT.ADD.
+//! - 4 KiB private pages only: PAGE.AUG takes level 0 only (a 2 MiB AUG
+//!   gets `OPERAND_INVALID` + RCX, the module's answer for a level beyond
+//!   what it supports). The other leaves take the module's level ranges;
+//!   with no large leaves in the tree they answer as the module does.
+//! - TLB tracking: TD_EPOCH lives in the TDCS, the two REFCOUNTs in
+//!   `Module::epoch_refs`. TDH.VP.ENTER counts the vCPU into the current
+//!   epoch and the TD exit counts it out (the image builds the TD's
+//!   address space from MAPPED entries at each VP.ENTER, so a vCPU that
+//!   entered before a BLOCK may use the old mapping until it exits, like a
+//!   stale TLB). TRACK answers `PREVIOUS_TLB_EPOCH_BUSY` while vCPUs run
+//!   in the previous epoch, and a blocked page counts as tracked under
+//!   the module's `is_tlb_tracked` rule. The IOMMU half of
+//!   `is_tlb_and_iotlb_tracked` does not apply (no TDX-IO).
+//! - A removed page (PAGE.REMOVE, SEPT.REMOVE) is zeroed and released to
+//!   the VMM at once, as PAGE.RECLAIM does (`teardown.rs`). RCX returns
+//!   the plain HPA: the module ORs in a PAMT_2M page-count hint, and the
+//!   shim keeps no PAMT_2M counts.
+//! - A page is zeroed both when AUG isolates it (no VMM data ever becomes
+//!   TD-visible) and when the TD accepts it (`init_sept_4k_page`).
+
+use core::sync::atomic::Ordering;
+
+use crate::enter::{GuestState, gpr};
+use crate::mem::{HPA_MASK, SeptState, entry, page_info, septe_details};
+use crate::pamt::{self, PamtGuard};
+use crate::platform::PAGE_WORDS;
+use crate::platform::TdxPlatform;
+use crate::status::{Code, OperandId, Status, TdxResult, err};
+use crate::tdr::{self, OP_STATE_BUSY};
+use crate::types::{Hpa, Level, OpState, PageType, VmmRegs};
+use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
+
+/// What the common prologue of a SEPT leaf found.
+struct Found<'a, P: TdxPlatform + 'a> {
+    tdr: PamtGuard<'a, P>,
+    hkid: usize,
+    t: <<P as TdxPlatform>::Lock<Tdcs> as TryLock<Tdcs>>::Guard<'a>,
+    /// The SEPT table holding the entry.
+    table: Hpa,
+    idx: usize,
+    lvl: u8,
+    /// The entry's value.
+    e: u64,
+}
+
+impl<P: TdxPlatform> Module<P> {
+    /// TDR (shared, operand `op`), TDCS checks, TDCS lock, OP_STATE
+    /// INITIALIZED or RUNNABLE. Returns the TDR guard, HKID and TDCS guard.
+    fn mem_td(&self, raw: u64, op: OperandId) -> TdxResult<Found<'_, P>> {
+        let g = self.lock_page(raw, op, false, PageType::Tdr)?;
+        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())? % MAX_HKIDS;
+        let t = self.tdcs[hkid].try_lock().ok_or(OP_STATE_BUSY)?;
+        if !matches!(t.op_state, OpState::Initialized | OpState::Runnable) {
+            return Err(Code::OpStateIncorrect.into());
+        }
+        Ok(Found {
+            tdr: g,
+            hkid,
+            t,
+            table: Hpa(0),
+            idx: 0,
+            lvl: 0,
+            e: 0,
+        })
+    }
+
+    /// The prologue of a SEPT leaf: [`Self::mem_td`] with the TDR in RDX,
+    /// then RCX = GPA|level with the level in `min..=max` (`None` = the
+    /// root level, the module's EPTP page-walk length), the private-GPA
+    /// check and the walk to the entry.
+    fn sept_leaf(&self, regs: &mut VmmRegs, min: u8, max: Option<u8>) -> TdxResult<Found<'_, P>> {
+        let (rcx, rdx) = (regs.rcx, regs.rdx);
+        (regs.rcx, regs.rdx) = (0, 0);
+        let mut f = self.mem_td(rdx, OperandId::Rdx)?;
+        let max = max.unwrap_or(Self::root_level(&f.t));
+        let (gpa, lvl) = page_info(rcx, min, max)?;
+        Self::check_private_gpa(&f.t, gpa)?;
+        f.table = self.sept_walk(f.tdr.hpa(), &f.t, gpa, lvl.get(), regs)?;
+        f.idx = lvl.index(gpa);
+        f.lvl = lvl.get();
+        f.e = self.plat.map_page(f.table)[f.idx].load(Ordering::Acquire);
+        Ok(f)
+    }
+
+    fn set_entry(&self, f: &Found<'_, P>, v: u64) {
+        self.plat.map_page(f.table)[f.idx].store(v, Ordering::Release);
+    }
+
+    /// `EPT_ENTRY_STATE_INCORRECT` + RCX with the entry's details.
+    fn bad_state<T>(regs: &mut VmmRegs, f: &Found<'_, P>) -> TdxResult<T> {
+        septe_details(regs, f.e, f.lvl);
+        err(Code::EptEntryStateIncorrect, OperandId::Rcx)
+    }
+
+    /// The module's `is_tlb_tracked`: a page blocked in epoch `bepoch` is
+    /// tracked once TD_EPOCH moved past it and no vCPU still runs in it.
+    fn tlb_tracked(&self, hkid: usize, t: &Tdcs, bepoch: u64) -> bool {
+        if bepoch >> 63 != 0 {
+            // Migration epoch flag: never set by the shim.
+            return false;
+        }
+        let refs = &self.epoch_refs[hkid % MAX_HKIDS][(bepoch & 1) as usize];
+        if bepoch + 1 == t.td_epoch {
+            return refs.load(Ordering::Acquire) == 0;
+        }
+        bepoch + 1 < t.td_epoch
+    }
+
+    /// Exclusive lock of the PAMT entry of a page the SEPT points to
+    /// (`pamt_implicit_get_with_nl_entry_and_lock`): `OPERAND_BUSY` + RCX.
+    fn lock_implicit(&self, hpa: Hpa) -> TdxResult<PamtGuard<'_, P>> {
+        let busy = Status::with_operand(Code::OperandBusy, OperandId::Rcx);
+        // Pages in the SEPT are inside an initialised TDMR by construction.
+        let pe = self.tdmrs.pamt_entry(hpa).ok_or(busy)?;
+        pamt::try_lock(&self.plat, pe, hpa, true).ok_or(busy)
+    }
+
+    /// A leaf removing a page in a RUNNABLE TD needs its entry *BLOCKED
+    /// (`GPA_RANGE_NOT_BLOCKED` + RCX, with details) and tracked
+    /// (`TLB_TRACKING_NOT_DONE` + RCX). INITIALIZED needs neither
+    /// (`op_state_is_tlb_tracking_required`).
+    fn check_removable(
+        &self,
+        regs: &mut VmmRegs,
+        f: &Found<'_, P>,
+        blocked: bool,
+        bepoch: u64,
+    ) -> TdxResult<()> {
+        if f.t.op_state != OpState::Runnable {
+            return Ok(());
+        }
+        if !blocked {
+            septe_details(regs, f.e, f.lvl);
+            return err(Code::GpaRangeNotBlocked, OperandId::Rcx);
+        }
+        if !self.tlb_tracked(f.hkid, &f.t, bepoch) {
+            return err(Code::TlbTrackingNotDone, OperandId::Rcx);
+        }
+        Ok(())
+    }
+
+    /// TDH.MEM.PAGE.AUG (leaf 6): RCX = GPA|level (0), RDX = TDR, R8 = the
+    /// new page (PT_NDA). The FREE leaf entry becomes PENDING.
+    pub(crate) fn mem_page_aug(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let f = self.sept_leaf(regs, 0, Some(0))?;
+        // AUG is allowed on FREE (and the migration-only REMOVED).
+        if SeptState::of(f.e) != Some(SeptState::Free) {
+            return Self::bad_state(regs, &f);
+        }
+        let page = self.lock_page(regs.r8, OperandId::R8, true, PageType::Nda)?;
+        // All checks passed.
+        let tdr = f.tdr.hpa();
+        self.plat.isolate_page(page.hpa());
+        self.plat.zero_page(page.hpa());
+        self.set_entry(&f, entry(page.hpa(), SeptState::Pending));
+        // Shared TDR lock: atomic, like the module's `_lock_xadd_64b`.
+        self.plat.map_page(tdr)[tdr::W_CHLDCNT].fetch_add(1, Ordering::AcqRel);
+        page.set(PageType::Reg, tdr);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MEM.RANGE.BLOCK (leaf 7): RCX = GPA|level (0..=root), RDX =
+    /// TDR. NL_MAPPED, MAPPED, PENDING → NL_BLOCKED, BLOCKED,
+    /// PENDING_BLOCKED; an already blocked entry is the warning
+    /// `GPA_RANGE_ALREADY_BLOCKED` + RCX. The page the entry points to
+    /// records TD_EPOCH in its PAMT BEPOCH.
+    pub(crate) fn mem_range_block(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let f = self.sept_leaf(regs, 0, None)?;
+        let new = match SeptState::of(f.e) {
+            Some(SeptState::NlMapped) => SeptState::NlBlocked,
+            Some(SeptState::Mapped) => SeptState::Blocked,
+            Some(SeptState::Pending) => SeptState::PendingBlocked,
+            Some(SeptState::NlBlocked | SeptState::Blocked | SeptState::PendingBlocked) => {
+                septe_details(regs, f.e, f.lvl);
+                return err(Code::GpaRangeAlreadyBlocked, OperandId::Rcx);
+            }
+            _ => return Self::bad_state(regs, &f),
+        };
+        let child = Hpa(f.e & HPA_MASK);
+        let Some(pe) = self.tdmrs.pamt_entry(child) else {
+            // Cannot happen (SEPT pages and TD pages lie in a TDMR).
+            return Self::bad_state(regs, &f);
+        };
+        // All checks passed. Block first, then sample the epoch (the
+        // module's order).
+        self.set_entry(&f, entry(child, new));
+        pamt::write_bepoch(&self.plat, pe, f.t.td_epoch);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MEM.RANGE.UNBLOCK (leaf 39): RCX = GPA|level (0..=root), RDX =
+    /// TDR. NL_BLOCKED, BLOCKED, PENDING_BLOCKED → NL_MAPPED, MAPPED,
+    /// PENDING; in a RUNNABLE TD only once the block is tracked.
+    pub(crate) fn mem_range_unblock(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let f = self.sept_leaf(regs, 0, None)?;
+        let new = match SeptState::of(f.e) {
+            Some(SeptState::NlBlocked) => SeptState::NlMapped,
+            Some(SeptState::Blocked) => SeptState::Mapped,
+            Some(SeptState::PendingBlocked) => SeptState::Pending,
+            _ => return Self::bad_state(regs, &f),
+        };
+        let child = Hpa(f.e & HPA_MASK);
+        if f.t.op_state == OpState::Runnable {
+            let bepoch = self
+                .tdmrs
+                .pamt_entry(child)
+                .map_or(u64::MAX, |pe| pamt::read_bepoch(&self.plat, pe));
+            if !self.tlb_tracked(f.hkid, &f.t, bepoch) {
+                return err(Code::TlbTrackingNotDone, OperandId::Rcx);
+            }
+        }
+        // All checks passed.
+        self.set_entry(&f, entry(child, new));
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MEM.TRACK (leaf 38): RCX = TDR. TD_EPOCH + 1, unless a vCPU
+    /// still runs in the previous epoch (`PREVIOUS_TLB_EPOCH_BUSY`).
+    pub(crate) fn mem_track(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let mut f = self.mem_td(regs.rcx, OperandId::Rcx)?;
+        // The module's epoch lock is subsumed by the TDCS lock.
+        let prev = (f.t.td_epoch.wrapping_add(1) & 1) as usize;
+        if self.epoch_refs[f.hkid][prev].load(Ordering::Acquire) != 0 {
+            return Err(Code::PreviousTlbEpochBusy.into());
+        }
+        // All checks passed. 2^63 TRACKs are out of reach; saturate
+        // rather than wrap (the module raises a fatal error there).
+        f.t.td_epoch = f.t.td_epoch.saturating_add(1);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MEM.PAGE.REMOVE (leaf 29): RCX = GPA|level (0..=2), RDX = TDR.
+    /// A leaf entry MAPPED, PENDING or *BLOCKED (blocked and tracked in a
+    /// RUNNABLE TD) becomes FREE; the page goes back to PT_NDA, CHLDCNT − 1,
+    /// RCX = the page's HPA.
+    pub(crate) fn mem_page_remove(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let f = self.sept_leaf(regs, 0, Some(2))?;
+        let st = SeptState::of(f.e);
+        let blocked = matches!(st, Some(SeptState::Blocked | SeptState::PendingBlocked));
+        // Only level 0 holds leaves in the shim's tree.
+        if f.lvl != 0 || !(blocked || matches!(st, Some(SeptState::Mapped | SeptState::Pending))) {
+            return Self::bad_state(regs, &f);
+        }
+        let page = self.lock_implicit(Hpa(f.e & HPA_MASK))?;
+        self.check_removable(regs, &f, blocked, page.info().bepoch)?;
+        // All checks passed.
+        self.set_entry(&f, 0);
+        self.free_td_page(f.tdr.hpa(), page, regs);
+        Ok(Status::SUCCESS)
+    }
+
+    /// TDH.MEM.SEPT.REMOVE v0 (leaf 30): RCX = GPA|level (1..=root), RDX
+    /// = TDR. The entry (NL_MAPPED, or NL_BLOCKED and tracked in a
+    /// RUNNABLE TD) becomes FREE once every entry of its SEPT page is FREE
+    /// (`EPT_PAGE_NOT_FREE` + RCX); the SEPT page goes back to PT_NDA,
+    /// CHLDCNT − 1, RCX = its HPA.
+    pub(crate) fn mem_sept_remove(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let f = self.sept_leaf(regs, 1, None)?;
+        let st = SeptState::of(f.e);
+        let blocked = st == Some(SeptState::NlBlocked);
+        if !(blocked || st == Some(SeptState::NlMapped)) {
+            return Self::bad_state(regs, &f);
+        }
+        let page = self.lock_implicit(Hpa(f.e & HPA_MASK))?;
+        self.check_removable(regs, &f, blocked, page.info().bepoch)?;
+        let all_free = {
+            let m = self.plat.map_page(page.hpa());
+            (0..PAGE_WORDS)
+                .all(|i| SeptState::of(m[i].load(Ordering::Acquire)) == Some(SeptState::Free))
+        };
+        if !all_free {
+            septe_details(regs, f.e, f.lvl);
+            return err(Code::EptPageNotFree, OperandId::Rcx);
+        }
+        // All checks passed.
+        self.set_entry(&f, 0);
+        self.free_td_page(f.tdr.hpa(), page, regs);
+        Ok(Status::SUCCESS)
+    }
+
+    /// The commit of PAGE.REMOVE / SEPT.REMOVE for the locked `page`.
+    fn free_td_page(&self, tdr: Hpa, page: PamtGuard<'_, P>, regs: &mut VmmRegs) {
+        self.plat.map_page(tdr)[tdr::W_CHLDCNT].fetch_sub(1, Ordering::AcqRel);
+        self.plat.zero_page(page.hpa());
+        page.set(PageType::Nda, Hpa(0));
+        self.plat.release_page(page.hpa());
+        regs.rcx = page.hpa().raw();
+    }
+
+    /// A vCPU of the TD with `hkid` enters in `t.td_epoch` (TDH.VP.ENTER,
+    /// the module's `adjust_tlb_tracking_state`); returns the token the TD
+    /// exit gives to [`Self::epoch_exit`].
+    pub(crate) fn epoch_enter(&self, hkid: usize, t: &Tdcs) -> u64 {
+        let parity = t.td_epoch & 1;
+        self.epoch_refs[hkid % MAX_HKIDS][parity as usize].fetch_add(1, Ordering::AcqRel);
+        1 + (hkid % MAX_HKIDS) as u64 * 2 + parity
+    }
+
+    /// The vCPU that entered with `token` left the TD (0 = none).
+    pub(crate) fn epoch_exit(&self, token: u64) {
+        let Some(k) = token.checked_sub(1) else {
+            return;
+        };
+        if let Some(r) = self
+            .epoch_refs
+            .get((k / 2) as usize)
+            .map(|p| &p[(k & 1) as usize])
+        {
+            // Never below 0, even if the token were stale.
+            let _ = r.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1));
+        }
+    }
+
+    /// TDG.MEM.PAGE.ACCEPT (TDCALL leaf 6): RCX = GPA|level (0..=1). A
+    /// PENDING 4 KiB page is zeroed and becomes MAPPED. A MAPPED entry is
+    /// the warning `PAGE_ALREADY_ACCEPTED` + level; a non-leaf entry at the
+    /// requested level is `PAGE_SIZE_MISMATCH` + level.
+    ///
+    /// Where the module takes an EPT-violation TD exit to the VMM (a FREE
+    /// or blocked entry, or a failed walk: `TDACCEPT_VIOLATION`), the shim
+    /// has no such exit yet and answers `EPT_ENTRY_STATE_INCORRECT` + RCX
+    /// to the guest instead (an open deviation; §8 documents only the two
+    /// statuses above).
+    pub(crate) fn tdg_mem_page_accept(&self, tdvpr: Hpa, g: &mut GuestState) -> TdxResult<()> {
+        let (gpa, lvl) = page_info(g.gprs[gpr::RCX], 0, 1)?;
+        let (tdr, t) = self.td_of(tdvpr)?;
+        Self::check_private_gpa(&t, gpa)?;
+        let violation = Status::with_operand(Code::EptEntryStateIncorrect, OperandId::Rcx);
+        let mut scratch = VmmRegs::default();
+        // No leaf lies above level 0 in the shim's tree, so a failed walk
+        // is never the "accepted at a larger size" case.
+        let table = self
+            .sept_walk(tdr.hpa(), &t, gpa, lvl.get(), &mut scratch)
+            .map_err(|_| violation)?;
+        let idx = lvl.index(gpa);
+        let e = self.plat.map_page(table)[idx].load(Ordering::Acquire);
+        let level = u32::from(lvl.get());
+        match SeptState::of(e) {
+            Some(SeptState::NlMapped | SeptState::NlBlocked) => {
+                Err(Status::with_details(Code::PageSizeMismatch, level))
+            }
+            Some(SeptState::Mapped) => Err(Status::with_details(Code::PageAlreadyAccepted, level)),
+            Some(SeptState::Pending) if lvl == Level::L0 => {
+                let page = Hpa(e & HPA_MASK);
+                self.plat.zero_page(page);
+                self.plat.map_page(table)[idx]
+                    .store(entry(page, SeptState::Mapped), Ordering::Release);
+                Ok(())
+            }
+            _ => Err(violation),
+        }
+    }
+}
