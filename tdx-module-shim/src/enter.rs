@@ -109,8 +109,9 @@ pub mod exit_reason {
     pub const TDCALL: u64 = 77;
 }
 
-/// TDG.VP.VMCALL bitmap bits that must be clear: RAX, RCX, RSP (§8).
-const VMCALL_FORBIDDEN: u64 = 1 << gpr::RAX | 1 << gpr::RCX | 1 << gpr::RSP;
+/// TDG.VP.VMCALL bitmap bits that must be clear: RAX, RCX, RSP, and RBP
+/// because the shim reports TDX_FEATURES0.NO_RBP_MOD (sys.rs; §8).
+const VMCALL_FORBIDDEN: u64 = 1 << gpr::RAX | 1 << gpr::RCX | 1 << gpr::RSP | 1 << gpr::RBP;
 
 /// What the image runs after a successful TDH.VP.ENTER.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,12 +206,25 @@ impl<P: TdxPlatform> Module<P> {
     }
 
     fn vp_enter_checked(&self, lp: Lp, vmm: &mut Gprs) -> TdxResult<Entry> {
+        // The SEAMCALL dispatch checks `seamcall` makes for every other
+        // leaf (RAX decoding, the LP's SYS.LP.INIT, SYS_READY): VP.ENTER
+        // comes here directly because it takes all 16 GPRs.
+        let leaf = crate::leaf::decode_rax(vmm[gpr::RAX])?;
+        if leaf.id != crate::leaf::LeafId::VpEnter || leaf.version != 0 {
+            return err(Code::OperandInvalid, OperandId::Rax);
+        }
+        if lp.index >= self.cfg.num_lps || lp.package >= self.cfg.num_packages {
+            return Err(Code::SysLpInitNotDone.into());
+        }
+        if !self.lp_init[lp.index as usize].load(Ordering::Acquire) {
+            return Err(Code::SysLpInitNotDone.into());
+        }
+        if self.sys_state() != crate::types::SysState::SysReady {
+            return Err(Code::SysNotReady.into());
+        }
         let raw = vmm[gpr::RCX];
         if raw & !(ENTER_HPA | ENTER_HINT | ENTER_RESUME_L1) != 0 {
             return err(Code::OperandInvalid, OperandId::Rcx);
-        }
-        if lp.index as usize >= crate::MAX_LPS {
-            return Err(Code::SysLpInitNotDone.into());
         }
         let vp = self.lock_page(raw & ENTER_HPA, OperandId::Rcx, false, PageType::Tdvpr)?;
         let g = self.lock_page(vp.info().owner, OperandId::Tdr, false, PageType::Tdr)?;

@@ -59,7 +59,12 @@ fn vmm_with_rcx(rcx: u64) -> Gprs {
 }
 
 fn enter(m: &M, lp: Lp, rcx: u64) -> Result<enter::Entry, u64> {
+    enter_rax(m, lp, 0, rcx)
+}
+
+fn enter_rax(m: &M, lp: Lp, rax: u64, rcx: u64) -> Result<enter::Entry, u64> {
     let mut r = vmm_with_rcx(rcx);
+    r[gpr::RAX] = rax;
     m.vp_enter(lp, &mut r).ok_or(r[gpr::RAX])
 }
 
@@ -101,6 +106,27 @@ fn vp_enter_failures_in_module_order() {
         enter(&m, LP0, TDVPR | 1 << 52).err(),
         Some(st(INV, OperandId::Rcx)),
         "host_recoverability_hint without an asynchronous exit"
+    );
+    // The dispatch checks every SEAMCALL gets: RAX decoding, LP range.
+    for (what, rax) in [
+        ("version 1", 1u64 << 16),
+        ("leaf 1 here", 1),
+        ("reserved RAX bits", 1 << 40),
+    ] {
+        assert_eq!(
+            enter_rax(&m, LP0, rax, TDVPR).err(),
+            Some(st(INV, OperandId::Rax)),
+            "{what}"
+        );
+    }
+    let far = Lp {
+        index: 99,
+        package: 0,
+    };
+    assert_eq!(
+        enter(&m, far, TDVPR).err(),
+        Some(c(Code::SysLpInitNotDone)),
+        "LP outside the module's LPs"
     );
     assert_eq!(m.running_vcpu(LP0), None, "nothing entered");
     let before = td(false);
@@ -161,6 +187,7 @@ fn vmcall_hands_the_named_registers_over_both_ways() {
     assert_eq!(vmm[gpr::RBX], 0xB0B0, "unexposed GPRs stay the VMM's");
     assert_eq!(m.running_vcpu(LP0), None);
     // The VMM completes the call (R10 = success, R11 = 0) and re-enters.
+    vmm[gpr::RAX] = 0; // TDH.VP.ENTER
     vmm[gpr::RCX] = TDVPR;
     vmm[gpr::R10] = 0;
     vmm[gpr::R11] = 0;
@@ -178,7 +205,7 @@ fn vmcall_hands_the_named_registers_over_both_ways() {
 fn a_bad_vmcall_bitmap_stays_in_the_td() {
     let m = td(true);
     enter(&m, LP0, TDVPR).unwrap();
-    for bad in [1u64, 2, 1 << 4, 1 << 32] {
+    for bad in [1u64, 2, 1 << 4, 1 << 5, 1 << 32] {
         let (r, g) = tdcall(&m, |g| g.gprs[gpr::RCX] = bad | 0xFC00);
         assert_eq!(r, Tdcall::Resume, "bitmap {bad:#x}");
         assert_eq!(g.gprs[gpr::RAX], st(INV, OperandId::Rcx));

@@ -4,9 +4,10 @@
 //! as [`GuestRegs`]. A SEAMCALL goes to the `tdx-module-shim` logic crate,
 //! `Module::seamcall(Lp, &mut VmmRegs)`, on the module instance in
 //! `global.rs`: RAX, RCX, RDX and R8..R11 in and out (tdx-module-abi.md §1);
-//! every other register is left as the caller had it. The logic crate
-//! implements no guest (TDCALL) leaf yet, so a TDCALL returns
-//! TDX_OPERAND_INVALID + RAX here.
+//! every other register is left as the caller had it. TDH.VP.ENTER and
+//! every TDCALL of a running TD go through `td.rs` instead (they need all
+//! 16 GPRs and a context switch); a TDCALL from outside a TD (the harness)
+//! returns TDX_OPERAND_INVALID + RAX here.
 //!
 //! Before the BSP has built the module (no LP may SEAMCALL then), a
 //! SEAMCALL returns TDX_SYS_LP_INIT_NOT_DONE.
@@ -63,7 +64,8 @@ pub fn dispatch_seamcall(regs: &mut GuestRegs) {
     from_vmm(&v, regs);
 }
 
-/// TDCALL (66 0F 01 CC) on the current LP: no guest leaf is implemented.
+/// TDCALL (66 0F 01 CC) from outside a TD (the harness): no TD runs on
+/// this LP, so there is no caller the guest leaves could serve.
 pub fn dispatch_tdcall(regs: &mut GuestRegs) {
     regs.rax = Status::with_operand(Code::OperandInvalid, OperandId::Rax).to_raw();
 }
