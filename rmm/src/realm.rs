@@ -121,6 +121,15 @@ pub(crate) fn store_bytes(g: &GranuleWords, word: usize, bytes: &[u8]) {
     }
 }
 
+/// The inverse of [`store_bytes`]: fill `out` from little-endian words of
+/// `g` starting at word `word` (a short last chunk takes the low bytes).
+pub(crate) fn load_bytes(g: &GranuleWords, word: usize, out: &mut [u8]) {
+    for (chunk, w) in out.chunks_mut(8).zip(g.iter().skip(word)) {
+        let v = w.load(Ordering::Relaxed).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
 /// Little-endian field readers over a copied-in NS structure.
 pub(crate) fn le_u64(b: &[u8], off: usize) -> u64 {
     let mut v = [0u8; 8];

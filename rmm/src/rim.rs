@@ -7,12 +7,10 @@
 //! (`Rim::from_value`), extends it through `cmon_measure::Rim` and writes
 //! it back with [`store`] only once no failure is possible any more.
 
-use core::sync::atomic::Ordering;
-
 use cmon_measure::{HashAlgo, Measurement, RimWith, Sha2Compress};
 
 use crate::platform::GranuleWords;
-use crate::realm::{RD_RIM_WORD, store_bytes};
+use crate::realm::{RD_RIM_WORD, load_bytes, store_bytes};
 
 /// Store `m` as the RIM.
 pub(crate) fn store(rd: &GranuleWords, m: &Measurement) {
@@ -23,8 +21,6 @@ pub(crate) fn store(rd: &GranuleWords, m: &Measurement) {
 /// breaks the zero-padding invariant, which `store` never produces.
 pub(crate) fn load<E: Sha2Compress>(rd: &GranuleWords, algo: HashAlgo) -> Option<RimWith<E>> {
     let mut slot = [0u8; 64];
-    for (chunk, w) in slot.chunks_exact_mut(8).zip(rd.iter().skip(RD_RIM_WORD)) {
-        chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-    }
+    load_bytes(rd, RD_RIM_WORD, &mut slot);
     Measurement::from_slot(algo, &slot).map(RimWith::from_value)
 }

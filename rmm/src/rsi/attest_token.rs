@@ -29,6 +29,7 @@ use cmon_evidence::{
 use super::*;
 use crate::attest::Attestation;
 use crate::platform::GRANULE_WORDS;
+use crate::realm::load_bytes;
 
 /// RSI_ATTEST_TOKEN_INIT's x1: the upper bound of the token size (one
 /// 4 KiB buffer, TF-RMM's default `RMM_CCA_TOKEN_BUFFER` of 1 granule).
@@ -47,13 +48,6 @@ const SIGNER: usize = 8;
 const PHASE_NONE: u64 = 0;
 const PHASE_SIGNING: u64 = 1;
 const PHASE_COPYING: u64 = 2;
-
-fn read_bytes(g: &GranuleWords, word: usize, out: &mut [u8]) {
-    for (chunk, w) in out.chunks_mut(8).zip(g.iter().skip(word)) {
-        let v = w.load(Ordering::Relaxed).to_le_bytes();
-        chunk.copy_from_slice(&v[..chunk.len()]);
-    }
-}
 
 /// Read `out.len()` bytes from byte offset `off` of a granule (whole
 /// words where the offset is 8-byte aligned).
@@ -141,7 +135,7 @@ impl<P: Platform> Rmm<'_, P> {
         let m = self.platform.map_granule(rd_g.pa(), Slot::Rd);
         let slot = |word: usize| {
             let mut b = [0u8; 64];
-            read_bytes(&m, word, &mut b);
+            load_bytes(&m, word, &mut b);
             b
         };
         let mut ch = [0u8; 64];
@@ -261,7 +255,7 @@ impl<P: Platform> Rmm<'_, P> {
     ) -> Option<[u8; 96]> {
         let s = self.platform.map_granule(state_pa, Slot::RecAux);
         let mut parked = SignerState([0; SignerState::LEN]);
-        read_bytes(&s, SIGNER, &mut parked.0);
+        load_bytes(&s, SIGNER, &mut parked.0);
         let rak = att.rak.scalar();
         let generation = s[LIVE].load(Ordering::Relaxed);
         let points = match generation {

@@ -39,9 +39,7 @@ impl<P: Platform> Rmm<'_, P> {
         let m = self.platform.map_granule(rd_g.pa(), Slot::Rd);
         let word = RD_REM_WORD + 8 * (index as usize - 1);
         let mut slot = [0u8; 64];
-        for (chunk, w) in slot.chunks_exact_mut(8).zip(m.iter().skip(word)) {
-            chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-        }
+        crate::realm::load_bytes(&m, word, &mut slot);
         let Some(old) = Measurement::from_slot(realm.algo, &slot) else {
             return status::ERROR_INPUT; // never: the slot is only written here
         };

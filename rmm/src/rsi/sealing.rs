@@ -82,9 +82,7 @@ impl<P: Platform> Rmm<'_, P> {
             SealPolicy::Rpv => (RD_RPV_WORD, 64),
         };
         let mut b = [0u8; 64];
-        for (c, w) in b.chunks_exact_mut(8).zip(m.iter().skip(word)) {
-            c.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-        }
+        crate::realm::load_bytes(&m, word, &mut b);
         Some((b, len))
     }
 }
