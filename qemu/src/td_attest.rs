@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use cmon_measure::Mrtd;
 
 use crate::elf::Elf;
+use crate::token::hex;
 use crate::{Paths, Result, bail};
 
 /// Where the harness puts the TD image (td_run.rs `CODE_GPA`): its last
@@ -65,10 +66,6 @@ pub fn mrtd_of(image: &[u8], gpa: u64, add: &[u64]) -> Result<[u8; 48]> {
         m.page_add(g).map_err(|e| format!("GPA {g:#x}: {e:?}"))?;
     }
     Ok(m.finalize())
-}
-
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `cargo xtask mrtd`.
