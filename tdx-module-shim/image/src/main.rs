@@ -315,15 +315,9 @@ fn install_module(num_lps: u32) {
     for c in cfg.cmrs.iter().filter(|c| c.size != 0) {
         println!("  CMR [{:#x}, {:#x})", c.base, c.base + c.size);
     }
-    let mut mrseam = [0u8; 96];
-    for (i, b) in cfg.tee.mrseam.iter().enumerate() {
-        const D: &[u8; 16] = b"0123456789abcdef";
-        mrseam[2 * i] = D[usize::from(b >> 4)];
-        mrseam[2 * i + 1] = D[usize::from(b & 0xF)];
-    }
     println!(
         "tdx-shim: MRSEAM (SHA-384 of the module's code) {}",
-        core::str::from_utf8(&mrseam).unwrap_or("?")
+        quote::Hex(&cfg.tee.mrseam)
     );
     let in_ram = cfg
         .cmrs

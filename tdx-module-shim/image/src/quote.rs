@@ -36,15 +36,17 @@ pub fn quote(report: &[u8; TDREPORT_LEN]) -> Result<Vec<u8>, &'static str> {
 /// `{what}-END <length>` line, the console protocol `cargo xtask` captures
 /// (qemu/src/capture.rs).
 pub fn print_blob(what: &str, bytes: &[u8]) {
-    const D: &[u8; 16] = b"0123456789abcdef";
     for line in bytes.chunks(64) {
-        let mut hex = [0u8; 128];
-        for (i, b) in line.iter().enumerate() {
-            hex[2 * i] = D[usize::from(b >> 4)];
-            hex[2 * i + 1] = D[usize::from(b & 0xF)];
-        }
-        let text = core::str::from_utf8(&hex[..2 * line.len()]).unwrap_or("");
-        println!("{what}-HEX {text}");
+        println!("{what}-HEX {}", Hex(line));
     }
     println!("{what}-END {}", bytes.len());
+}
+
+/// `bytes` as lowercase hex digits on the console.
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl core::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
