@@ -25,15 +25,14 @@
 
 use core::sync::atomic::Ordering;
 
+use crate::Module;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
-use crate::tdr::{self, OP_STATE_BUSY};
 use crate::types::{Hpa, Lp, OpState, PageType};
 use crate::vp::{
     NOT_ASSOCIATED, TDVPS_PAGES, VcpuState, W_ASSOC_LP, W_EPOCH, W_INIT, W_NUM_PAGES, W_PAGES,
     W_STATE, W_VCPU_INDEX, init_reg,
 };
-use crate::{MAX_HKIDS, Module, TryLock};
 
 /// General-purpose register indices (x86 encoding order).
 #[allow(missing_docs)]
@@ -229,10 +228,7 @@ impl<P: TdxPlatform> Module<P> {
         let vp = self.lock_page(raw & ENTER_HPA, OperandId::Rcx, false, PageType::Tdvpr)?;
         let g = self.lock_page(vp.info().owner, OperandId::Tdr, false, PageType::Tdr)?;
         let tdr = g.hpa();
-        let hkid = tdr::check_tdcs_mappable(&self.plat, tdr)?;
-        let mut t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (hkid, mut t) = self.lock_tdcs(tdr)?;
         if t.op_state != OpState::Runnable {
             return Err(Code::OpStateIncorrect.into());
         }

@@ -459,10 +459,7 @@ impl<P: TdxPlatform> Module<P> {
     /// the image's TDREPORT path and tests. `mrtd` is `Some` once RUNNABLE.
     pub fn td_info(&self, tdr: Hpa) -> TdxResult<TdInfo> {
         let g = self.lock_page(tdr.raw(), OperandId::Rcx, false, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
-        let t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(tdr::OP_STATE_BUSY)?;
+        let (_, t) = self.lock_tdcs(g.hpa())?;
         if t.op_state == OpState::Uninitialized {
             return Err(Code::OpStateIncorrect.into());
         }

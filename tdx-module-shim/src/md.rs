@@ -35,9 +35,9 @@
 
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult};
-use crate::tdr::{self, NUM_TDCX, OP_STATE_BUSY};
+use crate::tdr::{self, NUM_TDCX};
 use crate::types::{Hpa, OpState, PageType, VmmRegs};
-use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
+use crate::{Module, Tdcs};
 
 /// TDR / TDCS field IDs (base element) the shim exposes.
 #[allow(missing_docs)]
@@ -240,10 +240,7 @@ impl<P: TdxPlatform> Module<P> {
             regs.rdx = u64::MAX;
         }
         let g = self.lock_page(regs.rcx, OperandId::Rcx, false, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
-        let t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (_, t) = self.lock_tdcs(g.hpa())?;
         if !matches!(t.op_state, OpState::Initialized | OpState::Runnable) {
             return Err(Code::OpStateIncorrect.into());
         }

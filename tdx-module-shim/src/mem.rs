@@ -125,13 +125,23 @@ pub(crate) fn page_info(raw: u64, min: u8, max: u8) -> TdxResult<(Gpa, Level)> {
     Ok((Gpa(gpa), lvl))
 }
 
+/// A held TDCS lock.
+pub(crate) type TdcsGuard<'a, P> = <<P as TdxPlatform>::Lock<Tdcs> as TryLock<Tdcs>>::Guard<'a>;
+
 /// The TDR guard and TDCS guard a build leaf holds.
-pub(crate) type BuildGuards<'a, P> = (
-    crate::pamt::PamtGuard<'a, P>,
-    <<P as TdxPlatform>::Lock<Tdcs> as TryLock<Tdcs>>::Guard<'a>,
-);
+pub(crate) type BuildGuards<'a, P> = (crate::pamt::PamtGuard<'a, P>, TdcsGuard<'a, P>);
 
 impl<P: TdxPlatform> Module<P> {
+    /// The TDCS of the TD whose TDR (`tdr`) the caller holds locked: the
+    /// §5 checks of a leaf that maps the TDCS ([`tdr::check_tdcs_mappable`]),
+    /// then the TDCS lock (`TDX_OPERAND_BUSY` on OP_STATE if it is held).
+    /// Returns the TD's HKID (mod [`MAX_HKIDS`]) and the TDCS guard.
+    pub(crate) fn lock_tdcs(&self, tdr: Hpa) -> TdxResult<(usize, TdcsGuard<'_, P>)> {
+        let hkid = tdr::check_tdcs_mappable(&self.plat, tdr)? % MAX_HKIDS;
+        let t = self.tdcs[hkid].try_lock().ok_or(OP_STATE_BUSY)?;
+        Ok((hkid, t))
+    }
+
     pub(crate) fn root_level(t: &Tdcs) -> u8 {
         if t.gpaw52 { 4 } else { 3 }
     }
@@ -180,10 +190,7 @@ impl<P: TdxPlatform> Module<P> {
         allowed: &[OpState],
     ) -> TdxResult<BuildGuards<'_, P>> {
         let g = self.lock_page(raw_tdr, op, true, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
-        let t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (_, t) = self.lock_tdcs(g.hpa())?;
         if !allowed.contains(&t.op_state) {
             return Err(Code::OpStateIncorrect.into());
         }

@@ -46,7 +46,7 @@ use crate::pamt::{self, PamtGuard};
 use crate::platform::PAGE_WORDS;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
-use crate::tdr::{self, OP_STATE_BUSY};
+use crate::tdr;
 use crate::types::{Hpa, Level, OpState, PageType, VmmRegs};
 use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
 
@@ -68,8 +68,7 @@ impl<P: TdxPlatform> Module<P> {
     /// INITIALIZED or RUNNABLE. Returns the TDR guard, HKID and TDCS guard.
     fn mem_td(&self, raw: u64, op: OperandId) -> TdxResult<Found<'_, P>> {
         let g = self.lock_page(raw, op, false, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())? % MAX_HKIDS;
-        let t = self.tdcs[hkid].try_lock().ok_or(OP_STATE_BUSY)?;
+        let (hkid, t) = self.lock_tdcs(g.hpa())?;
         if !matches!(t.op_state, OpState::Initialized | OpState::Runnable) {
             return Err(Code::OpStateIncorrect.into());
         }

@@ -10,7 +10,7 @@ use cmon_measure::{Mrtd, Rtmr};
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
 use crate::td_params::{self, TD_PARAMS_LEN};
-use crate::tdr::{self, NUM_TDCX, OP_STATE_BUSY};
+use crate::tdr::{self, NUM_TDCX};
 use crate::types::{Hpa, KotState, Lifecycle, OpState, PageType, VmmRegs};
 use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
 
@@ -118,10 +118,7 @@ impl<P: TdxPlatform> Module<P> {
     /// zero, MRCONFIGID/MROWNER/MROWNERCONFIG copied verbatim (§7).
     pub(crate) fn mng_init(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
         let g = self.lock_page(regs.rcx, OperandId::Rcx, true, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
-        let mut t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (_, mut t) = self.lock_tdcs(g.hpa())?;
         if t.op_state != OpState::Uninitialized {
             return Err(Code::OpStateIncorrect.into());
         }

@@ -17,10 +17,10 @@ use core::sync::atomic::Ordering;
 use crate::enter::{GuestState, gpr};
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
-use crate::tdr::{self, OP_STATE_BUSY, SEPT_ROOT_TDCX};
+use crate::tdr::{self, SEPT_ROOT_TDCX};
 use crate::types::{Gpa, Hpa, Level, Lp, PAGE_SIZE, PageType};
 use crate::vp::W_VCPU_INDEX;
-use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
+use crate::{Module, Tdcs};
 
 /// TDCALL leaf numbers (§8).
 #[allow(missing_docs)]
@@ -106,10 +106,7 @@ impl<P: TdxPlatform> Module<P> {
     pub(crate) fn td_of(&self, tdvpr: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
         let vp = self.lock_page(tdvpr.raw(), OperandId::Tdvpr, false, PageType::Tdvpr)?;
         let g = self.lock_page(vp.info().owner, OperandId::Tdr, false, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
-        let t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (_, t) = self.lock_tdcs(g.hpa())?;
         Ok((g, t))
     }
 
@@ -159,8 +156,7 @@ impl<P: TdxPlatform> Module<P> {
         let g = self
             .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
             .ok()?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa()).ok()?;
-        let t = self.tdcs[hkid % MAX_HKIDS].try_lock()?;
+        let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
         self.private_hpa(g.hpa(), &t, gpa)
     }
 
@@ -174,8 +170,7 @@ impl<P: TdxPlatform> Module<P> {
         let g = self
             .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
             .ok()?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa()).ok()?;
-        let t = self.tdcs[hkid % MAX_HKIDS].try_lock()?;
+        let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
         let shared_bit = if t.gpaw52 { 51 } else { 47 };
         if base.0 >> shared_bit != 0 || !base.0.is_multiple_of(1 << 21) {
             return Some(0);

@@ -111,10 +111,7 @@ impl<P: TdxPlatform> Module<P> {
     pub(crate) fn vp_create(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
         let g = self.lock_page(regs.rdx, OperandId::Rdx, false, PageType::Tdr)?;
         let tdr = g.hpa();
-        let hkid = tdr::check_tdcs_mappable(&self.plat, tdr)?;
-        let t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (_, t) = self.lock_tdcs(tdr)?;
         if t.op_state != OpState::Initialized {
             return Err(Code::OpStateIncorrect.into());
         }
@@ -133,21 +130,18 @@ impl<P: TdxPlatform> Module<P> {
     }
 
     /// The TDR that owns a locked TDVPR, locked shared as an implicit
-    /// operand (operand ID TDR), with the TDCS checks; returns its HKID.
-    fn vp_owner(&self, owner: Hpa) -> TdxResult<(crate::pamt::PamtGuard<'_, P>, usize)> {
+    /// operand (operand ID TDR), with the TDCS checks, and its TDCS locked.
+    fn vp_owner(&self, owner: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
         let g = self.lock_page(owner.raw(), OperandId::Tdr, false, PageType::Tdr)?;
-        let hkid = tdr::check_tdcs_mappable(&self.plat, g.hpa())?;
-        Ok((g, hkid))
+        let (_, t) = self.lock_tdcs(g.hpa())?;
+        Ok((g, t))
     }
 
     /// TDH.VP.ADDCX (leaf 4): RCX = new TDCX page, RDX = TDVPR. The page is
     /// owned by the TDR, not the TDVPR (§4).
     pub(crate) fn vp_add_cx(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
         let vp = self.lock_page(regs.rdx, OperandId::Rdx, true, PageType::Tdvpr)?;
-        let (g, hkid) = self.vp_owner(Hpa(vp.info().owner))?;
-        let t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (g, t) = self.vp_owner(Hpa(vp.info().owner))?;
         if t.op_state != OpState::Initialized {
             return Err(Code::OpStateIncorrect.into());
         }
@@ -177,10 +171,7 @@ impl<P: TdxPlatform> Module<P> {
     /// needed before TDH.MNG.VPFLUSHDONE).
     pub(crate) fn vp_init(&self, lp: Lp, version: u8, regs: &mut VmmRegs) -> TdxResult<Status> {
         let vp = self.lock_page(regs.rcx, OperandId::Rcx, true, PageType::Tdvpr)?;
-        let (_g, hkid) = self.vp_owner(Hpa(vp.info().owner))?;
-        let mut t = self.tdcs[hkid % MAX_HKIDS]
-            .try_lock()
-            .ok_or(OP_STATE_BUSY)?;
+        let (_g, mut t) = self.vp_owner(Hpa(vp.info().owner))?;
         if t.op_state != OpState::Initialized {
             return Err(Code::OpStateIncorrect.into());
         }
