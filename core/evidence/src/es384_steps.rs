@@ -308,19 +308,14 @@ impl<'t> Es384Signer<'t> {
     /// Park the signature: one field inversion for both accumulators while
     /// they are live, none otherwise.
     pub fn suspend(&self) -> SignerState {
-        let mut s = [0u8; SignerState::LEN];
-        s[0] = SignerState::MAGIC;
-        s[1] = self.step;
-        s[2] = self.attempt;
-        s[3..51].copy_from_slice(&self.k.to_repr());
-        s[51..99].copy_from_slice(&self.z);
-        s[99..147].copy_from_slice(&self.r.to_repr());
+        let mut state = self.suspend_scalars();
         if self.points_live() {
+            let s = &mut state.0;
             let [a, a2] = ProjectivePoint::batch_normalize(&[self.acc, self.acc2]);
             s[147..147 + POINT_LEN].copy_from_slice(&point_bytes(&a));
             s[147 + POINT_LEN..].copy_from_slice(&point_bytes(&a2));
         }
-        SignerState(s)
+        state
     }
 
     /// Steps done so far (0..[`SIGN_STEPS`]).
