@@ -18,10 +18,10 @@ use qemu_q35::paging::UserSpace;
 use qemu_q35::{CpuIndex, println};
 
 use crate::checks::{check, check_eq};
-use crate::harness::{self, Call, EXIT_NO_FAULT, Probe};
+use crate::harness::{Call, EXIT_NO_FAULT};
 use crate::td_build::{Script, call, other_packages};
 use crate::vmm::{self, PAGE};
-use crate::{Job, global, leaf, post_job, st0, start_job, wait_job};
+use crate::{Job, global, post_job, st0, start_job, wait_job};
 
 /// The TD's pages: code (measured), data, stack.
 const CODE_GPA: u64 = 0xFFFF_F000;
@@ -336,11 +336,7 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64, online: u32) -> Option<TdRu
     // through the preemption timer each time (exit reason 1).
     let mut vmm = r;
     for k in 0..2 {
-        vmm[gpr::RAX] = leaf(LeafId::VpEnter);
-        vmm[gpr::RCX] = vmm::tdvps(0);
-        let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
-        let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, vmm);
-        vmm = b.gprs;
+        let (exit, _) = crate::td_vmm::vp_enter(cpu, space, vmm::tdvps(0), &mut vmm);
         check_eq(
             cpu,
             if k == 0 {

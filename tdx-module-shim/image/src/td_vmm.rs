@@ -14,7 +14,7 @@ use tdx_module_shim::enter::{Gprs, exit_reason, gpr};
 use qemu_q35::paging::UserSpace;
 use qemu_q35::{CpuIndex, println};
 
-use crate::harness::{self, Call, EXIT_NO_FAULT, Probe};
+use crate::harness::{self, Block, Call, EXIT_NO_FAULT, Probe};
 use crate::leaf;
 
 /// VP.ENTERs allowed before the TD must have said it is done.
@@ -97,16 +97,12 @@ impl Vmm {
         let mut len = 0usize;
         while self.entries < MAX_ENTRIES {
             self.entries += 1;
-            let v = &mut self.regs;
-            v[gpr::RAX] = leaf(LeafId::VpEnter);
-            v[gpr::RCX] = tdvpr;
-            let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
-            let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, *v);
+            let (exit, b) = vp_enter(cpu, space, tdvpr, &mut self.regs);
             if exit != EXIT_NO_FAULT {
                 println!("{who}: the harness faulted (vector {})", b.fault_vector);
                 return None;
             }
-            *v = b.gprs;
+            let v = &mut self.regs;
             if v[gpr::RAX] == exit_reason::EXTERNAL_INTERRUPT {
                 self.preempted += 1; // the shim's timer: just enter again
                 continue;
@@ -176,4 +172,19 @@ impl Vmm {
         }
         None
     }
+}
+
+/// One TDH.VP.ENTER of `tdvpr` by the harness at CPL 3 with the VMM's
+/// registers `regs` (RAX and RCX set here). `regs` takes what VP.ENTER
+/// returned unless the harness faulted; returns the harness's exit value
+/// and its Block (the call's TSC ticks, the fault vector).
+pub fn vp_enter(cpu: CpuIndex, space: UserSpace, tdvpr: u64, regs: &mut Gprs) -> (u64, Block) {
+    regs[gpr::RAX] = leaf(LeafId::VpEnter);
+    regs[gpr::RCX] = tdvpr;
+    let op = [Call::seamcall_gprs(harness::gprs_addr(cpu))];
+    let (exit, b) = harness::run_with_gprs(space, cpu, &op, Probe::None, 0, *regs);
+    if exit == EXIT_NO_FAULT {
+        *regs = b.gprs;
+    }
+    (exit, b)
 }
