@@ -18,6 +18,7 @@
 //! | 3 | vCPU index |
 //! | 4 | x2APIC ID (VP.INIT v1), or [`NOT_ASSOCIATED`] if not configured |
 //! | 5 | TLB-epoch token while inside TDH.VP.ENTER (0 = none; `mem_mgmt.rs`) |
+//! | 6 | TD VMCS SHARED_EPT_POINTER (TDH.VP.WR; 0 = none): the VMM's EPT for shared GPAs |
 //! | 8..8+[`TDVPS_PAGES`] | TDVPS page PAs (word 8 = the TDVPR) |
 //! | 16.. | initial register state (§6.3), [`init_reg`] order |
 
@@ -41,6 +42,7 @@ pub(crate) const W_ASSOC_LP: usize = 2;
 pub(crate) const W_VCPU_INDEX: usize = 3;
 pub(crate) const W_X2APIC: usize = 4;
 pub(crate) const W_EPOCH: usize = 5;
+pub(crate) const W_SHARED_EPTP: usize = 6;
 pub(crate) const W_PAGES: usize = 8;
 pub(crate) const W_INIT: usize = 16;
 
