@@ -28,10 +28,10 @@ use core::sync::atomic::Ordering;
 use crate::Module;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
-use crate::types::{Hpa, Lp, OpState, PageType};
+use crate::types::{Gpa, Hpa, Lp, OpState, PageType};
 use crate::vp::{
     NOT_ASSOCIATED, TDVPS_PAGES, VcpuState, W_ASSOC_LP, W_EPOCH, W_INIT, W_NUM_PAGES, W_PAGES,
-    W_STATE, W_VCPU_INDEX, init_reg,
+    W_SHARED_EPTP, W_STATE, W_VCPU_INDEX, init_reg,
 };
 
 /// General-purpose register indices (x86 encoding order).
@@ -96,6 +96,22 @@ pub enum TdExit {
         /// Exception vector.
         vector: u64,
     },
+    /// An access the TD's EPTs do not allow: a private GPA with no
+    /// MAPPED Secure-EPT leaf, a shared GPA the VMM's shared EPT does not
+    /// map, or TDG.MEM.PAGE.ACCEPT with nothing to accept. VMX exit
+    /// reason 48; RCX = exit qualification, RDX = extended exit
+    /// qualification, R8 = GPA. The guest RIP stays on the faulting
+    /// instruction (or the TDCALL), which runs again on the next entry.
+    EptViolation {
+        /// The GPA (with the shared bit for a shared GPA).
+        gpa: Gpa,
+        /// VMX exit qualification (SDM Table 28-7: bit 0 read, 1 write,
+        /// 2 fetch, 7 GLA valid, 8 access to the final translation).
+        qualification: u64,
+        /// Extended exit qualification: type in bits 3:0, info in 63:32
+        /// (`vmx_ext_exit_qual_t`).
+        ext: u64,
+    },
 }
 
 /// VMX basic exit reasons VP.ENTER reports in RAX[31:0] (SDM Appendix C).
@@ -104,8 +120,20 @@ pub mod exit_reason {
     pub const EXTERNAL_INTERRUPT: u64 = 1;
     /// Triple fault.
     pub const TRIPLE_FAULT: u64 = 2;
+    /// EPT violation.
+    pub const EPT_VIOLATION: u64 = 48;
     /// TDCALL (TDG.VP.VMCALL), §2 leaf 0.
     pub const TDCALL: u64 = 77;
+}
+
+/// Extended exit qualification types (bits 3:0; `vmx_eeq_type_t`).
+pub mod eeq {
+    /// No extended information.
+    pub const NONE: u64 = 0;
+    /// TDG.MEM.PAGE.ACCEPT found nothing to accept; info in bits 63:32.
+    pub const ACCEPT: u64 = 1;
+    /// The TD accessed a PENDING (not yet accepted) private page.
+    pub const PENDING_EPT_VIOLATION: u64 = 6;
 }
 
 /// TDG.VP.VMCALL bitmap bits that must be clear: RAX, RCX, RSP, and RBP
@@ -123,6 +151,11 @@ pub struct Entry {
     pub vcpu_index: u64,
     /// The state to load.
     pub state: GuestState,
+    /// The TD VMCS SHARED_EPT_POINTER the VMM wrote with TDH.VP.WR (0 if
+    /// none): the VMM's EPT for shared GPAs ([`Module::shared_pages`]).
+    pub shared_eptp: u64,
+    /// The shared bit of a GPA: bit GPAW − 1 (47 or 51).
+    pub shared_bit: u64,
 }
 
 const G_STATE_PAGE: usize = 1;
@@ -272,6 +305,7 @@ impl<P: TdxPlatform> Module<P> {
         v[W_ASSOC_LP].store(u64::from(lp.index), Ordering::Release);
         v[W_STATE].store(VcpuState::Active as u64, Ordering::Release);
         let vcpu_index = v[W_VCPU_INDEX].load(Ordering::Acquire);
+        let shared_eptp = v[W_SHARED_EPTP].load(Ordering::Acquire);
         drop(v);
         self.save_guest(tdvpr, &state, LastExit::None, 0);
         self.running[lp.index as usize].store(tdvpr.raw(), Ordering::Release);
@@ -280,6 +314,8 @@ impl<P: TdxPlatform> Module<P> {
             tdr,
             vcpu_index,
             state,
+            shared_eptp,
+            shared_bit: 1 << (if t.gpaw52 { 52 } else { 48 } - 1),
         })
     }
 
@@ -317,6 +353,9 @@ impl<P: TdxPlatform> Module<P> {
             TdExit::TripleFault { vector } => {
                 (LastExit::None, 0, exit_reason::TRIPLE_FAULT, vector)
             }
+            TdExit::EptViolation { qualification, .. } => {
+                (LastExit::None, 0, exit_reason::EPT_VIOLATION, qualification)
+            }
         };
         self.save_guest(tdvpr, state, last, bitmap);
         let token = self.plat.map_page(tdvpr)[W_EPOCH].swap(0, Ordering::AcqRel);
@@ -327,6 +366,10 @@ impl<P: TdxPlatform> Module<P> {
         vmm[gpr::RDX] = 0;
         vmm[gpr::R8] = 0;
         vmm[gpr::R9] = 0;
+        if let TdExit::EptViolation { gpa, ext, .. } = why {
+            vmm[gpr::RDX] = ext;
+            vmm[gpr::R8] = gpa.0;
+        }
         for (i, r) in vmm.iter_mut().enumerate() {
             if bitmap >> i & 1 != 0 {
                 *r = state.gprs[i];

@@ -41,6 +41,7 @@ mod mem_mgmt;
 pub mod mng;
 pub mod pamt;
 pub mod platform;
+pub mod shared_ept;
 pub mod status;
 pub mod sys;
 pub mod td_params;

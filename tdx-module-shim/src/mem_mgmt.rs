@@ -40,12 +40,13 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::enter::{GuestState, gpr};
+use crate::enter::{GuestState, TdExit, gpr};
 use crate::mem::{HPA_MASK, SeptState, entry, page_info, septe_details};
 use crate::pamt::{self, PamtGuard};
 use crate::platform::PAGE_WORDS;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
+use crate::tdg::Tdcall;
 use crate::tdr;
 use crate::types::{Hpa, Level, OpState, PageType, VmmRegs};
 use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
@@ -335,22 +336,36 @@ impl<P: TdxPlatform> Module<P> {
     /// the warning `PAGE_ALREADY_ACCEPTED` + level; a non-leaf entry at the
     /// requested level is `PAGE_SIZE_MISMATCH` + level.
     ///
-    /// Where the module takes an EPT-violation TD exit to the VMM (a FREE
-    /// or blocked entry, or a failed walk: `TDACCEPT_VIOLATION`), the shim
-    /// has no such exit yet and answers `EPT_ENTRY_STATE_INCORRECT` + RCX
-    /// to the guest instead (an open deviation; §8 documents only the two
-    /// statuses above).
-    pub(crate) fn tdg_mem_page_accept(&self, tdvpr: Hpa, g: &mut GuestState) -> TdxResult<()> {
+    /// Nothing to accept (a FREE, BLOCKED or PENDING_BLOCKED entry at the
+    /// requested level, or a missing SEPT table above it) is the module's
+    /// TDACCEPT_VIOLATION case: an EPT-violation TD exit to the VMM
+    /// ([`TdExit::EptViolation`], EEQ type ACCEPT), so that the VMM can
+    /// TDH.MEM.PAGE.AUG the page; the guest then runs the same TDCALL
+    /// again (`check_tdaccept_failure` in `tdg_mem_page_accept.c`).
+    pub(crate) fn tdg_mem_page_accept(&self, tdvpr: Hpa, g: &mut GuestState) -> TdxResult<Tdcall> {
         let (gpa, lvl) = page_info(g.gprs[gpr::RCX], 0, 1)?;
         let (tdr, t) = self.td_of(tdvpr)?;
         Self::check_private_gpa(&t, gpa)?;
-        let violation = Status::with_operand(Code::EptEntryStateIncorrect, OperandId::Rcx);
         let mut scratch = VmmRegs::default();
+        // `leaf`: a level-0 entry always is one; the shim has no larger
+        // leaves.
+        let violation = |err_lvl: u8, e: u64| {
+            Ok(Tdcall::EptViolation(TdExit::EptViolation {
+                gpa,
+                qualification: 0,
+                ext: accept_eeq(lvl.get(), err_lvl, e, err_lvl == 0),
+            }))
+        };
         // No leaf lies above level 0 in the shim's tree, so a failed walk
-        // is never the "accepted at a larger size" case.
-        let table = self
-            .sept_walk(tdr.hpa(), &t, gpa, lvl.get(), &mut scratch)
-            .map_err(|_| violation)?;
+        // is always "an intermediate table is missing", never "accepted
+        // at a larger size".
+        let table = match self.sept_walk(tdr.hpa(), &t, gpa, lvl.get(), &mut scratch) {
+            Ok(table) => table,
+            Err(_) => {
+                // The walk stopped at the level in RDX[7:0], entry in RCX.
+                return violation((scratch.rdx & 7) as u8, scratch.rcx);
+            }
+        };
         let idx = lvl.index(gpa);
         let e = self.plat.map_page(table)[idx].load(Ordering::Acquire);
         let level = u32::from(lvl.get());
@@ -364,9 +379,22 @@ impl<P: TdxPlatform> Module<P> {
                 self.plat.zero_page(page);
                 self.plat.map_page(table)[idx]
                     .store(entry(page, SeptState::Mapped), Ordering::Release);
-                Ok(())
+                Ok(Tdcall::Resume)
             }
-            _ => Err(violation),
+            _ => violation(lvl.get(), e),
         }
     }
+}
+
+/// The extended exit qualification of an ACCEPT violation
+/// (`vmx_ext_exit_qual_t` with `tdaccept_vmx_eeq_info_t` in bits 63:32):
+/// info bits 2:0 the requested level, 5:3 the level where the walk
+/// stopped, 13:6 that entry's SEPT state (the shim's encoding, mem.rs),
+/// 14 whether it is a leaf.
+fn accept_eeq(req_lvl: u8, err_lvl: u8, e: u64, leaf: bool) -> u64 {
+    let info = u64::from(req_lvl & 7)
+        | u64::from(err_lvl & 7) << 3
+        | crate::mem::state_of(e) << 6
+        | u64::from(leaf) << 14;
+    crate::enter::eeq::ACCEPT | info << 32
 }

@@ -43,6 +43,11 @@ pub enum Tdcall {
     /// TDG.VP.VMCALL: exit to the VMM (`Module::td_exit` with
     /// `TdExit::Vmcall`).
     ExitToVmm,
+    /// TDG.MEM.PAGE.ACCEPT found no PENDING page to accept: an EPT
+    /// violation TD exit (`Module::td_exit` with this `TdExit`), with the
+    /// guest's RIP left on the TDCALL so that it runs again once the VMM
+    /// has added the page (`tdg_mem_page_accept.c`, TDACCEPT_VIOLATION).
+    EptViolation(crate::enter::TdExit),
 }
 
 const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
@@ -56,6 +61,7 @@ impl<P: TdxPlatform> Module<P> {
         let r = self.tdcall_checked(lp, g);
         match r {
             Ok(Tdcall::ExitToVmm) => Tdcall::ExitToVmm,
+            Ok(Tdcall::EptViolation(why)) => Tdcall::EptViolation(why),
             Ok(Tdcall::Resume) => {
                 g.gprs[gpr::RAX] = Status::SUCCESS.to_raw();
                 Tdcall::Resume
@@ -88,9 +94,7 @@ impl<P: TdxPlatform> Module<P> {
             (leaf::MR_RTMR_EXTEND, 0) => self.tdg_rtmr_extend(tdvpr, g).map(|()| Tdcall::Resume),
             (leaf::VP_VEINFO_GET, 0) => Err(Code::NoValidVeInfo.into()),
             (leaf::MR_REPORT, 0) => self.tdg_mr_report(tdvpr, g).map(|()| Tdcall::Resume),
-            (leaf::MEM_PAGE_ACCEPT, 0) => {
-                self.tdg_mem_page_accept(tdvpr, g).map(|()| Tdcall::Resume)
-            }
+            (leaf::MEM_PAGE_ACCEPT, 0) => self.tdg_mem_page_accept(tdvpr, g),
             (leaf::MR_VERIFYREPORT, 0) => {
                 self.tdg_mr_verifyreport(tdvpr, g).map(|()| Tdcall::Resume)
             }

@@ -6,6 +6,8 @@ use common::mem_mgmt::*;
 use common::*;
 
 use cmon_measure::Rtmr;
+use tdx_module_shim::enter::{self, GuestState, TdExit, gpr};
+use tdx_module_shim::tdg::Tdcall;
 use tdx_module_shim::*;
 
 #[test]
@@ -57,18 +59,99 @@ fn accept_failures() {
         ("2M level misaligned", 0x2000 | 1, st(INV, OperandId::Rcx)),
         ("shared GPA", 1 << 47 | 0x2000, st(INV, OperandId::Rcx)),
         ("2M over a 4K table", 1, size),
-        ("FREE entry", 0x3000, st(STATE, OperandId::Rcx)),
-        ("no SEPT (walk fails)", GB1, st(STATE, OperandId::Rcx)),
     ];
     for (what, rcx, want) in cases {
         let before = state(&m);
         assert_eq!(tdcall(&m, ACCEPT, rcx, 0), want, "{what}");
         assert_eq!(state(&m), before, "{what}: state changed");
     }
+}
+
+/// EEQ type ACCEPT with `tdaccept_vmx_eeq_info_t` in bits 63:32.
+fn accept_eeq(req: u64, err_lvl: u64, state: u64, leaf: bool) -> u64 {
+    enter::eeq::ACCEPT | (req | err_lvl << 3 | state << 6 | u64::from(leaf) << 14) << 32
+}
+
+#[test]
+fn accept_with_nothing_to_accept_is_an_ept_violation_exit() {
+    let m = augmented();
+    enter_vcpu(&m);
+    let cases = [
+        ("FREE 4K entry", 0x3000, accept_eeq(0, 0, 0, true)),
+        (
+            "no SEPT below level 2 (walk stops)",
+            GB1,
+            accept_eeq(0, 2, 0, false),
+        ),
+    ];
+    for (what, rcx, eeq) in cases {
+        let before = state(&m);
+        let (out, g) = tdcall_full(&m, ACCEPT, rcx);
+        let want = Tdcall::EptViolation(TdExit::EptViolation {
+            gpa: Gpa(rcx),
+            qualification: 0,
+            ext: eeq,
+        });
+        assert_eq!(out, want, "{what}");
+        assert_eq!(
+            g.gprs[gpr::RAX],
+            ACCEPT,
+            "{what}: RAX untouched (the TDCALL reruns)"
+        );
+        assert_eq!(state(&m), before, "{what}: state changed");
+    }
     // A blocked PENDING page is not acceptable either.
     assert_eq!(call(&m, BLOCK, 0x2000, TDR, 0, 0), 0);
-    assert_eq!(tdcall(&m, ACCEPT, 0x2000, 0), st(STATE, OperandId::Rcx));
+    let (out, _) = tdcall_full(&m, ACCEPT, 0x2000);
+    let Tdcall::EptViolation(why) = out else {
+        panic!("{out:?}");
+    };
+    assert_eq!(
+        why,
+        TdExit::EptViolation {
+            gpa: Gpa(0x2000),
+            qualification: 0,
+            ext: accept_eeq(0, 0, 5, true)
+        }
+    );
     assert_eq!(sept_state(pt_entry(&m, 0x2000)), 5, "PENDING_BLOCKED");
+    // The TD exit the image takes for it: exit reason 48, EEQ in RDX,
+    // GPA in R8; the vCPU is READY again and re-enters at the TDCALL.
+    let mut vmm = [0x77u64; 16];
+    let g = GuestState {
+        rip: 0x1234,
+        ..GuestState::default()
+    };
+    m.td_exit(LP0, &g, why, &mut vmm);
+    assert_eq!(vmm[gpr::RAX], enter::exit_reason::EPT_VIOLATION);
+    assert_eq!(vmm[gpr::RCX], 0, "qualification");
+    assert_eq!(vmm[gpr::RDX], accept_eeq(0, 0, 5, true));
+    assert_eq!(vmm[gpr::R8], 0x2000);
+    assert_eq!(vmm[gpr::R9], 0);
+    assert_eq!(vmm[gpr::R10], 0x77, "other VMM GPRs kept");
+    let mut r = [0u64; 16];
+    r[gpr::RCX] = TDVPR;
+    let e = m.vp_enter(LP0, &mut r).expect("re-enters");
+    assert_eq!(e.state.rip, 0x1234, "resumes on the TDCALL");
+}
+
+/// The VMM's lazy-accept flow: ACCEPT of a GPA it never added exits, the
+/// VMM AUGs the page, the TDCALL runs again and succeeds.
+#[test]
+fn lazy_accept_after_the_violation_exit() {
+    let m = runnable();
+    enter_vcpu(&m);
+    let (out, _) = tdcall_full(&m, ACCEPT, 0x2000);
+    let Tdcall::EptViolation(why) = out else {
+        panic!("{out:?}");
+    };
+    let mut vmm = [0u64; 16];
+    m.td_exit(LP0, &GuestState::default(), why, &mut vmm);
+    assert_eq!(vmm[gpr::R8], 0x2000);
+    assert_eq!(call(&m, AUG, vmm[gpr::R8], TDR, AUG0, 0), 0, "VMM AUGs it");
+    enter_vcpu(&m);
+    assert_eq!(tdcall(&m, ACCEPT, 0x2000, 0), 0, "the rerun accepts");
+    assert_eq!(m.gpa_to_hpa(Hpa(TDR), Gpa(0x2000)), Some(Hpa(AUG0)));
 }
 
 #[test]

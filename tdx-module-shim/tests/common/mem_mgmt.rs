@@ -141,3 +141,11 @@ pub fn tdcall(m: &M, rax: u64, rcx: u64, rdx: u64) -> u64 {
     m.tdcall(LP0, &mut g);
     g.gprs[gpr::RAX]
 }
+
+/// One TDCALL from the running vCPU: its outcome and the guest registers.
+pub fn tdcall_full(m: &M, rax: u64, rcx: u64) -> (tdg::Tdcall, GuestState) {
+    let mut g = GuestState::default();
+    (g.gprs[gpr::RAX], g.gprs[gpr::RCX]) = (rax, rcx);
+    let out = m.tdcall(LP0, &mut g);
+    (out, g)
+}
