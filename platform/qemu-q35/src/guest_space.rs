@@ -9,6 +9,11 @@
 //! The top 2 MiB is the flash alias of `-bios`, which CPL 0 never uses
 //! after boot (the image runs from RAM), so taking it away from the
 //! kernel's view in these tables loses nothing.
+//!
+//! A second window, [`SHARED_WINDOW`], the 2 MiB below [`WINDOW`], holds
+//! the guest's shared pages (a TD's GPAs in the window with the shared bit
+//! set; `td.rs`). It costs one more page table per CPU, where a
+//! sign-extended shared GPA would cost three (the image's .bss budget).
 
 use core::cell::UnsafeCell;
 
@@ -20,6 +25,10 @@ use crate::paging::PAGE_SIZE;
 pub const WINDOW: u64 = 0xFFE0_0000;
 const WINDOW_END: u64 = 1 << 32;
 const LARGE: u64 = 2 << 20;
+/// The linear window of the guest's shared pages: the 2 MiB below
+/// [`WINDOW`].
+pub const SHARED_WINDOW: u64 = WINDOW - LARGE;
+const SHARED_WINDOW_END: u64 = WINDOW;
 
 const P: u64 = 1 << 0;
 const RW: u64 = 1 << 1;
@@ -29,7 +38,8 @@ const PCD: u64 = 1 << 4;
 const PS: u64 = 1 << 7;
 const NX: u64 = 1 << 63;
 
-/// One guest page: linear address in [`WINDOW`], physical page, rights.
+/// One guest page: linear address in [`WINDOW`] or [`SHARED_WINDOW`],
+/// physical page, rights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuestPage {
     pub linear: u64,
@@ -46,19 +56,21 @@ const PML4: usize = 0;
 const PDPT: usize = 1;
 const PD0: usize = 2;
 const PT_WINDOW: usize = 6;
+const PT_SHARED: usize = 7;
+const NTABLES: usize = 8;
 
-struct Tables(UnsafeCell<[[Table; 7]; MAX_CPUS]>);
+struct Tables(UnsafeCell<[[Table; NTABLES]; MAX_CPUS]>);
 // SAFETY: CPU i only touches set i, from CPL 0, while it is not running on
 // those tables (it builds them before loading them into CR3).
 unsafe impl Sync for Tables {}
-static TABLES: Tables = Tables(UnsafeCell::new([[Table([0; 512]); 7]; MAX_CPUS]));
+static TABLES: Tables = Tables(UnsafeCell::new([[Table([0; 512]); NTABLES]; MAX_CPUS]));
 
 /// Why a guest space was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuestSpaceError {
     /// CPU index out of range.
     Cpu,
-    /// A page outside [`WINDOW`] or not page-aligned.
+    /// A page outside both windows or not page-aligned.
     Page(u64),
 }
 
@@ -70,7 +82,7 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
         return Err(GuestSpaceError::Cpu);
     }
     for p in pages {
-        let ok = (WINDOW..WINDOW_END).contains(&p.linear)
+        let ok = slot(p.linear).is_some()
             && p.linear.is_multiple_of(PAGE_SIZE)
             && p.phys.is_multiple_of(PAGE_SIZE);
         if !ok {
@@ -85,10 +97,11 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
     // SAFETY: set `cpu` belongs to this CPU (caller contract) and CR3 does
     // not point at it now (we are on the boot tables).
     let t = unsafe { &mut (*TABLES.0.get())[cpu] };
-    let addr = |t: &[Table; 7], i: usize| &t[i] as *const Table as u64;
+    let addr = |t: &[Table; NTABLES], i: usize| &t[i] as *const Table as u64;
     let pdpt = addr(t, PDPT);
     let pds: [u64; 4] = core::array::from_fn(|i| addr(t, PD0 + i));
     let ptw = addr(t, PT_WINDOW);
+    let pts = addr(t, PT_SHARED);
     for tab in t.iter_mut() {
         tab.0 = [0; 512];
     }
@@ -104,8 +117,11 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
         }
     }
     t[PD0 + 3].0[((WINDOW >> 21) & 511) as usize] = ptw | P | RW | US;
+    t[PD0 + 3].0[((SHARED_WINDOW >> 21) & 511) as usize] = pts | P | RW | US;
     for p in pages {
-        let i = ((p.linear - WINDOW) / PAGE_SIZE) as usize;
+        let Some((table, i)) = slot(p.linear) else {
+            continue;
+        };
         let mut e = p.phys | P | US;
         if p.writable {
             e |= RW;
@@ -113,7 +129,7 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
         if !p.executable {
             e |= nx;
         }
-        t[PT_WINDOW].0[i] = e;
+        t[table].0[i] = e;
     }
     const _: () = assert!(WINDOW_END - WINDOW == LARGE);
     Ok(t[PML4].0.as_ptr() as u64)
@@ -123,12 +139,25 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
 /// user page of the window), for decoding a guest's instruction bytes
 /// without any lock. Call on CPU `cpu` (its tables are not changing).
 pub fn translate(cpu: usize, linear: u64) -> Option<u64> {
-    if !(WINDOW..WINDOW_END).contains(&linear) || cpu >= MAX_CPUS {
+    let (table, i) = slot(linear)?;
+    if cpu >= MAX_CPUS {
         return None;
     }
     // SAFETY: set `cpu` is only written by `build` on the same CPU, which
     // is not running now (the caller is this CPU's trap handler).
     let t = unsafe { &(*TABLES.0.get())[cpu] };
-    let e = t[PT_WINDOW].0[((linear - WINDOW) / PAGE_SIZE) as usize];
+    let e = t[table].0[i];
     (e & (P | US) == (P | US)).then_some((e & 0x000F_FFFF_FFFF_F000) | (linear & (PAGE_SIZE - 1)))
+}
+
+/// The page table and entry index of `linear` in one of the windows.
+fn slot(linear: u64) -> Option<(usize, usize)> {
+    let (table, base) = if (WINDOW..WINDOW_END).contains(&linear) {
+        (PT_WINDOW, WINDOW)
+    } else if (SHARED_WINDOW..SHARED_WINDOW_END).contains(&linear) {
+        (PT_SHARED, SHARED_WINDOW)
+    } else {
+        return None;
+    };
+    Some((table, ((linear - base) / PAGE_SIZE) as usize))
 }

@@ -19,22 +19,39 @@
 //! guest state through `Module::td_exit`, restores the harness frame with
 //! TDH.VP.ENTER's outputs and returns to the harness space.
 //!
+//! Shared GPAs: the pages the VMM's shared EPT (TDH.VP.WR of
+//! SHARED_EPT_POINTER) maps in the window's shared twin (GPA | bit 47) are
+//! mapped too, at linear = GPA without the shared bit − 2 MiB
+//! (`guest_space::SHARED_WINDOW`, the 2 MiB below the window), and only
+//! while they are VMM memory (`Module::shared_pages_2m`). The mappings are a snapshot: if any page
+//! is isolated while the TD runs (the TLB epoch moves), the next resume
+//! into the TD rebuilds them first, so a page the module took away is
+//! never left reachable through a stale shared mapping.
+//!
+//! A page fault in the TD is an EPT-violation TD exit (exit reason 48,
+//! R8 = the GPA, the faulting instruction runs again on the next entry),
+//! as a TD access to a GPA its EPTs do not map is on hardware.
+//!
 //! Emulation constructs (documented in docs/tdx-attestation.md): TDs run in
 //! 64-bit mode at CPL 3, not in the §6.3 32-bit mode, and their private
-//! pages must lie in the top 2 MiB below 4 GiB (the window).
+//! pages must lie in the top 2 MiB below 4 GiB (the window), and shared
+//! pages in its shared twin, which the TD sees 2 MiB lower; shared GPAs
+//! are mapped for GPAW-48 TDs only.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::Ordering;
 
-use tdx_module_shim::enter::{Gprs, GuestState, TdExit, gpr};
+use tdx_module_shim::enter::{Entry, Gprs, GuestState, TdExit, gpr};
+use tdx_module_shim::shared_ept::SharedPage;
 use tdx_module_shim::tdg::Tdcall;
 use tdx_module_shim::{Gpa, Hpa};
 
-use qemu_q35::guest_space::{self, GuestPage, WINDOW};
+use qemu_q35::guest_space::{self, GuestPage, SHARED_WINDOW, WINDOW};
 use qemu_q35::idt::{
-    Gprs as FrameGprs, TrapFrame, TrapOutcome, VECTOR_SPURIOUS, VECTOR_TIMER, VECTOR_UD,
+    Gprs as FrameGprs, TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_SPURIOUS, VECTOR_TIMER,
+    VECTOR_UD,
 };
-use qemu_q35::{MAX_CPUS, lapic, println};
+use qemu_q35::{MAX_CPUS, lapic, println, tlb};
 
 use crate::global::MODULE;
 use crate::seam;
@@ -51,6 +68,8 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// virtual time, so 2 ms; under `-icount shift=0` one tick per instruction).
 const TD_QUANTUM: u32 = 2_000_000;
 const PAGES: usize = 512;
+/// GPAW 48's shared bit (the shim maps shared GPAs of GPAW-48 TDs only).
+const SHARED_BIT_48: u64 = 1 << 47;
 /// Attempts at the TD's locks while mapping it (each a PAUSE apart).
 const LOCK_RETRIES: u32 = 10_000_000;
 
@@ -58,6 +77,18 @@ const LOCK_RETRIES: u32 = 10_000_000;
 struct VmmCtx {
     frame: TrapFrame,
     gprs: Gprs,
+    /// What the TD's mappings are built from, and the TLB epoch they
+    /// were built at (`tlb::epoch`).
+    map: MapArgs,
+    pml4: u64,
+    epoch: u64,
+}
+
+#[derive(Clone, Copy)]
+struct MapArgs {
+    tdr: Hpa,
+    shared_eptp: u64,
+    shared_bit: u64,
 }
 
 struct Contexts(UnsafeCell<[Option<VmmCtx>; MAX_CPUS]>);
@@ -129,21 +160,25 @@ fn guest_of(frame: &TrapFrame) -> GuestState {
     }
 }
 
-/// The TD's pages in the window, from its Secure EPT.
-fn map_td(tdr: Hpa) -> Option<u64> {
+/// The TD's pages in the window, from its Secure EPT, and its shared
+/// pages in the shared window, from the VMM's shared EPT; returns the
+/// guest space's PML4 and the TLB epoch read before the pages were
+/// looked up.
+fn map_td(a: &MapArgs) -> Option<(u64, u64)> {
     let m = MODULE.get()?;
+    let epoch = tlb::epoch();
     let mut pages = [GuestPage {
         linear: 0,
         phys: 0,
         writable: false,
         executable: false,
-    }; PAGES];
+    }; 2 * PAGES];
     let mut found = [(Gpa(0), Hpa(0)); PAGES];
     // Another LP may hold the TD's locks for a moment (its vCPU is in a
     // leaf): retry, it never holds them across a TD run.
     let mut n = None;
     for _ in 0..LOCK_RETRIES {
-        n = m.private_pages_2m(tdr, Gpa(WINDOW), &mut found);
+        n = m.private_pages_2m(a.tdr, Gpa(WINDOW), &mut found);
         if n.is_some() {
             break;
         }
@@ -159,7 +194,34 @@ fn map_td(tdr: Hpa) -> Option<u64> {
             executable: true,
         };
     }
-    guest_space::build(cpu(), &pages[..n]).ok()
+    let mut shared = [SharedPage::EMPTY; PAGES];
+    let ns = if a.shared_bit == SHARED_BIT_48 {
+        m.shared_pages_2m(a.shared_eptp, Gpa(a.shared_bit | WINDOW), &mut shared)
+    } else {
+        0
+    };
+    for (p, s) in pages[n..].iter_mut().zip(&shared[..ns]) {
+        *p = GuestPage {
+            linear: SHARED_WINDOW + (s.gpa.0 - (a.shared_bit | WINDOW)),
+            phys: s.hpa.raw(),
+            writable: s.writable,
+            executable: s.executable,
+        };
+    }
+    let pml4 = guest_space::build(cpu(), &pages[..n + ns]).ok()?;
+    Some((pml4, epoch))
+}
+
+/// The GPA of a TD linear address (linear = GPA in the window; the
+/// shared window holds the window's shared GPAs). `None` outside both.
+fn gpa_of(linear: u64, shared_bit: u64) -> Option<u64> {
+    if (WINDOW..1 << 32).contains(&linear) {
+        Some(linear)
+    } else if (SHARED_WINDOW..WINDOW).contains(&linear) {
+        Some(shared_bit | (linear + (WINDOW - SHARED_WINDOW)))
+    } else {
+        None
+    }
 }
 
 /// A harness SEAMCALL of TDH.VP.ENTER (RIP at the SEAMCALL).
@@ -174,7 +236,8 @@ pub fn vp_enter(frame: &mut TrapFrame) -> TrapOutcome {
         frame.rip += 4;
         return TrapOutcome::Resume;
     };
-    let Some(pml4) = map_td(e.tdr) else {
+    let map = map_args(&e);
+    let Some((pml4, epoch)) = map_td(&map) else {
         // Cannot happen for a RUNNABLE TD; leave it as a triple fault.
         println!("tdx-shim: cannot map the TD's pages");
         let mut out = vmm;
@@ -189,6 +252,9 @@ pub fn vp_enter(frame: &mut TrapFrame) -> TrapOutcome {
         *slot = Some(VmmCtx {
             frame: saved,
             gprs: vmm,
+            map,
+            pml4,
+            epoch,
         });
     }
     let s = e.state;
@@ -201,6 +267,32 @@ pub fn vp_enter(frame: &mut TrapFrame) -> TrapOutcome {
     lapic::enable();
     lapic::timer_oneshot(VECTOR_TIMER, TD_QUANTUM);
     TrapOutcome::ResumeUser(pml4)
+}
+
+fn map_args(e: &Entry) -> MapArgs {
+    MapArgs {
+        tdr: e.tdr,
+        shared_eptp: e.shared_eptp,
+        shared_bit: e.shared_bit,
+    }
+}
+
+/// Back into the TD on this CPU's guest space, rebuilt first if a page
+/// was isolated since it was built (a shared page may have gone).
+fn resume_td(ctx: &mut VmmCtx) -> TrapOutcome {
+    if tlb::epoch() != ctx.epoch {
+        match map_td(&ctx.map) {
+            Some((pml4, epoch)) => (ctx.pml4, ctx.epoch) = (pml4, epoch),
+            // Cannot happen for a running TD; keep it off every page.
+            None => {
+                println!("tdx-shim: cannot rebuild the TD's mappings");
+                if let Ok(p) = guest_space::build(cpu(), &[]) {
+                    ctx.pml4 = p;
+                }
+            }
+        }
+    }
+    TrapOutcome::ResumeUser(ctx.pml4)
 }
 
 /// The 4 bytes at the TD's `rip`, read through this CPU's guest space
@@ -223,12 +315,12 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
     let (Some(m), Some(slot)) = (MODULE.get(), ctx_slot(cpu())) else {
         return TrapOutcome::Unhandled;
     };
-    let Some(ctx) = *slot else {
+    let Some(ctx) = slot.as_mut() else {
         return TrapOutcome::Unhandled;
     };
     let lp = seam::lp(qemu_q35::cpu::current());
     if frame.vector == u64::from(VECTOR_SPURIOUS) {
-        return TrapOutcome::Resume;
+        return resume_td(ctx);
     }
     let mut g = guest_of(frame);
     let why = if frame.vector == u64::from(VECTOR_TIMER) {
@@ -240,13 +332,20 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
             Tdcall::Resume => {
                 frame.gprs = from_x86(&g.gprs);
                 frame.rip += 4;
-                return TrapOutcome::Resume;
+                return resume_td(ctx);
             }
             Tdcall::ExitToVmm => {
                 g.rip += 4;
                 TdExit::Vmcall
             }
+            // The TDCALL runs again after the VMM has mapped the page.
+            Tdcall::EptViolation(why) => why,
         }
+    } else if let Some(gpa) = (frame.vector == VECTOR_PF)
+        .then(|| gpa_of(qemu_q35::arch::cr2(), ctx.map.shared_bit))
+        .flatten()
+    {
+        page_fault(gpa, frame.error_code)
     } else {
         TdExit::TripleFault {
             vector: frame.vector,
@@ -257,8 +356,29 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
     g.rflags &= RFLAGS_GUEST | RFLAGS_FIXED;
     let mut vmm = ctx.gprs;
     m.td_exit(lp, &g, why, &mut vmm);
-    *slot = None;
     *frame = ctx.frame;
     frame.gprs = from_x86(&vmm);
+    *slot = None;
     TrapOutcome::ResumeUser(crate::user_pml4())
+}
+
+/// A #PF in the TD at `gpa`, which its EPTs do not map, as an EPT
+/// violation (qualification: bit 0 read, 1 write, 2 fetch from the #PF
+/// error code's W and I/D bits, 7 GLA valid, 8 final translation). A #PF
+/// outside both windows is no GPA the shim can map: a triple fault.
+fn page_fault(gpa: u64, error: u64) -> TdExit {
+    const PF_WRITE: u64 = 1 << 1;
+    const PF_FETCH: u64 = 1 << 4;
+    let access = if error & PF_FETCH != 0 {
+        1 << 2
+    } else if error & PF_WRITE != 0 {
+        1 << 1
+    } else {
+        1
+    };
+    TdExit::EptViolation {
+        gpa: Gpa(gpa),
+        qualification: access | 1 << 7 | 1 << 8,
+        ext: tdx_module_shim::enter::eeq::NONE,
+    }
 }
