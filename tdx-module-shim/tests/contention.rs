@@ -66,11 +66,16 @@ fn lp_init_shares_the_global_lock() {
     assert_eq!(call(&m, SYS_INIT, 0, 0, 0, 0), c(Code::SysBusy));
     drop(held);
     assert_eq!(call(&m, SYS_INIT, 0, 0, 0, 0), c(Code::SysInitNotPending));
-    // A busy TDMR.INIT reports no progress: RDX is not written.
+}
+
+#[test]
+fn a_busy_tdmr_init_reports_no_progress() {
+    // RDX (the next address) is not written; the range stays uninitialised.
     let m = keys_ready();
     let held = m.hold_lock(TestLock::TdmrInit { index: 0 }).unwrap();
     let (s, r) = call_on(&m, LP1, TDMR_INIT, 0, 0x77, 0, 0);
     assert_eq!((s, r.rdx), (st(BUSY, OperandId::Rcx), 0x77));
+    assert_eq!(m.tdmrs().pamt_entry(Hpa(0)), None);
     drop(held);
     let (s, r) = call_on(&m, LP1, TDMR_INIT, 0, 0x77, 0, 0);
     assert_eq!((s, r.rdx), (0, GIB));
