@@ -50,6 +50,7 @@ pub mod tdg_report;
 pub mod tdmr;
 mod tdr;
 mod teardown;
+mod test_hook;
 pub mod types;
 pub mod vp;
 
@@ -60,6 +61,8 @@ use cmon_measure::{Mrtd, Rtmr};
 pub use leaf::{Leaf, LeafId, decode_rax};
 pub use platform::{PAGE_WORDS, PageWords, TdxPlatform, TryLock, VmmAccessError};
 pub use status::{Code, OperandId, Status};
+#[doc(hidden)]
+pub use test_hook::{HeldLock, TestLock};
 pub use types::{Gpa, Hpa, Level, Lifecycle, Lp, OpState, PageType, SysState, VmmRegs};
 
 use pamt::{PamtGuard, TdmrTable};
