@@ -17,7 +17,10 @@
 //!
 //! EPT format (SDM Vol. 3C §29.3.2): bits 2:0 R/W/X (an entry is present
 //! if any is set), bit 7 a 1 GiB / 2 MiB leaf above level 0, bits 51:12
-//! the next table or page. EPTP bits 5:3 are the page-walk length − 1.
+//! the next table or page. Only bits 51:12 of SHARED_EPT_POINTER are the
+//! VMM's (its write mask); the page-walk length and the other controls
+//! are the TD's own (`td_vmcs_fields_lookup` / the module's shared-GPA
+//! walk copies them from the TDCS EPTP): 4 levels for GPAW 48, 5 for 52.
 
 use crate::Module;
 use crate::platform::TdxPlatform;
@@ -72,14 +75,21 @@ impl<P: TdxPlatform> Module<P> {
         self.plat.copy_from_vmm(hpa, &mut [0u8; 1]).is_ok()
     }
 
-    /// The 4 KiB pages the shared EPT `eptp` maps in the 2 MiB-aligned
-    /// range at `base` (a shared GPA), into `out`; returns how many.
-    /// Missing or unreadable tables, non-present entries and pages that
-    /// are not VMM memory map nothing; so does an EPTP with a page-walk
-    /// length other than 4 or 5, or 0 (no shared EPT).
-    pub fn shared_pages_2m(&self, eptp: u64, base: Gpa, out: &mut [SharedPage]) -> usize {
-        let levels = (eptp >> 3) & 7;
-        if eptp & ADDR == 0 || !(3..=4).contains(&levels) || !base.0.is_multiple_of(SPAN_2M) {
+    /// The 4 KiB pages the shared EPT at `eptp` (bits 51:12) maps in the
+    /// 2 MiB-aligned range at `base` (a shared GPA) of a TD with GPAW 52
+    /// (`gpaw52`, a 5-level walk) or 48 (4 levels), into `out`; returns
+    /// how many. Missing or unreadable tables, non-present entries and
+    /// pages that are not VMM memory map nothing; so does an EPTP of 0
+    /// (no shared EPT).
+    pub fn shared_pages_2m(
+        &self,
+        eptp: u64,
+        gpaw52: bool,
+        base: Gpa,
+        out: &mut [SharedPage],
+    ) -> usize {
+        let levels = if gpaw52 { 4 } else { 3 };
+        if eptp & ADDR == 0 || !base.0.is_multiple_of(SPAN_2M) {
             return 0;
         }
         let idx = |lvl: u64| (base.0 >> (12 + 9 * lvl)) & 511;

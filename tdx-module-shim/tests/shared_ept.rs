@@ -16,8 +16,8 @@ const PAGE_A: u64 = 0x50_4000;
 const PAGE_B: u64 = 0x50_5000;
 /// Shared GPA range [SHARED_BASE, + 2 MiB): shared bit 47, GPA 0xFFE0_0000.
 const SHARED_BASE: u64 = 1 << 47 | 0xFFE0_0000;
-/// EPTP: WB (6), page-walk length 4 (3 << 3).
-const EPTP: u64 = PML4 | 3 << 3 | 6;
+/// SHARED_EPT_POINTER: the root (bits 51:12; the rest are the TD's).
+const EPTP: u64 = PML4;
 const RWX: u64 = 7;
 const WB: u64 = 6 << 3;
 
@@ -33,7 +33,7 @@ fn tables(m: &M) {
 
 fn pages(m: &M, eptp: u64, base: u64) -> Vec<SharedPage> {
     let mut out = [SharedPage::EMPTY; 512];
-    let n = m.shared_pages_2m(eptp, Gpa(base), &mut out);
+    let n = m.shared_pages_2m(eptp, false, Gpa(base), &mut out);
     out[..n].to_vec()
 }
 
@@ -62,12 +62,16 @@ fn maps_present_leaves_to_vmm_pages() {
             },
         ]
     );
-    // Nothing for another 2 MiB range, an unaligned base, no EPTP, or a
-    // page-walk length the CPU would not take.
+    // Nothing for another 2 MiB range, an unaligned base or no EPTP; the
+    // EPTP's low bits are not the VMM's and change nothing.
     assert!(pages(&m, EPTP, SHARED_BASE - (2 << 20)).is_empty());
     assert!(pages(&m, EPTP, SHARED_BASE + 0x1000).is_empty());
     assert!(pages(&m, 0, SHARED_BASE).is_empty());
-    assert!(pages(&m, PML4 | 1 << 3 | 6, SHARED_BASE).is_empty());
+    assert_eq!(pages(&m, PML4 | 0x5E, SHARED_BASE), got);
+    // A GPAW-52 TD walks 5 levels: PML4 is then its PML5, whose entry for
+    // this GPA (index 0 at bit 48) is empty.
+    let mut out = [SharedPage::EMPTY; 4];
+    assert_eq!(m.shared_pages_2m(EPTP, true, Gpa(SHARED_BASE), &mut out), 0);
 }
 
 #[test]

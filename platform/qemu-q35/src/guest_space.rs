@@ -54,10 +54,31 @@ struct Table([u64; 512]);
 
 const PML4: usize = 0;
 const PDPT: usize = 1;
-const PD0: usize = 2;
-const PT_WINDOW: usize = 6;
-const PT_SHARED: usize = 7;
-const NTABLES: usize = 8;
+/// The PD of 3..4 GiB, which holds the windows' page tables.
+const PD3: usize = 2;
+const PT_WINDOW: usize = 3;
+const PT_SHARED: usize = 4;
+const NTABLES: usize = 5;
+
+/// The PDs of 0..3 GiB: the same in every CPU's guest space (2 MiB pages,
+/// as the boot tables map them), so one read-only copy serves all.
+#[repr(C, align(4096))]
+struct LowPds([[u64; 512]; 3]);
+static LOW_PDS: LowPds = LowPds(low_pds());
+
+const fn low_pds() -> [[u64; 512]; 3] {
+    let mut t = [[0u64; 512]; 3];
+    let mut gib = 0;
+    while gib < 3 {
+        let mut j = 0;
+        while j < 512 {
+            t[gib][j] = ((gib as u64) << 30) | ((j as u64) << 21) | P | RW | PS;
+            j += 1;
+        }
+        gib += 1;
+    }
+    t
+}
 
 struct Tables(UnsafeCell<[[Table; NTABLES]; MAX_CPUS]>);
 // SAFETY: CPU i only touches set i, from CPL 0, while it is not running on
@@ -99,7 +120,13 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
     let t = unsafe { &mut (*TABLES.0.get())[cpu] };
     let addr = |t: &[Table; NTABLES], i: usize| &t[i] as *const Table as u64;
     let pdpt = addr(t, PDPT);
-    let pds: [u64; 4] = core::array::from_fn(|i| addr(t, PD0 + i));
+    let low = &LOW_PDS.0;
+    let pds: [u64; 4] = [
+        low[0].as_ptr() as u64,
+        low[1].as_ptr() as u64,
+        low[2].as_ptr() as u64,
+        addr(t, PD3),
+    ];
     let ptw = addr(t, PT_WINDOW);
     let pts = addr(t, PT_SHARED);
     for tab in t.iter_mut() {
@@ -109,15 +136,12 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
     for (i, pd) in pds.iter().enumerate() {
         t[PDPT].0[i] = pd | P | RW | US;
     }
-    for gib in 0..4 {
-        for (j, e) in t[PD0 + gib].0.iter_mut().enumerate() {
-            let base = ((gib as u64) << 30) | ((j as u64) << 21);
-            let uc = if gib == 3 { PCD | PWT } else { 0 };
-            *e = base | P | RW | PS | uc;
-        }
+    // 3..4 GiB (MMIO and the flash alias) is uncacheable.
+    for (j, e) in t[PD3].0.iter_mut().enumerate() {
+        *e = (3 << 30) | ((j as u64) << 21) | P | RW | PS | PCD | PWT;
     }
-    t[PD0 + 3].0[((WINDOW >> 21) & 511) as usize] = ptw | P | RW | US;
-    t[PD0 + 3].0[((SHARED_WINDOW >> 21) & 511) as usize] = pts | P | RW | US;
+    t[PD3].0[((WINDOW >> 21) & 511) as usize] = ptw | P | RW | US;
+    t[PD3].0[((SHARED_WINDOW >> 21) & 511) as usize] = pts | P | RW | US;
     for p in pages {
         let Some((table, i)) = slot(p.linear) else {
             continue;

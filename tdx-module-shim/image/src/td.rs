@@ -48,8 +48,7 @@ use tdx_module_shim::{Gpa, Hpa};
 
 use qemu_q35::guest_space::{self, GuestPage, SHARED_WINDOW, WINDOW};
 use qemu_q35::idt::{
-    Gprs as FrameGprs, TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_SPURIOUS, VECTOR_TIMER,
-    VECTOR_UD,
+    Gprs as FrameGprs, TrapFrame, TrapOutcome, VECTOR_PF, VECTOR_SPURIOUS, VECTOR_TIMER, VECTOR_UD,
 };
 use qemu_q35::{MAX_CPUS, lapic, println, tlb};
 
@@ -196,7 +195,12 @@ fn map_td(a: &MapArgs) -> Option<(u64, u64)> {
     }
     let mut shared = [SharedPage::EMPTY; PAGES];
     let ns = if a.shared_bit == SHARED_BIT_48 {
-        m.shared_pages_2m(a.shared_eptp, Gpa(a.shared_bit | WINDOW), &mut shared)
+        m.shared_pages_2m(
+            a.shared_eptp,
+            false,
+            Gpa(a.shared_bit | WINDOW),
+            &mut shared,
+        )
     } else {
         0
     };
@@ -328,10 +332,15 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
         TdExit::ExternalInterrupt
     } else if frame.vector == VECTOR_UD && td_code(frame.rip) == Some(TDCALL) {
         crate::trap::count_tdcall();
+        let leaf_no = g.gprs[gpr::RAX];
         match m.tdcall(lp, &mut g) {
             Tdcall::Resume => {
                 frame.gprs = from_x86(&g.gprs);
                 frame.rip += 4;
+                if leaf_no == tdx_module_shim::tdg::leaf::MEM_PAGE_ACCEPT {
+                    // A page may have become MAPPED: the TD sees it now.
+                    ctx.epoch = 0;
+                }
                 return resume_td(ctx);
             }
             Tdcall::ExitToVmm => {

@@ -389,6 +389,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) {
             num_private: 1,
             vcpu1: None,
             vcpu1_flushed: false,
+            aug: [None; 2],
         },
     );
 }

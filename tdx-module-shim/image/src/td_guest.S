@@ -10,9 +10,9 @@
  * RTMR[2] with 48 bytes it writes; TDG.MR.REPORT over 64 bytes of
  * REPORTDATA into its data page; TDG.MR.VERIFYREPORT of that report; the
  * same after flipping one REPORTDATA bit (must fail); it flips the bit
- * back and hands the report to the VMM in 16 vendor TDG.VP.VMCALLs
- * (R10 = "CMON", R11 = 2, R12 = offset, 64 bytes in R8, R9, R13, R14,
- * R15, RBX, RSI, RDI) for the quoting service; times TDG.MR.REPORT and
+ * back; makes its memory steps (`memory_steps` below: lazy ACCEPT,
+ * MapGPA to shared, GHCI GetQuote of that report over shared memory,
+ * MapGPA back, ACCEPT again); times TDG.MR.REPORT and
  * the vendor sealing leaf with RDTSC and reports them (R11 = 3: R12
  * report ticks, R13 sealing ticks, R14 sealing status); then the vendor
  * "done" TDG.VP.VMCALL (R10 = 0x434D4F4E "CMON", R11 = 1) carrying the
@@ -89,25 +89,7 @@ td_guest_start:
     pushq %r15
     pushq %rsi
     pushq %rdi
-    xorl %r12d, %r12d                   /* offset */
-6:  movl $0xFFFFE400, %eax              /* vendor VMCALL R11 = 2: 64 bytes of */
-    addq %r12, %rax                     /* the TDREPORT at offset R12 in R8, R9, */
-    movq (%rax), %r8                    /* R13, R14, R15, RBX, RSI, RDI */
-    movq 8(%rax), %r9
-    movq 16(%rax), %r13
-    movq 24(%rax), %r14
-    movq 32(%rax), %r15
-    movq 40(%rax), %rbx
-    movq 48(%rax), %rsi
-    movq 56(%rax), %rdi
-    movl $0x434D4F4E, %r10d
-    movl $2, %r11d
-    movl $0xFFC8, %ecx                  /* expose RBX, RSI, RDI, R8..R15 */
-    xorl %eax, %eax
-    .byte 0x66, 0x0f, 0x01, 0xcc
-    addq $64, %r12
-    cmpq $1024, %r12
-    jne 6b
+    call memory_steps
     rdtsc                               /* timed from inside: TDG.MR.REPORT */
     shlq $32, %rdx
     orq %rdx, %rax
@@ -183,6 +165,113 @@ vcpu1:
     xorl %eax, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
 9:  jmp 9b
+
+/* The memory steps (td_mem.rs serves them); each result goes into the
+ * results page area at 0xFFFFE800 and then to the VMM in vendor calls
+ * R11 = 4 (R12 = index, R13 = value):
+ *  [0] TDG.MEM.PAGE.ACCEPT of GPA 0xFFFF_C000, which the VMM never added:
+ *      an EPT-violation exit, the VMM AUGs a page, the TDCALL reruns;
+ *  [1] the same ACCEPT again (PAGE_ALREADY_ACCEPTED);
+ *  [2] GHCI MapGPA of that page to shared (R10);
+ *  [3] GHCI GetQuote (R10) over a buffer in it (shared GPA
+ *      0x8000_FFFF_C000, linear 0xFFDF_C000: the shim's shared window)
+ *      holding the TDREPORT at 0xFFFF_E400; [4] the buffer's status;
+ *      [5] out_len | the quote's version << 32;
+ *  [6] GetQuote over a private GPA (R10: INVALID_OPERAND);
+ *  [7] a write to the shared GPA 0x8000_FFFF_B000, which nothing maps: an
+ *      EPT-violation exit, the VMM maps a page, the write reruns; the
+ *      value read back;
+ *  [8] MapGPA of 0xFFFF_C000 back to private (R10);
+ *  [9] ACCEPT of it (a new page: the lazy path again);
+ *  [10] the OR of its 512 words (0: none of the quote survives). */
+memory_steps:
+    movl $0xFFFFC000, %ecx
+    TDCALL_RETRY 6
+    movl $0xFFFFE800, %edx
+    movq %rax, 0(%rdx)
+    movl $0xFFFFC000, %ecx
+    TDCALL_RETRY 6
+    movl $0xFFFFE800, %edx
+    movq %rax, 8(%rdx)
+    movabsq $0x8000FFFFC000, %r12       /* MapGPA -> shared */
+    movl $0x1000, %r13d
+    movl $0x10001, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r10, 16(%rdx)
+    movl $0xFFDFC000, %edi              /* the GetQuote buffer */
+    movq $1, 0(%rdi)                    /* version */
+    movq $0, 8(%rdi)                    /* status */
+    movl $1024, 16(%rdi)                /* in_len */
+    movl $0, 20(%rdi)                   /* out_len */
+    addq $24, %rdi
+    movl $0xFFFFE400, %esi
+    movl $128, %ecx
+    rep movsq
+    movabsq $0x8000FFFFC000, %r12       /* GetQuote */
+    movl $0x1000, %r13d
+    movl $0x10002, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r10, 24(%rdx)
+    movl $0xFFDFC000, %edi
+    movq 8(%rdi), %rax
+    movq %rax, 32(%rdx)
+    movzwl 24(%rdi), %eax
+    shlq $32, %rax
+    movl 20(%rdi), %ecx
+    orq %rcx, %rax
+    movq %rax, 40(%rdx)
+    movl $0xFFFFE000, %r12d             /* GetQuote over a private GPA */
+    movl $0x1000, %r13d
+    movl $0x10002, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r10, 48(%rdx)
+    movl $0xFFDFB000, %eax              /* unmapped shared GPA: write */
+    movq $0x5EED5EED, (%rax)
+    movq (%rax), %rcx
+    movq %rcx, 56(%rdx)
+    movl $0xFFFFC000, %r12d             /* MapGPA -> private */
+    movl $0x1000, %r13d
+    movl $0x10001, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r10, 64(%rdx)
+    movl $0xFFFFC000, %ecx
+    TDCALL_RETRY 6
+    movl $0xFFFFE800, %edx
+    movq %rax, 72(%rdx)
+    movl $0xFFFFC000, %esi              /* OR of the page's words */
+    xorl %eax, %eax
+    movl $512, %ecx
+10: orq (%rsi), %rax
+    addq $8, %rsi
+    decl %ecx
+    jnz 10b
+    movq %rax, 80(%rdx)
+    xorl %r12d, %r12d                   /* hand the 11 results over */
+11: movl $0xFFFFE800, %eax
+    movq (%rax,%r12,8), %r13
+    movl $0x434D4F4E, %r10d
+    movl $4, %r11d
+    movl $0x3C00, %ecx                  /* expose R10..R13 */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    incq %r12
+    cmpq $11, %r12
+    jne 11b
+    ret
+
+/* ghci: TDG.VP.VMCALL with R10 = 0 (GHCI), R11 = sub-function, R12 and
+ * R13 the arguments; returns R10 = status, R11 = output. Clobbers RAX,
+ * RCX. */
+ghci:
+    xorl %r10d, %r10d
+    movl $0x3C00, %ecx                  /* expose R10..R13 */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+    ret
 
 /* putc: AL = character, through TDG.VP.VMCALL <Instruction.IO> write of
  * one byte to port 0x3F8 (GHCI: R12 size, R13 direction 1 = out, R14

@@ -20,6 +20,7 @@ use qemu_q35::{CpuIndex, println};
 use crate::checks::{check, check_eq};
 use crate::harness::{Call, EXIT_NO_FAULT};
 use crate::td_build::{Script, call, other_packages};
+use crate::td_mem::TdMem;
 use crate::vmm::{self, PAGE};
 use crate::{Job, global, post_job, st0, start_job, wait_job};
 
@@ -28,6 +29,9 @@ const CODE_GPA: u64 = 0xFFFF_F000;
 const DATA_GPA: u64 = 0xFFFF_E000;
 const STACK_GPA: u64 = 0xFFFF_D000;
 const CHUNK: u64 = 256;
+/// TDH.VP.WR field ID of the TD VMCS SHARED_EPT_POINTER (VMCS encoding
+/// 0x203C).
+const SHARED_EPTP_FIELD: u64 = 0x0000_0003_0000_203C; // TEMP
 /// The AP that runs vCPU 1 when there are two LPs.
 const AP: CpuIndex = CpuIndex(1);
 
@@ -89,6 +93,20 @@ pub fn ap_vcpu_flush(cpu: CpuIndex, space: UserSpace, tdvpr: u64) {
 
 /// Private pages of the TD (code, data, stack): `vmm::private(0..3)`.
 const TD_PRIVATE: u64 = 3;
+/// VMM pages after vCPU 1's TDVPS: three the memory service hands out
+/// (PAGE.AUG, shared pages), then the four tables of its shared EPT.
+const MEM_FIRST: u64 = TD_PRIVATE + vmm::TDVPS_PAGES;
+const MEM_PAGES: [u64; 3] = [
+    vmm::private(MEM_FIRST),
+    vmm::private(MEM_FIRST + 1),
+    vmm::private(MEM_FIRST + 2),
+];
+const SHARED_EPT: [u64; 4] = [
+    vmm::private(MEM_FIRST + 3),
+    vmm::private(MEM_FIRST + 4),
+    vmm::private(MEM_FIRST + 5),
+    vmm::private(MEM_FIRST + 6),
+];
 
 /// TDVPS page `i` of vCPU 1 (its TDVPR, then its TDCX pages): the pool
 /// pages after the TD's private pages.
@@ -262,7 +280,12 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
         format_args!(""),
     );
 
-    let stats = run_td(cpu, space, tdr, online);
+    let mut mem = TdMem::new(tdr, SHARED_EPT, &MEM_PAGES);
+    let stats = run_td(cpu, space, tdr, online, &mut mem);
+    let mut aug = [None; 2];
+    for (a, m) in aug.iter_mut().zip(mem.augmented()) {
+        *a = Some(m.hpa);
+    }
     if online >= 2 {
         check(
             cpu,
@@ -283,24 +306,42 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, num_tdcx: u64) -> Optio
             num_private: TD_PRIVATE,
             vcpu1: Some(vcpu1_page(0)),
             vcpu1_flushed: online >= 2,
+            aug,
         },
     );
     stats
 }
 
-/// Enter vCPU 0 until its "done" call, serving its VMCALLs; then check.
-fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64, online: u32) -> Option<TdRunStats> {
+/// Enter vCPU 0 until its "done" call, serving its VMCALLs and memory
+/// exits with `mem`; then check.
+fn run_td(
+    cpu: CpuIndex,
+    space: UserSpace,
+    tdr: u64,
+    online: u32,
+    mem: &mut TdMem,
+) -> Option<TdRunStats> {
+    check_eq(
+        cpu,
+        "TD2 TDH.VP.WR SHARED_EPT_POINTER of vCPU 0 (the VMM's shared EPT)",
+        mem.install(cpu, space, vmm::tdvps(0), SHARED_EPTP_FIELD),
+        0,
+    );
     if online >= 2 {
         // vCPU 1 runs on LP 1 while vCPU 0 runs here.
         V1_DONE.store(0, Ordering::Release);
         start_job(AP, Job::VcpuRun, vcpu1_page(0));
     }
     let mut v = crate::td_vmm::Vmm::new();
+    v.mem = Some(core::mem::replace(mem, TdMem::new(tdr, SHARED_EPT, &[])));
     let done = v.enter_until_done(cpu, space, vmm::tdvps(0), "TD vCPU 0");
+    if let Some(m) = v.mem.take() {
+        *mem = m;
+    }
     let stats = v.stats;
     let (entries, printed, preempted, seal_status) =
         (v.entries, v.printed, v.preempted, v.seal_status);
-    let (report, report_chunks) = (v.report, v.report_chunks);
+    let results = v.mem_results;
     let vmm = v.regs;
     let Some(r) = done else {
         check(
@@ -354,17 +395,11 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64, online: u32) -> Option<TdRu
     }
     check_eq(
         cpu,
-        "TD2 handed its TDREPORT over (16 vendor VMCALLs)",
-        report_chunks,
-        16,
-    );
-    check_eq(
-        cpu,
         "TD2 vendor sealing leaf (MRTD-bound key, version 1) status",
         seal_status,
         0,
     );
-    stats.quote_ticks = quote_checks(cpu, tdr, &report);
+    stats.quote_ticks = memory_checks(cpu, tdr, &results, mem);
     // vCPU 1: its first entry starts at the reset vector with RSI = 1
     // (§6.3), so it takes the guest's second path: TDG.VP.INFO, a console
     // line, done. With two LPs it ran on LP 1 meanwhile; else it runs now.
@@ -417,34 +452,102 @@ fn run_td(cpu: CpuIndex, space: UserSpace, tdr: u64, online: u32) -> Option<TdRu
     Some(stats)
 }
 
-/// The quoting service on the TD's report: a quote that verifies with the
-/// platform's attestation key and carries the TD's MRTD and REPORTDATA; a
-/// report with one flipped bit is refused. Report and quote are printed
-/// for `cargo xtask` (target/attestation/td-report.bin, td-quote.bin).
+/// What the TD reported of its memory steps (td_guest.S `memory_steps`)
+/// and what the VMM's memory service saw; then the quote GetQuote made.
 /// Returns the quoting service's TSC ticks.
-fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024]) -> u64 {
+fn memory_checks(cpu: CpuIndex, tdr: u64, r: &[Option<u64>], mem: &TdMem) -> u64 {
+    use crate::td_mem::vmcall_status::INVALID_OPERAND;
+    let got = |i: usize| r.get(i).copied().flatten().unwrap_or(u64::MAX);
+    let s = &mem.stats;
+    check_eq(
+        cpu,
+        "TD2 TDG.MEM.PAGE.ACCEPT of an un-added GPA: EPT-violation exit, VMM PAGE.AUG, rerun accepts",
+        got(0),
+        0,
+    );
+    check_eq(
+        cpu,
+        "TD2 ACCEPT again -> PAGE_ALREADY_ACCEPTED (warning, level 0)",
+        got(1),
+        st0(Code::PageAlreadyAccepted),
+    );
+    check_eq(
+        cpu,
+        "TD2 GHCI MapGPA to shared (VMM: RANGE.BLOCK, MEM.TRACK, PAGE.REMOVE, shared EPT)",
+        got(2),
+        0,
+    );
+    check_eq(cpu, "TD2 GHCI GetQuote over shared memory: R10", got(3), 0);
+    check_eq(cpu, "TD2 GetQuote buffer status SUCCESS", got(4), 0);
+    let qlen = s.quote.as_ref().map_or(0, |q| q.len() as u64);
+    check(
+        cpu,
+        "TD2 read the quote back from shared memory: out_len and version 4",
+        qlen != 0 && got(5) == qlen | 4 << 32,
+        format_args!("{qlen} bytes"),
+    );
+    check_eq(
+        cpu,
+        "TD2 GetQuote over a private GPA -> INVALID_OPERAND",
+        got(6),
+        INVALID_OPERAND,
+    );
+    check_eq(
+        cpu,
+        "TD2 write to an unmapped shared GPA: EPT-violation exit, VMM maps a page, rerun",
+        got(7),
+        0x5EED_5EED,
+    );
+    check_eq(cpu, "TD2 GHCI MapGPA back to private", got(8), 0);
+    check_eq(
+        cpu,
+        "TD2 ACCEPT after the conversion (lazy AUG again)",
+        got(9),
+        0,
+    );
+    check_eq(
+        cpu,
+        "TD2 the re-accepted page reads all zeros (the quote in it is gone)",
+        got(10),
+        0,
+    );
+    check(
+        cpu,
+        "TD2 VMM memory service: 3 EPT violations, 2 PAGE.AUGs, 1 PAGE.REMOVE, 2 shared maps",
+        s.ept_violations == 3 && s.augs == 2 && s.removes == 1 && s.shared_maps == 2,
+        format_args!(
+            "{} violations, {} AUGs, {} REMOVEs ({} retries while the other vCPU held the epoch), {} shared maps",
+            s.ept_violations, s.augs, s.removes, s.track_retries, s.shared_maps
+        ),
+    );
+    match (&s.report, &s.quote) {
+        (Some(report), Some(quote)) => quote_checks(cpu, tdr, report, quote),
+        _ => check(
+            cpu,
+            "TD2 GetQuote produced a quote",
+            false,
+            format_args!(""),
+        ),
+    }
+    s.quote_ticks
+}
+
+/// The quote the quoting service made over GetQuote for the TD's report:
+/// it verifies with the platform's attestation key and carries the TD's
+/// MRTD and REPORTDATA; a report with one flipped bit is refused. Report
+/// and quote are printed for `cargo xtask` (target/attestation/
+/// td-report.bin, td-quote.bin).
+fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024], quote: &[u8]) {
     use cmon_evidence::tdx::verify_quote_v4;
     use tdx_module_shim::TdxPlatform;
     let Some(m) = global::MODULE.get() else {
-        return 0;
-    };
-    let t0 = crate::arch::rdtsc();
-    let q = crate::quote::quote(report);
-    let ticks = crate::arch::rdtsc().wrapping_sub(t0);
-    check(
-        cpu,
-        "TD2 quoting service accepts the TD's report (MAC verified)",
-        q.is_ok(),
-        format_args!("{}", q.as_ref().map_or_else(|e| *e, |_| "")),
-    );
-    let Ok(quote) = q else {
-        return ticks;
+        return;
     };
     let ak = m
         .platform()
         .keys()
         .and_then(|k| k.tdx_quote_signing_key().ok());
-    let fields = ak.and_then(|k| verify_quote_v4(&quote, k.verifying_key()).ok());
+    let fields = ak.and_then(|k| verify_quote_v4(quote, k.verifying_key()).ok());
     let mrtd = m.td_info(Hpa(tdr)).ok().and_then(|i| i.mrtd);
     let want_data: [u8; 64] = core::array::from_fn(|i| 0xA0 + i as u8);
     check(
@@ -464,6 +567,5 @@ fn quote_checks(cpu: CpuIndex, tdr: u64, report: &[u8; 1024]) -> u64 {
         format_args!(""),
     );
     crate::quote::print_blob("TD-REPORT", report);
-    crate::quote::print_blob("TD-QUOTE", &quote);
-    ticks
+    crate::quote::print_blob("TD-QUOTE", quote);
 }

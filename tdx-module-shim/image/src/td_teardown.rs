@@ -16,7 +16,10 @@ use crate::vmm::{self, PAGE};
 use crate::{Job, st0};
 
 /// Upper bound on the TD's pages (TDCX, SEPT, private, TDVPS, TDR).
-const MAX_PAGES: usize = vmm::MAX_TDCX as usize + 3 + MAX_PRIVATE + vmm::TDVPS_PAGES as usize + 1;
+const MAX_PAGES: usize =
+    vmm::MAX_TDCX as usize + 3 + MAX_PRIVATE + MAX_AUG + 2 * vmm::TDVPS_PAGES as usize + 1;
+/// PAGE.AUGed pages a torn-down TD may have.
+pub const MAX_AUG: usize = 2;
 /// Private pages a torn-down TD may have (`vmm::private(0..n)`).
 pub const MAX_PRIVATE: usize = 4;
 
@@ -26,6 +29,7 @@ fn td_pages(
     num_tdcx: u64,
     num_private: u64,
     vcpu1: Option<u64>,
+    aug: &[Option<u64>],
     out: &mut [u64; MAX_PAGES],
 ) -> usize {
     let mut n = 0;
@@ -43,6 +47,9 @@ fn td_pages(
     }
     for j in 0..num_private.min(MAX_PRIVATE as u64) {
         push(vmm::private(j));
+    }
+    for &p in aug.iter().flatten() {
+        push(p);
     }
     for i in (0..vmm::TDVPS_PAGES).rev() {
         push(vmm::tdvps(i));
@@ -72,6 +79,8 @@ pub struct TdPages {
     pub vcpu1: Option<u64>,
     /// The second vCPU was already flushed on its own LP.
     pub vcpu1_flushed: bool,
+    /// Pages the VMM added with TDH.MEM.PAGE.AUG that the TD still has.
+    pub aug: [Option<u64>; MAX_AUG],
 }
 
 pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
@@ -82,6 +91,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
         num_private,
         vcpu1,
         vcpu1_flushed,
+        aug,
     } = td;
     let mut s = Script::new();
     s.seamcall(
@@ -136,7 +146,7 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
     other_packages(cpu, online, Job::CacheWb, 0);
 
     let mut pages = [0u64; MAX_PAGES];
-    let n = td_pages(tdr, num_tdcx, num_private, vcpu1, &mut pages);
+    let n = td_pages(tdr, num_tdcx, num_private, vcpu1, &aug, &mut pages);
     let pages = &pages[..n];
     let mut s = Script::new();
     s.seamcall(
@@ -173,7 +183,9 @@ pub fn run(cpu: CpuIndex, space: UserSpace, online: u32, td: TdPages) {
             PageType::Tdcx
         } else if p == vmm::tdvps(0) || Some(p) == vcpu1 {
             PageType::Tdvpr
-        } else if (vmm::private(0)..vmm::private(num_private)).contains(&p) {
+        } else if (vmm::private(0)..vmm::private(num_private)).contains(&p)
+            || aug.contains(&Some(p))
+        {
             PageType::Reg
         } else {
             PageType::Ept

@@ -2,9 +2,11 @@
 //! (harness op 5, every GPR) again and again, serving its exits:
 //! - TDG.VP.VMCALL <Instruction.IO> (GHCI, R11 = 30) writes to port 0x3F8
 //!   become console lines `TD vCPU i | ...`; status R10 = 0;
-//! - vendor calls (R10 = "CMON"): R11 = 2 a 64-byte piece of the TD's
-//!   TDREPORT (td_guest.S register order), R11 = 3 the TD's own timings,
-//!   R11 = 1 "done" (the loop returns the registers);
+//! - GHCI MapGPA and GetQuote, and EPT-violation exits (exit reason 48),
+//!   go to the VMM's memory service (td_mem.rs) if the vCPU has one;
+//! - vendor calls (R10 = "CMON"): R11 = 3 the TD's own timings, R11 = 4
+//!   one result of its memory steps (R12 = index, R13 = value), R11 = 1
+//!   "done" (the loop returns the registers);
 //! - anything else: TDVMCALL_SUBFUNC_UNSUPPORTED;
 //! - exit reason 1 (the shim's preemption timer): enter again.
 
@@ -21,6 +23,10 @@ use crate::leaf;
 const MAX_ENTRIES: usize = 1024;
 /// GHCI TDG.VP.VMCALL sub-function <Instruction.IO> and its status.
 const GHCI_IO: u64 = 30;
+const GHCI_MAP_GPA: u64 = 0x10001;
+const GHCI_GET_QUOTE: u64 = 0x10002;
+/// Results the TD reports with vendor call R11 = 4.
+pub const MEM_RESULTS: usize = 16;
 const TDVMCALL_SUBFUNC_UNSUPPORTED: u64 = 0x8000_0000_0000_0003;
 /// The guest's vendor calls: R10 = "CMON".
 const CMON_VMCALL: u64 = 0x434D_4F4E;
@@ -54,8 +60,10 @@ pub struct Vmm {
     /// VP.ENTERs answered TDX_OPERAND_BUSY (retried).
     pub busy: u64,
     pub seal_status: u64,
-    pub report: [u8; 1024],
-    pub report_chunks: u64,
+    /// The VMM's memory service, for the vCPU that uses memory calls.
+    pub mem: Option<crate::td_mem::TdMem>,
+    /// What the TD reported of its memory steps (vendor call R11 = 4).
+    pub mem_results: [Option<u64>; MEM_RESULTS],
     /// The last console line the vCPU completed.
     pub last_line: [u8; 96],
     pub last_len: usize,
@@ -77,8 +85,8 @@ impl Vmm {
             preempted: 0,
             busy: 0,
             seal_status: u64::MAX,
-            report: [0; 1024],
-            report_chunks: 0,
+            mem: None,
+            mem_results: [None; MEM_RESULTS],
             last_line: [0; 96],
             last_len: 0,
         }
@@ -112,6 +120,23 @@ impl Vmm {
                 // is in a leaf): try again, as KVM does.
                 self.busy += 1;
                 continue;
+            }
+            if v[gpr::RAX] == exit_reason::EPT_VIOLATION {
+                let gpa = v[gpr::R8];
+                println!(
+                    "{who}: EPT violation at GPA {gpa:#x} (qualification {:#x}, EEQ {:#x})",
+                    v[gpr::RCX],
+                    v[gpr::RDX]
+                );
+                let served = self
+                    .mem
+                    .as_mut()
+                    .is_some_and(|m| m.ept_violation(cpu, space, gpa));
+                if served {
+                    continue;
+                }
+                println!("{who}: EPT violation at GPA {gpa:#x} the VMM cannot serve");
+                return None;
             }
             if v[gpr::RAX] != exit_reason::TDCALL {
                 println!("{who}: TDH.VP.ENTER returned {:#x}", v[gpr::RAX]);
@@ -148,24 +173,22 @@ impl Vmm {
                     self.seal_status = v[gpr::R14];
                     v[gpr::R10] = 0;
                 }
-                (CMON_VMCALL, 2) if v[gpr::R12] < 1024 && v[gpr::R12].is_multiple_of(64) => {
-                    let at = v[gpr::R12] as usize;
-                    let regs = [
-                        gpr::R8,
-                        gpr::R9,
-                        gpr::R13,
-                        gpr::R14,
-                        gpr::R15,
-                        gpr::RBX,
-                        gpr::RSI,
-                        gpr::RDI,
-                    ];
-                    for (k, &r) in regs.iter().enumerate() {
-                        self.report[at + 8 * k..at + 8 * k + 8]
-                            .copy_from_slice(&v[r].to_le_bytes());
-                    }
-                    self.report_chunks += 1;
+                (CMON_VMCALL, 4) if (v[gpr::R12] as usize) < MEM_RESULTS => {
+                    self.mem_results[v[gpr::R12] as usize] = Some(v[gpr::R13]);
                     v[gpr::R10] = 0;
+                }
+                (0, GHCI_MAP_GPA) if self.mem.is_some() => {
+                    let (start, size) = (v[gpr::R12], v[gpr::R13]);
+                    if let Some(m) = self.mem.as_mut() {
+                        v[gpr::R10] = m.map_gpa(cpu, space, start, size);
+                        v[gpr::R11] = 0;
+                    }
+                }
+                (0, GHCI_GET_QUOTE) if self.mem.is_some() => {
+                    let (gpa, size) = (v[gpr::R12], v[gpr::R13]);
+                    if let Some(m) = self.mem.as_mut() {
+                        v[gpr::R10] = m.get_quote(cpu, space, gpa, size);
+                    }
                 }
                 _ => v[gpr::R10] = TDVMCALL_SUBFUNC_UNSUPPORTED,
             }
