@@ -47,7 +47,7 @@ const ADDR: u64 = 0x000F_FFFF_FFFF_F000;
 const SPAN_2M: u64 = 2 << 20;
 const SPAN_1G: u64 = 1 << 30;
 /// Entries read per `copy_from_vmm` while scanning a page table.
-const BATCH: usize = 8;
+const BATCH: usize = 64;
 
 impl SharedPage {
     /// A placeholder for output arrays.

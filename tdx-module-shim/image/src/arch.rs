@@ -83,10 +83,28 @@ pub fn ram_page(hpa: u64) -> &'static PageWords {
     unsafe { &*(hpa as *const PageWords) }
 }
 
-/// Volatile byte copy of VMM memory at `addr` into `buf`. The caller
+/// Volatile copy of VMM memory at `addr` into `buf`: whole aligned u64
+/// words where it can, bytes at the unaligned ends. The caller
 /// (`platform.rs`) has checked that the range is inside one page of the
 /// VMM region that is mapped for CPL 3, i.e. RAM.
 pub fn copy_ram(addr: u64, buf: &mut [u8]) {
+    let head = (addr.next_multiple_of(8) - addr).min(buf.len() as u64) as usize;
+    let (first, rest) = buf.split_at_mut(head);
+    copy_bytes(addr, first);
+    let mut words = rest.chunks_exact_mut(8);
+    let mut at = addr + head as u64;
+    for w in &mut words {
+        // SAFETY: `at` is 8-aligned and `at..at + 8` lies in the checked
+        // RAM page, identity mapped for CPL 0 in the boot tables; a
+        // volatile aligned read of RAM cannot fault or tear.
+        let v = unsafe { core::ptr::read_volatile(at as *const u64) };
+        w.copy_from_slice(&v.to_le_bytes());
+        at += 8;
+    }
+    copy_bytes(at, words.into_remainder());
+}
+
+fn copy_bytes(addr: u64, buf: &mut [u8]) {
     for (i, b) in buf.iter_mut().enumerate() {
         // SAFETY: `addr + i` is in the checked RAM page, identity mapped
         // for CPL 0 in the boot tables; a volatile byte read of RAM cannot
