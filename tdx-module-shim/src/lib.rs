@@ -15,7 +15,8 @@
 //! - `mem_mgmt`: a running TD's memory: TDH.MEM.PAGE.AUG, RANGE.BLOCK,
 //!   RANGE.UNBLOCK, TRACK, PAGE.REMOVE, SEPT.REMOVE and the guest's
 //!   TDG.MEM.PAGE.ACCEPT (§2 leaves 6, 7, 39, 38, 29, 30; §8 leaf 6);
-//! - [`md`]: TD-scope metadata and TDH.MNG.RD (§2 leaf 11);
+//! - [`md`]: metadata field rules, TD-scope metadata, TDH.MNG.RD and
+//!   TDH.MNG.WR (§2 leaves 11, 13);
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
 //! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
@@ -206,6 +207,13 @@ pub(crate) struct Tdcs {
     /// (`tdh_mng_init.c`). The per-epoch REFCOUNTs are atomics in
     /// [`Module`] because a TD exit must update them without a lock.
     pub td_epoch: u64,
+    /// NOTIFY_ENABLES (bit 0: notify the guest on a zero-step attack
+    /// suspicion); written by TDH.MNG.WR on DEBUG TDs (`md.rs`).
+    pub notify_enables: u64,
+    /// HP_LOCK_TIMEOUT in µs (TDH.MNG.WR, `md.rs`). The shim has no
+    /// host-priority locks that would time out; the value is kept for the
+    /// VMM only.
+    pub hp_lock_timeout: u64,
 }
 
 impl Tdcs {
@@ -227,6 +235,8 @@ impl Tdcs {
             x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
             td_epoch: 0,
+            notify_enables: 0,
+            hp_lock_timeout: md::HP_LOCK_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -238,7 +248,7 @@ pub fn implemented(leaf: Leaf) -> bool {
     match leaf.id {
         SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
         | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
-        | MrExtend | MrFinalize | MngRd | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
+        | MrExtend | MrFinalize | MngRd | MngWr | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
         | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | MemPageAug
         | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
         VpInit => leaf.version <= 1,
@@ -385,6 +395,7 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::MrExtend => self.mr_extend(regs),
             LeafId::MrFinalize => self.mr_finalize(regs),
             LeafId::MngRd => self.mng_rd(leaf.version, regs),
+            LeafId::MngWr => self.mng_wr(regs),
             LeafId::MngVpFlushDone => self.mng_vpflushdone(regs),
             LeafId::PhymemCacheWb => self.phymem_cache_wb(lp, regs),
             LeafId::MngKeyFreeId => self.mng_key_freeid(regs),
