@@ -17,6 +17,7 @@
 //!   TDG.MEM.PAGE.ACCEPT (§2 leaves 6, 7, 39, 38, 29, 30; §8 leaf 6);
 //! - [`md`]: metadata field rules, TD-scope metadata, TDH.MNG.RD and
 //!   TDH.MNG.WR (§2 leaves 11, 13);
+//! - [`md_vp`]: VP-scope metadata, TDH.VP.RD and TDH.VP.WR (§2 leaves 26, 43);
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
 //! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
@@ -37,6 +38,7 @@
 pub mod enter;
 pub mod leaf;
 pub mod md;
+pub mod md_vp;
 pub mod mem;
 mod mem_mgmt;
 pub mod mng;
@@ -249,8 +251,8 @@ pub fn implemented(leaf: Leaf) -> bool {
         SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
         | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
         | MrExtend | MrFinalize | MngRd | MngWr | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
-        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | MemPageAug
-        | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
+        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | VpRd | VpWr
+        | MemPageAug | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
         VpInit => leaf.version <= 1,
         MemSeptAdd | MemSeptRemove => leaf.version == 0,
         _ => false,
@@ -405,6 +407,8 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::VpAddCx => self.vp_add_cx(regs),
             LeafId::VpInit => self.vp_init(lp, leaf.version, regs),
             LeafId::VpFlush => self.vp_flush(lp, regs),
+            LeafId::VpRd => self.vp_rd(lp, leaf.version, regs),
+            LeafId::VpWr => self.vp_wr(lp, regs),
             LeafId::MemPageAug => self.mem_page_aug(regs),
             LeafId::MemRangeBlock => self.mem_range_block(regs),
             LeafId::MemRangeUnblock => self.mem_range_unblock(regs),

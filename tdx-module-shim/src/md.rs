@@ -105,6 +105,7 @@ const TDCX_PA_FIELDS: u32 = 9;
 
 pub(crate) const CONTEXT_MASK: u64 = 0x7 << 52;
 pub(crate) const CONTEXT_TD: u64 = 1 << 52;
+pub(crate) const CONTEXT_VP: u64 = 2 << 52;
 const FIELD_CODE_MASK: u64 = 0xFF_FFFF;
 const INC_SIZE: u64 = 1 << 50;
 /// RESERVED_0 (31:24), LAST_ELEMENT (37:34), LAST_FIELD (46:38),
