@@ -140,6 +140,17 @@ pub mod eeq {
 /// because the shim reports TDX_FEATURES0.NO_RBP_MOD (sys.rs; §8).
 const VMCALL_FORBIDDEN: u64 = 1 << gpr::RAX | 1 << gpr::RCX | 1 << gpr::RSP | 1 << gpr::RBP;
 
+/// A guest register TDH.VP.RD/WR reach on DEBUG TDs (`md_vp.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GuestReg {
+    /// A GPR, x86 encoding order ([`gpr`]).
+    Gpr(usize),
+    /// RIP.
+    Rip,
+    /// RFLAGS.
+    Rflags,
+}
+
 /// What the image runs after a successful TDH.VP.ENTER.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -221,6 +232,34 @@ impl<P: TdxPlatform> Module<P> {
         s[G_LAST_EXIT].store(last as u64, Ordering::Relaxed);
         s[G_BITMAP].store(bitmap, Ordering::Relaxed);
         s[G_LOADED].store(1, Ordering::Release);
+    }
+
+    /// A guest register of a vCPU that is not running: the saved state, or
+    /// before its first entry the §6.3 initial state.
+    pub(crate) fn guest_reg(&self, tdvpr: Hpa, r: GuestReg) -> u64 {
+        let (g, _, _) = self.load_guest(tdvpr);
+        match r {
+            GuestReg::Gpr(i) => g.gprs.get(i).copied().unwrap_or(0),
+            GuestReg::Rip => g.rip,
+            GuestReg::Rflags => g.rflags,
+        }
+    }
+
+    /// Change one guest register of a vCPU that is not running. Before
+    /// the first entry this saves the whole §6.3 initial state first; the
+    /// pending TD-exit completion (last exit, VMCALL bitmap) is kept.
+    pub(crate) fn set_guest_reg(&self, tdvpr: Hpa, r: GuestReg, v: u64) {
+        let (mut g, last, bitmap) = self.load_guest(tdvpr);
+        match r {
+            GuestReg::Gpr(i) => {
+                if let Some(x) = g.gprs.get_mut(i) {
+                    *x = v;
+                }
+            }
+            GuestReg::Rip => g.rip = v,
+            GuestReg::Rflags => g.rflags = v,
+        }
+        self.save_guest(tdvpr, &g, last, bitmap);
     }
 
     /// TDH.VP.ENTER (leaf 0) with the VMM's 16 GPRs. On success the vCPU

@@ -15,7 +15,9 @@
 //! - `mem_mgmt`: a running TD's memory: TDH.MEM.PAGE.AUG, RANGE.BLOCK,
 //!   RANGE.UNBLOCK, TRACK, PAGE.REMOVE, SEPT.REMOVE and the guest's
 //!   TDG.MEM.PAGE.ACCEPT (§2 leaves 6, 7, 39, 38, 29, 30; §8 leaf 6);
-//! - [`md`]: TD-scope metadata and TDH.MNG.RD (§2 leaf 11);
+//! - [`md`]: metadata field rules, TD-scope metadata, TDH.MNG.RD and
+//!   TDH.MNG.WR (§2 leaves 11, 13);
+//! - [`md_vp`]: VP-scope metadata, TDH.VP.RD and TDH.VP.WR (§2 leaves 26, 43);
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
 //! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
@@ -36,6 +38,7 @@
 pub mod enter;
 pub mod leaf;
 pub mod md;
+pub mod md_vp;
 pub mod mem;
 mod mem_mgmt;
 pub mod mng;
@@ -210,6 +213,13 @@ pub(crate) struct Tdcs {
     /// (`tdh_mng_init.c`). The per-epoch REFCOUNTs are atomics in
     /// [`Module`] because a TD exit must update them without a lock.
     pub td_epoch: u64,
+    /// NOTIFY_ENABLES (bit 0: notify the guest on a zero-step attack
+    /// suspicion); written by TDH.MNG.WR on DEBUG TDs (`md.rs`).
+    pub notify_enables: u64,
+    /// HP_LOCK_TIMEOUT in µs (TDH.MNG.WR, `md.rs`). The shim has no
+    /// host-priority locks that would time out; the value is kept for the
+    /// VMM only.
+    pub hp_lock_timeout: u64,
 }
 
 impl Tdcs {
@@ -231,6 +241,8 @@ impl Tdcs {
             x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
             td_epoch: 0,
+            notify_enables: 0,
+            hp_lock_timeout: md::HP_LOCK_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -242,9 +254,9 @@ pub fn implemented(leaf: Leaf) -> bool {
     match leaf.id {
         SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
         | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
-        | MrExtend | MrFinalize | MngRd | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
-        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | MemPageAug
-        | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
+        | MrExtend | MrFinalize | MngRd | MngWr | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
+        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | VpRd | VpWr
+        | MemPageAug | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
         VpInit => leaf.version <= 1,
         MemSeptAdd | MemSeptRemove => leaf.version == 0,
         _ => false,
@@ -389,6 +401,7 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::MrExtend => self.mr_extend(regs),
             LeafId::MrFinalize => self.mr_finalize(regs),
             LeafId::MngRd => self.mng_rd(leaf.version, regs),
+            LeafId::MngWr => self.mng_wr(regs),
             LeafId::MngVpFlushDone => self.mng_vpflushdone(regs),
             LeafId::PhymemCacheWb => self.phymem_cache_wb(lp, regs),
             LeafId::MngKeyFreeId => self.mng_key_freeid(regs),
@@ -398,6 +411,8 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::VpAddCx => self.vp_add_cx(regs),
             LeafId::VpInit => self.vp_init(lp, leaf.version, regs),
             LeafId::VpFlush => self.vp_flush(lp, regs),
+            LeafId::VpRd => self.vp_rd(lp, leaf.version, regs),
+            LeafId::VpWr => self.vp_wr(lp, regs),
             LeafId::MemPageAug => self.mem_page_aug(regs),
             LeafId::MemRangeBlock => self.mem_range_block(regs),
             LeafId::MemRangeUnblock => self.mem_range_unblock(regs),

@@ -1,37 +1,56 @@
-//! TD-scope metadata and TDH.MNG.RD (tdx-module-abi.md §2 leaf 11).
+//! Metadata access: the field-ID rules shared by TD scope (TDH.MNG.RD and
+//! TDH.MNG.WR, here) and VP scope (TDH.VP.RD and TDH.VP.WR, `md_vp.rs`),
+//! and the TD-scope field table (tdx-module-abi.md §2 leaves 11, 13).
 //!
-//! # Field ID encoding (ABI 1.5 "metadata field ID"; the IDs below are the
-//! ones of intel/tdx-module `include/auto_gen/tdr_tdcs_fields_lookup.c`)
+//! # Field ID encoding (ABI 1.5 "metadata field ID"; the IDs in the tables
+//! are those of intel/tdx-module `include/auto_gen/*_fields_lookup.c`)
 //!
 //! | Bits  | Field |
 //! |-------|-------|
-//! | 23:0  | FIELD_CODE (element i of a field is base + i) |
+//! | 23:0  | FIELD_CODE (element i of a table entry is base + i × stride) |
 //! | 31:24 | reserved, 0 |
-//! | 33:32 | ELEMENT_SIZE_CODE: 0 = 8, 1 = 16, 2 = 32, 3 = 64 bits |
+//! | 33:32 | ELEMENT_SIZE_CODE: 0 = 8, 1 = 16, 2 = 32, 3 = 64 bits (ignored in a request) |
 //! | 37:34 | LAST_ELEMENT_IN_FIELD (0 for single-element access) |
 //! | 46:38 | LAST_FIELD_IN_SEQUENCE (0 for single-element access) |
 //! | 49:47 | reserved, 0 |
-//! | 50    | INC_SIZE (ignored) |
+//! | 50    | INC_SIZE (ignored in a request; set in the table IDs of VMCS fields, whose codes step by 2) |
 //! | 51    | WRITE_MASK_VALID (ignored) |
-//! | 54:52 | CONTEXT_CODE (forced to 1 = TD by TDH.MNG.RD) |
+//! | 54:52 | CONTEXT_CODE (forced by the leaf: 1 = TD, 2 = VP) |
 //! | 55    | reserved, 0 |
 //! | 61:56 | CLASS_CODE |
 //! | 62    | reserved, 0 |
-//! | 63    | NON_ARCH |
+//! | 63    | NON_ARCH (ignored) |
 //!
-//! Check order of `tdh_mng_rd_wr.c` / `md_check_as_single_element_id` /
-//! `md_read_element`: TDR (RCX, shared, PT_TDR), TD state (§5: FATAL,
-//! KEYS_CONFIGURED, TDCS allocated, OP_STATE INITIALIZED or RUNNABLE);
-//! v1 and a null field ID → `TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT` with
-//! RDX = first field ID; reserved bits / LAST_* ≠ 0, unknown class+code or
-//! element size ≠ the field's → `TDX_METADATA_FIELD_ID_INCORRECT`; a field
-//! whose host read mask is 0 (RTMR of a non-DEBUG TD) →
-//! `TDX_METADATA_FIELD_NOT_READABLE`. These metadata codes carry no operand
-//! ID. Outputs: R8 = value (0 on error); v1: RDX = next element ID in the
-//! shim's field list, or -1 (also -1 on error).
+//! # Rules, in the module's order (`tdh_mng_rd_wr.c`, `tdh_vp_rd_wr.c`,
+//! `metadata_generic.c` `md_check_as_single_element_id`,
+//! `md_read_element`, `md_write_element`, `metadata_td.c`, `metadata_vp.c`)
 //!
-//! The shim exposes the subset below, in the module's table order; "next"
-//! walks that subset.
+//! After the leaf's operand and state checks:
+//! 1. The context code is forced to the leaf's scope.
+//! 2. Read v1 with a null ID (all bits but the context set) →
+//!    `TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT` (a warning), RDX = the first
+//!    readable element.
+//! 3. Reserved bits or LAST_* ≠ 0 → `TDX_METADATA_FIELD_ID_INCORRECT`. The
+//!    element size code is *not* checked (Linux builds every ID with size
+//!    code 0: `arch/x86/kvm/vmx/tdx_arch.h` `BUILD_TDX_FIELD`).
+//! 4. Class and field code not in the table → `FIELD_ID_INCORRECT`.
+//! 5. The host masks of the entry are the production or the debug ones by
+//!    ATTRIBUTES.DEBUG (`md_get_rd_wr_mask`).
+//!    - Read: read mask 0 → `TDX_METADATA_FIELD_NOT_READABLE`; R8 = value
+//!      & read mask.
+//!    - Write: request mask (R9) & write mask = 0 →
+//!      `TDX_METADATA_FIELD_NOT_WRITABLE`; a bit set in the request mask but
+//!      not writable whose value differs from the current one →
+//!      `TDX_METADATA_FIELD_VALUE_NOT_VALID` (`md_check_forbidden_bits_unchanged`);
+//!      the written bits are merged into the current value, the field's own
+//!      checks run, the value is stored; R8 = old value & read mask.
+//! 6. Read v1: RDX = the next *readable* element (`md_get_next_accessible_item`):
+//!    within the entry the requested ID plus the stride, else the next
+//!    readable entry's table ID; −1 at the end.
+//!
+//! The metadata statuses carry no operand ID. Outputs on error: R8 = 0,
+//! read v1 RDX = −1. The shim exposes a subset of each table, in the
+//! module's table order; "next" walks that subset.
 
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult};
@@ -57,7 +76,11 @@ pub mod field {
     pub const XFAM: u64 = 0x1110_0003_0000_0001;
     pub const MAX_VCPUS: u64 = 0x1110_0002_0000_0002;
     pub const GPAW: u64 = 0x1110_0000_0000_0003;
+    pub const TSC_OFFSET: u64 = 0x1110_0003_0000_000A;
+    pub const TSC_MULTIPLIER: u64 = 0x1110_0003_0000_000B;
     pub const TSC_FREQUENCY: u64 = 0x1110_0001_0000_000C;
+    pub const NOTIFY_ENABLES: u64 = 0x9110_0003_0000_0010;
+    pub const HP_LOCK_TIMEOUT: u64 = 0x9110_0003_0000_0011;
     pub const MRTD: u64 = 0x1310_0003_0000_0000;
     pub const MRCONFIGID: u64 = 0x1310_0003_0000_0010;
     pub const MROWNER: u64 = 0x1310_0003_0000_0018;
@@ -65,11 +88,212 @@ pub mod field {
     pub const RTMR: u64 = 0x1310_0003_0000_0040;
 }
 
+/// HP_LOCK_TIMEOUT limits and initial value, in µs (`tdx_td_control_structures.h`:
+/// 10 ms .. 100 s, default 1 s).
+pub const HP_LOCK_TIMEOUT_MIN: u64 = 10_000;
+/// See [`HP_LOCK_TIMEOUT_MIN`].
+pub const HP_LOCK_TIMEOUT_MAX: u64 = 100_000_000;
+/// See [`HP_LOCK_TIMEOUT_MIN`].
+pub const HP_LOCK_TIMEOUT_DEFAULT: u64 = 1_000_000;
+
+/// TSC_MULTIPLIER of a TD whose TSC the shim does not scale (1.0 in the
+/// module's 16.48 fixed-point format).
+pub const TSC_MULTIPLIER_ONE: u64 = 1 << 48;
+
 /// Number of TDCX_PA fields in the module's table.
 const TDCX_PA_FIELDS: u32 = 9;
 
+pub(crate) const CONTEXT_MASK: u64 = 0x7 << 52;
+pub(crate) const CONTEXT_TD: u64 = 1 << 52;
+pub(crate) const CONTEXT_VP: u64 = 2 << 52;
+const FIELD_CODE_MASK: u64 = 0xFF_FFFF;
+const INC_SIZE: u64 = 1 << 50;
+/// RESERVED_0 (31:24), LAST_ELEMENT (37:34), LAST_FIELD (46:38),
+/// RESERVED_1 (49:47), RESERVED_2 (55), RESERVED_3 (62).
+const SINGLE_ELEMENT_MBZ: u64 =
+    (0xFF << 24) | (0xF << 34) | (0x1FF << 38) | (0x7 << 47) | 1 << 55 | 1 << 62;
+/// A mask with every bit.
+pub(crate) const ALL: u64 = u64::MAX;
+/// ATTRIBUTES.DEBUG.
+pub(crate) const ATTR_DEBUG: u64 = 1;
+
+fn class(id: u64) -> u64 {
+    (id >> 56) & 0x3F
+}
+
+const fn size_mask(id: u64) -> u64 {
+    match (id >> 32) & 3 {
+        0 => 0xFF,
+        1 => 0xFFFF,
+        2 => 0xFFFF_FFFF,
+        _ => u64::MAX,
+    }
+}
+
+/// One table entry: `fields` fields of `elems` elements each, read from
+/// and written to `src`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry<S> {
+    id: u64,
+    fields: u32,
+    elems: u32,
+    src: S,
+    /// Host read mask: [production TD, DEBUG TD] (`prod_rd_mask`,
+    /// `dbg_rd_mask`), truncated to the element size.
+    rd: [u64; 2],
+    /// Host write mask, likewise.
+    wr: [u64; 2],
+}
+
+impl<S: Copy> Entry<S> {
+    /// An entry with the given host read and write masks.
+    pub(crate) const fn new(
+        id: u64,
+        fields: u32,
+        elems: u32,
+        src: S,
+        rd: [u64; 2],
+        wr: [u64; 2],
+    ) -> Self {
+        let m = size_mask(id);
+        Entry {
+            id,
+            fields,
+            elems,
+            src,
+            rd: [rd[0] & m, rd[1] & m],
+            wr: [wr[0] & m, wr[1] & m],
+        }
+    }
+
+    /// Field code step between elements (2 for VMCS fields).
+    const fn stride(&self) -> u64 {
+        if self.id & INC_SIZE != 0 { 2 } else { 1 }
+    }
+
+    const fn len(&self) -> u64 {
+        self.fields as u64 * self.elems as u64
+    }
+}
+
+/// The entry and element index of `id` (class + field code). The odd codes
+/// of a stride-2 (VMCS) entry are the "high" halves the module refuses
+/// (`md_vp_get_element`); both give `FIELD_ID_INCORRECT`.
+fn find<S: Copy>(table: &[Entry<S>], id: u64) -> Option<(usize, u32)> {
+    let code = id & FIELD_CODE_MASK;
+    table.iter().enumerate().find_map(|(i, e)| {
+        let off = code.checked_sub(e.id & FIELD_CODE_MASK)?;
+        let k = off / e.stride();
+        (class(id) == class(e.id) && off % e.stride() == 0 && k < e.len()).then_some((i, k as u32))
+    })
+}
+
+/// The first readable element at or after element `k` of entry `i`: its
+/// ID and whether it is in entry `i` itself.
+fn readable_from<S: Copy>(table: &[Entry<S>], i: usize, k: u64, dbg: usize) -> Option<(u64, bool)> {
+    let mut k = k;
+    for (j, e) in table.iter().enumerate().skip(i) {
+        if e.rd[dbg] != 0 && k < e.len() {
+            return Some((e.id + k * e.stride(), j == i));
+        }
+        k = 0;
+    }
+    None
+}
+
+/// What a metadata leaf does with the field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Src {
+pub(crate) enum Op {
+    /// A read (v1: RDX returns the next field ID).
+    Read {
+        /// Version 1.
+        v1: bool,
+    },
+    /// A write of `value` under the request mask `mask`.
+    Write {
+        /// R8.
+        value: u64,
+        /// R9.
+        mask: u64,
+    },
+}
+
+impl Op {
+    pub(crate) const fn v1(self) -> bool {
+        matches!(self, Op::Read { v1: true })
+    }
+}
+
+/// The fields of one scope as a leaf sees them, with its locks held.
+pub(crate) trait Fields {
+    /// Where an entry's elements live.
+    type Src: Copy;
+    /// Element `k` of the entry whose source is `src`, before masking.
+    fn get(&self, src: Self::Src, k: u32) -> u64;
+    /// The field's own checks on `new` (the current value with the
+    /// `combined` bits replaced), then the store.
+    fn set(&mut self, src: Self::Src, k: u32, new: u64, combined: u64) -> TdxResult<()>;
+}
+
+/// Rules 1–6 of the module docs for the field ID `requested`; `regs.r8`
+/// (and `regs.rdx` for a v1 read) must already hold the error outputs.
+pub(crate) fn access<F: Fields>(
+    f: &mut F,
+    table: &[Entry<F::Src>],
+    context: u64,
+    debug: bool,
+    op: Op,
+    requested: u64,
+    regs: &mut VmmRegs,
+) -> TdxResult<Status> {
+    let dbg = usize::from(debug);
+    let id = (requested & !CONTEXT_MASK) | context;
+    if op.v1() && id | CONTEXT_MASK == u64::MAX {
+        regs.rdx = readable_from(table, 0, 0, dbg).map_or(u64::MAX, |(n, _)| n);
+        return Ok(Code::MetadataFirstFieldIdInContext.into());
+    }
+    let bad = Status::new(Code::MetadataFieldIdIncorrect);
+    if id & SINGLE_ELEMENT_MBZ != 0 {
+        return Err(bad);
+    }
+    let (i, k) = find(table, id).ok_or(bad)?;
+    let e = table.get(i).ok_or(bad)?;
+    let (rd, wr) = (e.rd[dbg], e.wr[dbg]);
+    let cur = f.get(e.src, k) & size_mask(e.id);
+    match op {
+        Op::Read { v1 } => {
+            if rd == 0 {
+                return Err(Code::MetadataFieldNotReadable.into());
+            }
+            regs.r8 = cur & rd;
+            if v1 {
+                regs.rdx = match readable_from(table, i, u64::from(k) + 1, dbg) {
+                    // Within the entry: the requested ID, stepped.
+                    Some((_, true)) => {
+                        (id & !FIELD_CODE_MASK) | ((id & FIELD_CODE_MASK) + e.stride())
+                    }
+                    Some((n, false)) => n,
+                    None => u64::MAX,
+                };
+            }
+        }
+        Op::Write { value, mask } => {
+            let combined = wr & mask;
+            if combined == 0 {
+                return Err(Code::MetadataFieldNotWritable.into());
+            }
+            if (cur ^ value) & mask & !wr != 0 {
+                return Err(Code::MetadataFieldValueNotValid.into());
+            }
+            f.set(e.src, k, (cur & !combined) | (value & combined), combined)?;
+            regs.r8 = cur & rd;
+        }
+    }
+    Ok(Status::SUCCESS)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Src {
     Fatal,
     NumTdcx,
     Chldcnt,
@@ -85,7 +309,11 @@ enum Src {
     Xfam,
     MaxVcpus,
     Gpaw,
+    TscOffset,
+    TscMultiplier,
     TscFrequency,
+    NotifyEnables,
+    HpLockTimeout,
     Mrtd,
     MrConfigId,
     MrOwner,
@@ -93,103 +321,56 @@ enum Src {
     Rtmr,
 }
 
-/// One table entry: `fields` fields of `elems` elements each.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    id: u64,
-    fields: u32,
-    elems: u32,
-    src: Src,
-    /// Host-readable only for DEBUG TDs (prod read mask 0).
-    debug_only: bool,
+/// Read-only for the host, production and DEBUG TDs alike.
+const fn ro(id: u64, fields: u32, elems: u32, src: Src) -> Entry<Src> {
+    Entry::new(id, fields, elems, src, [ALL, ALL], [0, 0])
 }
 
-const fn e(id: u64, fields: u32, elems: u32, src: Src) -> Entry {
-    Entry {
-        id,
-        fields,
-        elems,
-        src,
-        debug_only: false,
-    }
-}
-
-const TABLE: [Entry; 21] = [
-    e(field::FATAL, 1, 1, Src::Fatal),
-    e(field::NUM_TDCX, 1, 1, Src::NumTdcx),
-    e(field::CHLDCNT, 1, 1, Src::Chldcnt),
-    e(field::LIFECYCLE_STATE, 1, 1, Src::Lifecycle),
-    e(field::TDCX_PA, TDCX_PA_FIELDS, 1, Src::TdcxPa),
-    e(field::HKID, 1, 1, Src::Hkid),
-    e(field::PKG_CONFIG_BITMAP, 1, 1, Src::PkgConfig),
-    e(field::NUM_VCPUS, 1, 1, Src::NumVcpus),
-    e(field::NUM_ASSOC_VCPUS, 1, 1, Src::NumAssocVcpus),
-    e(field::OP_STATE, 1, 1, Src::OpState),
-    e(field::NUM_L2_VMS, 1, 1, Src::NumL2Vms),
-    e(field::ATTRIBUTES, 1, 1, Src::Attributes),
-    e(field::XFAM, 1, 1, Src::Xfam),
-    e(field::MAX_VCPUS, 1, 1, Src::MaxVcpus),
-    e(field::GPAW, 1, 1, Src::Gpaw),
-    e(field::TSC_FREQUENCY, 1, 1, Src::TscFrequency),
-    e(field::MRTD, 1, 6, Src::Mrtd),
-    e(field::MRCONFIGID, 1, 6, Src::MrConfigId),
-    e(field::MROWNER, 1, 6, Src::MrOwner),
-    e(field::MROWNERCONFIG, 1, 6, Src::MrOwnerConfig),
-    Entry {
-        id: field::RTMR,
-        fields: 4,
-        elems: 6,
-        src: Src::Rtmr,
-        debug_only: true,
-    },
+/// The subset of `tdr_tdcs_lookup` (TDX_1.5.01) the shim exposes, with its
+/// host masks.
+const TABLE: [Entry<Src>; 25] = [
+    ro(field::FATAL, 1, 1, Src::Fatal),
+    ro(field::NUM_TDCX, 1, 1, Src::NumTdcx),
+    ro(field::CHLDCNT, 1, 1, Src::Chldcnt),
+    ro(field::LIFECYCLE_STATE, 1, 1, Src::Lifecycle),
+    ro(field::TDCX_PA, TDCX_PA_FIELDS, 1, Src::TdcxPa),
+    ro(field::HKID, 1, 1, Src::Hkid),
+    ro(field::PKG_CONFIG_BITMAP, 1, 1, Src::PkgConfig),
+    ro(field::NUM_VCPUS, 1, 1, Src::NumVcpus),
+    ro(field::NUM_ASSOC_VCPUS, 1, 1, Src::NumAssocVcpus),
+    ro(field::OP_STATE, 1, 1, Src::OpState),
+    ro(field::NUM_L2_VMS, 1, 1, Src::NumL2Vms),
+    ro(field::ATTRIBUTES, 1, 1, Src::Attributes),
+    ro(field::XFAM, 1, 1, Src::Xfam),
+    ro(field::MAX_VCPUS, 1, 1, Src::MaxVcpus),
+    ro(field::GPAW, 1, 1, Src::Gpaw),
+    ro(field::TSC_OFFSET, 1, 1, Src::TscOffset),
+    ro(field::TSC_MULTIPLIER, 1, 1, Src::TscMultiplier),
+    ro(field::TSC_FREQUENCY, 1, 1, Src::TscFrequency),
+    // DEBUG TDs only, bit 0 writable (the guest's TDG.VM.WR field).
+    Entry::new(
+        field::NOTIFY_ENABLES,
+        1,
+        1,
+        Src::NotifyEnables,
+        [0, ALL],
+        [0, 1],
+    ),
+    Entry::new(
+        field::HP_LOCK_TIMEOUT,
+        1,
+        1,
+        Src::HpLockTimeout,
+        [ALL, ALL],
+        [ALL, ALL],
+    ),
+    ro(field::MRTD, 1, 6, Src::Mrtd),
+    ro(field::MRCONFIGID, 1, 6, Src::MrConfigId),
+    ro(field::MROWNER, 1, 6, Src::MrOwner),
+    ro(field::MROWNERCONFIG, 1, 6, Src::MrOwnerConfig),
+    // DEBUG TDs only.
+    Entry::new(field::RTMR, 4, 6, Src::Rtmr, [0, ALL], [0, 0]),
 ];
-
-const FIELD_CODE_MASK: u64 = 0xFF_FFFF;
-const SIZE_SHIFT: u32 = 32;
-const CONTEXT_MASK: u64 = 0x7 << 52;
-const CONTEXT_TD: u64 = 1 << 52;
-/// RESERVED_0 (31:24), LAST_ELEMENT (37:34), LAST_FIELD (46:38),
-/// RESERVED_1 (49:47), RESERVED_2 (55), RESERVED_3 (62).
-const SINGLE_ELEMENT_MBZ: u64 =
-    (0xFF << 24) | (0xF << 34) | (0x1FF << 38) | (0x7 << 47) | 1 << 55 | 1 << 62;
-
-fn class(id: u64) -> u64 {
-    (id >> 56) & 0x3F
-}
-
-fn size_code(id: u64) -> u64 {
-    (id >> SIZE_SHIFT) & 3
-}
-
-fn size_mask(id: u64) -> u64 {
-    match size_code(id) {
-        0 => 0xFF,
-        1 => 0xFFFF,
-        2 => 0xFFFF_FFFF,
-        _ => u64::MAX,
-    }
-}
-
-/// The entry and element index of `id` (class + field code match).
-fn find(id: u64) -> Option<(usize, u32)> {
-    let code = id & FIELD_CODE_MASK;
-    TABLE.iter().enumerate().find_map(|(i, t)| {
-        let base = t.id & FIELD_CODE_MASK;
-        let n = u64::from(t.fields * t.elems);
-        (class(id) == class(t.id) && code >= base && code < base + n)
-            .then(|| (i, (code - base) as u32))
-    })
-}
-
-/// The element ID after element `k` of entry `i`, or -1 at the end.
-fn next_id(i: usize, k: u32) -> u64 {
-    let t = &TABLE[i];
-    if k + 1 < t.fields * t.elems {
-        t.id + u64::from(k) + 1
-    } else {
-        TABLE.get(i + 1).map_or(u64::MAX, |n| n.id)
-    }
-}
 
 fn mr_word(m: &[u8; 48], k: u32) -> u64 {
     let mut w = [0u8; 8];
@@ -198,9 +379,19 @@ fn mr_word(m: &[u8; 48], k: u32) -> u64 {
     u64::from_le_bytes(w)
 }
 
-impl<P: TdxPlatform> Module<P> {
-    fn md_value(&self, tdr: Hpa, t: &Tdcs, src: Src, k: u32) -> u64 {
-        let rd = |w: usize| tdr::read(&self.plat, tdr, w);
+/// The TD scope: TDR words and the TDCS, locked by the leaf.
+struct TdFields<'a, P: TdxPlatform> {
+    plat: &'a P,
+    tdr: Hpa,
+    t: &'a mut Tdcs,
+}
+
+impl<P: TdxPlatform> Fields for TdFields<'_, P> {
+    type Src = Src;
+
+    fn get(&self, src: Src, k: u32) -> u64 {
+        let rd = |w: usize| tdr::read(self.plat, self.tdr, w);
+        let t = &*self.t;
         match src {
             Src::Fatal => rd(tdr::W_FATAL),
             Src::NumTdcx => rd(tdr::W_NUM_TDCX),
@@ -218,7 +409,12 @@ impl<P: TdxPlatform> Module<P> {
             Src::Xfam => t.xfam,
             Src::MaxVcpus => u64::from(t.max_vcpus),
             Src::Gpaw => u64::from(t.gpaw52),
+            // The shim runs the TD on the unscaled, unoffset TSC.
+            Src::TscOffset => 0,
+            Src::TscMultiplier => TSC_MULTIPLIER_ONE,
             Src::TscFrequency => u64::from(t.tsc_frequency),
+            Src::NotifyEnables => t.notify_enables,
+            Src::HpLockTimeout => t.hp_lock_timeout,
             Src::Mrtd => mr_word(&t.mrtd_final, k),
             Src::MrConfigId => mr_word(&t.mr_config_id, k),
             Src::MrOwner => mr_word(&t.mr_owner, k),
@@ -230,41 +426,67 @@ impl<P: TdxPlatform> Module<P> {
         }
     }
 
+    fn set(&mut self, src: Src, _k: u32, new: u64, combined: u64) -> TdxResult<()> {
+        match src {
+            Src::NotifyEnables => self.t.notify_enables = new,
+            // Only written whole, within 10 ms .. 100 s (`metadata_td.c`
+            // special write handling). The module stores TSC ticks and
+            // reads back µs; the shim keeps the µs value.
+            Src::HpLockTimeout => {
+                if combined != ALL {
+                    return Err(Code::MetadataWrMaskNotValid.into());
+                }
+                if !(HP_LOCK_TIMEOUT_MIN..=HP_LOCK_TIMEOUT_MAX).contains(&new) {
+                    return Err(Code::MetadataFieldValueNotValid.into());
+                }
+                self.t.hp_lock_timeout = new;
+            }
+            // Write mask 0: `access` refused the write already.
+            _ => return Err(Code::MetadataFieldNotWritable.into()),
+        }
+        Ok(())
+    }
+}
+
+impl<P: TdxPlatform> Module<P> {
     /// TDH.MNG.RD v0/v1 (leaf 11): RCX = TDR, RDX = field ID → R8 = value
-    /// (v1: RDX = next field ID). See the module docs for the checks.
+    /// (v1: RDX = next field ID).
     pub(crate) fn mng_rd(&self, version: u8, regs: &mut VmmRegs) -> TdxResult<Status> {
-        let v1 = version > 0;
+        self.mng_rd_wr(Op::Read { v1: version > 0 }, regs)
+    }
+
+    /// TDH.MNG.WR (leaf 13): RCX = TDR, RDX = field ID, R8 = value, R9 =
+    /// write mask → R8 = old value.
+    pub(crate) fn mng_wr(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let op = Op::Write {
+            value: regs.r8,
+            mask: regs.r9,
+        };
+        self.mng_rd_wr(op, regs)
+    }
+
+    /// `tdh_mng_rd_wr.c`: the TDR (RCX) shared, the TD state checks and the
+    /// TDCS lock, OP_STATE INITIALIZED or RUNNABLE, then the field rules.
+    /// The module writes an element by compare-and-swap under a shared
+    /// OP_STATE lock (`OPERAND_BUSY` + METADATA_FIELD on a lost race); the
+    /// shim's TDCS lock is exclusive, so a write never races.
+    fn mng_rd_wr(&self, op: Op, regs: &mut VmmRegs) -> TdxResult<Status> {
         let requested = regs.rdx;
         regs.r8 = 0;
-        if v1 {
+        if op.v1() {
             regs.rdx = u64::MAX;
         }
         let g = self.lock_page(regs.rcx, OperandId::Rcx, false, PageType::Tdr)?;
-        let (_, t) = self.lock_tdcs(g.hpa())?;
+        let (_, mut t) = self.lock_tdcs(g.hpa())?;
         if !matches!(t.op_state, OpState::Initialized | OpState::Runnable) {
             return Err(Code::OpStateIncorrect.into());
         }
-        let id = (requested & !CONTEXT_MASK) | CONTEXT_TD;
-        if v1 && id | CONTEXT_MASK == u64::MAX {
-            regs.rdx = TABLE[0].id;
-            return Ok(Code::MetadataFirstFieldIdInContext.into());
-        }
-        let bad = Status::new(Code::MetadataFieldIdIncorrect);
-        if id & SINGLE_ELEMENT_MBZ != 0 {
-            return Err(bad);
-        }
-        let (i, k) = find(id).ok_or(bad)?;
-        let entry = &TABLE[i];
-        if size_code(id) != size_code(entry.id) {
-            return Err(bad);
-        }
-        if entry.debug_only && t.attributes & 1 == 0 {
-            return Err(Code::MetadataFieldNotReadable.into());
-        }
-        regs.r8 = self.md_value(g.hpa(), &t, entry.src, k) & size_mask(entry.id);
-        if v1 {
-            regs.rdx = next_id(i, k);
-        }
-        Ok(Status::SUCCESS)
+        let debug = t.attributes & ATTR_DEBUG != 0;
+        let mut f = TdFields {
+            plat: &self.plat,
+            tdr: g.hpa(),
+            t: &mut t,
+        };
+        access(&mut f, &TABLE, CONTEXT_TD, debug, op, requested, regs)
     }
 }

@@ -145,6 +145,8 @@ impl<P: TdxPlatform> Module<P> {
             x2apic_ids: [0; td_params::MAX_VCPUS as usize],
             num_assoc_vcpus: 0,
             td_epoch: 1,
+            notify_enables: 0,
+            hp_lock_timeout: crate::md::HP_LOCK_TIMEOUT_DEFAULT,
         };
         Ok(Status::SUCCESS)
     }

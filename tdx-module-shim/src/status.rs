@@ -99,7 +99,13 @@ pub enum Code {
     /// (source) TDH.MEM.SEPT.REMOVE of a SEPT page with a non-FREE entry.
     EptPageNotFree = 0xC000_0B0E_0000_0000,
     MetadataFieldIdIncorrect = 0xC000_0C00_0000_0000,
+    MetadataFieldNotWritable = 0xC000_0C01_0000_0000,
     MetadataFieldNotReadable = 0xC000_0C02_0000_0000,
+    /// (source) A metadata write whose value the field refuses.
+    MetadataFieldValueNotValid = 0xC000_0C03_0000_0000,
+    /// (source) A write mask the field does not accept (e.g. a partial
+    /// write of a field that is only written whole).
+    MetadataWrMaskNotValid = 0xC000_0C0A_0000_0000,
     /// Warning (source): TDH.MNG.RD v1 with a null field ID.
     MetadataFirstFieldIdInContext = 0x0000_0C0B_0000_0000,
 }
@@ -146,6 +152,8 @@ pub enum OperandId {
     Rtmr = 168,
     TdEpoch = 169,
     OpState = 172,
+    /// (source) A metadata element whose atomic update lost a race.
+    MetadataField = 176,
     Sys = 184,
     Tdmr = 185,
     Kot = 186,

@@ -18,7 +18,7 @@
 //! | 3 | vCPU index |
 //! | 4 | x2APIC ID (VP.INIT v1), or [`NOT_ASSOCIATED`] if not configured |
 //! | 5 | TLB-epoch token while inside TDH.VP.ENTER (0 = none; `mem_mgmt.rs`) |
-//! | 6 | TD VMCS SHARED_EPT_POINTER (TDH.VP.WR; 0 = none): the VMM's EPT for shared GPAs |
+//! | 6 | TD VMCS SHARED_EPT_POINTER (TDH.VP.WR, `md_vp.rs`; 0 = none): bits 51:12 = HPA of the root of the VMM's EPT for shared GPAs, all other bits 0. Memory type (WB) and walk length (the TD's SEPT levels) are not part of the value: the module takes them from the TD's own EPTP |
 //! | 8..8+[`TDVPS_PAGES`] | TDVPS page PAs (word 8 = the TDVPR) |
 //! | 16.. | initial register state (§6.3), [`init_reg`] order |
 
@@ -100,11 +100,11 @@ const RFLAGS_INIT: u64 = 0x2;
 const DR7_INIT: u64 = 0x400;
 const PAT_INIT: u64 = 0x0007_0406_0007_0406;
 
-fn rd<P: TdxPlatform>(plat: &P, tdvpr: Hpa, w: usize) -> u64 {
+pub(crate) fn rd<P: TdxPlatform>(plat: &P, tdvpr: Hpa, w: usize) -> u64 {
     plat.map_page(tdvpr)[w].load(Ordering::Acquire)
 }
 
-fn wr<P: TdxPlatform>(plat: &P, tdvpr: Hpa, w: usize, v: u64) {
+pub(crate) fn wr<P: TdxPlatform>(plat: &P, tdvpr: Hpa, w: usize, v: u64) {
     plat.map_page(tdvpr)[w].store(v, Ordering::Release);
 }
 
@@ -133,7 +133,7 @@ impl<P: TdxPlatform> Module<P> {
 
     /// The TDR that owns a locked TDVPR, locked shared as an implicit
     /// operand (operand ID TDR), with the TDCS checks, and its TDCS locked.
-    fn vp_owner(&self, owner: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
+    pub(crate) fn vp_owner(&self, owner: Hpa) -> TdxResult<crate::mem::BuildGuards<'_, P>> {
         let g = self.lock_page(owner.raw(), OperandId::Tdr, false, PageType::Tdr)?;
         let (_, t) = self.lock_tdcs(g.hpa())?;
         Ok((g, t))

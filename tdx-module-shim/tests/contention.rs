@@ -148,6 +148,12 @@ fn td_build_leaves_busy() {
             call: seam(MNG_RD, TDR, field::OP_STATE, 0, 0),
             busy: &[(tdr, st(BUSY, Rcx)), (TDCS, OP_BUSY)],
         },
+        BusyCase {
+            name: "MNG.WR",
+            setup: built,
+            call: seam(13, TDR, field::HP_LOCK_TIMEOUT, 1_000_000, u64::MAX),
+            busy: &[(tdr, st(BUSY, Rcx)), (TDCS, OP_BUSY)],
+        },
     ]);
 }
 

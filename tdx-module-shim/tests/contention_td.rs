@@ -83,6 +83,32 @@ fn vcpu_leaves_busy() {
             ],
         },
         BusyCase {
+            name: "VP.RD",
+            setup: runnable,
+            call: seam(26, TDVPR, md_vp::field::SHARED_EPT_POINTER, 0, 0),
+            busy: &[
+                (tdvpr, st(BUSY, Rcx)),
+                (tdr, st(BUSY, Tdr)),
+                (TDCS, OP_BUSY),
+            ],
+        },
+        BusyCase {
+            name: "VP.WR",
+            setup: runnable,
+            call: seam(
+                43,
+                TDVPR,
+                md_vp::field::SHARED_EPT_POINTER,
+                0x50_0000,
+                0x000F_FFFF_FFFF_F000,
+            ),
+            busy: &[
+                (tdvpr, st(BUSY, Rcx)),
+                (tdr, st(BUSY, Tdr)),
+                (TDCS, OP_BUSY),
+            ],
+        },
+        BusyCase {
             name: "VP.ENTER",
             setup: runnable,
             call: Call::Enter(TDVPR),

@@ -303,8 +303,8 @@ fn mr_extend_table() {
 #[test]
 fn unimplemented_leaves_are_unknown() {
     let m = initialized();
-    // VP.ENTER, MNG.WR, MEM.RD, SEPT.ADD v1, SEPT.REMOVE v1, VP.INIT v2.
-    for leaf in [0u64, 13, 12, 3 | 1 << 16, 30 | 1 << 16, 22 | 2 << 16] {
+    // VP.ENTER, MEM.SEPT.RD, MEM.RD, SEPT.ADD v1, SEPT.REMOVE v1, VP.INIT v2.
+    for leaf in [0u64, 25, 12, 3 | 1 << 16, 30 | 1 << 16, 22 | 2 << 16] {
         assert_eq!(
             call(&m, leaf, TDR, 0, 0, 0),
             st(INV, OperandId::Rax),

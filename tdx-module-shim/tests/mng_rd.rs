@@ -1,5 +1,5 @@
 //! TDH.MNG.RD: field values, v1 iteration, failure table (exact status,
-//! state unchanged).
+//! state unchanged). TDH.MNG.WR: `mng_wr.rs`.
 mod common;
 use common::*;
 
@@ -64,44 +64,72 @@ fn values_match_td_info() {
     // WRITE_MASK_VALID are ignored.
     assert_eq!(rd(&m, field::XFAM & !(7 << 52)), 3);
     assert_eq!(rd(&m, field::XFAM | 3 << 50), 3);
+    // The element size code is not checked (`md_check_as_single_element_id`):
+    // Linux reads TDCS_EXEC(TSC_OFFSET) with size code 0. Values are still
+    // masked to the field's own size.
+    assert_eq!(rd(&m, field::XFAM & !(3 << 32)), 3);
+    assert_eq!(rd(&m, field::TSC_OFFSET & !(3 << 32)), 0);
+    assert_eq!(rd(&m, field::TSC_MULTIPLIER), 1 << 48);
+    assert_eq!(rd(&m, field::HP_LOCK_TIMEOUT), 1_000_000);
     // Before MR.FINALIZE the MRTD field reads zero, OP_STATE INITIALIZED.
     let m = initialized();
     assert_eq!(rd48(&m, field::MRTD), [0; 48]);
     assert_eq!(rd(&m, field::OP_STATE), OpState::Initialized as u64);
 }
 
-#[test]
-fn v1_walks_every_field() {
-    let m = finalized();
-    let (s, r) = call_on(&m, LP0, MNG_RD_V1, TDR, u64::MAX, 0, 0);
+/// Walks the v1 "next" chain from the null ID; returns the IDs visited.
+fn walk(m: &M) -> Vec<u64> {
+    let (s, r) = call_on(m, LP0, MNG_RD_V1, TDR, u64::MAX, 0, 0);
     assert_eq!(s, c(Code::MetadataFirstFieldIdInContext));
     assert_eq!(r.rdx, field::FATAL);
+    let mut ids = Vec::new();
     let mut id = r.rdx;
-    let mut n = 0;
     while id != u64::MAX {
-        let (s, r) = call_on(&m, LP0, MNG_RD_V1, TDR, id, 0, 0);
-        if id >> 56 == 0x13 && id & 0xFFFF >= 0x40 {
-            assert_eq!(s, c(Code::MetadataFieldNotReadable), "{id:#x}");
-            assert_eq!(r.rdx, u64::MAX);
-            break;
-        }
+        let (s, r) = call_on(m, LP0, MNG_RD_V1, TDR, id, 0, 0);
         assert_eq!(s, 0, "{id:#x}");
+        ids.push(id);
         id = r.rdx;
-        n += 1;
     }
-    // 4 TDR fields, TDCX_PA x 9, HKID, PKG_CONFIG, 9 TDCS fields, 4 x 6 MR
-    // elements; then RTMR (not readable: non-DEBUG).
-    assert_eq!(n, 4 + 9 + 2 + 9 + 24);
+    ids
+}
+
+#[test]
+fn v1_walks_every_readable_field() {
+    // "Next" skips the fields the host cannot read (`md_get_next_accessible_item`):
+    // on a production TD, NOTIFY_ENABLES and the RTMRs.
+    let ids = walk(&finalized());
+    // 4 TDR fields, TDCX_PA x 9, HKID, PKG_CONFIG, 12 TDCS fields, 4 x 6 MR
+    // elements.
+    assert_eq!(ids.len(), 4 + 9 + 2 + 12 + 24);
+    assert!(!ids.contains(&field::NOTIFY_ENABLES));
+    assert!(!ids.contains(&field::RTMR));
+    assert_eq!(ids.last(), Some(&(field::MROWNERCONFIG + 5)));
+    // A DEBUG TD also walks NOTIFY_ENABLES and the 24 RTMR elements.
+    let ids = walk(&debug_td());
+    assert_eq!(ids.len(), 4 + 9 + 2 + 13 + 24 + 24);
+    assert!(ids.contains(&field::NOTIFY_ENABLES));
+    assert_eq!(ids.last(), Some(&(field::RTMR + 23)));
+    let m = finalized();
     // v1 after MRTD element 5 moves to MRCONFIGID.
     let (_, r) = call_on(&m, LP0, MNG_RD_V1, TDR, field::MRTD + 5, 0, 0);
     assert_eq!(r.rdx, field::MRCONFIGID);
+    // Within a field, "next" is the requested ID stepped (its size code
+    // kept); the next field starts from the table's ID.
+    let size0 = field::MRTD & !(3 << 32);
+    let (s, r) = call_on(&m, LP0, MNG_RD_V1, TDR, size0, 0, 0);
+    assert_eq!((s, r.rdx), (0, size0 + 1));
+    let (s, r) = call_on(&m, LP0, MNG_RD_V1, TDR, size0 + 5, 0, 0);
+    assert_eq!((s, r.rdx), (0, field::MRCONFIGID));
+    // The last readable element: RDX = -1.
+    let (s, r) = call_on(&m, LP0, MNG_RD_V1, TDR, field::MROWNERCONFIG + 5, 0, 0);
+    assert_eq!((s, r.rdx), (0, u64::MAX));
     // v0 leaves RDX alone.
     let (_, r) = call_on(&m, LP0, MNG_RD, TDR, field::MRTD, 0, 0);
     assert_eq!(r.rdx, field::MRTD);
 }
 
-#[test]
-fn rtmr_readable_only_for_debug_tds() {
+/// Initialised (not finalised) TD with ATTRIBUTES.DEBUG.
+fn debug_td() -> M {
     let m = ready();
     created(&m);
     for i in 0..6 {
@@ -111,6 +139,12 @@ fn rtmr_readable_only_for_debug_tds() {
     p[0] |= 1; // DEBUG
     m.platform().vmm_write(TD_PARAMS, &p);
     assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), 0);
+    m
+}
+
+#[test]
+fn rtmr_readable_only_for_debug_tds() {
+    let m = debug_td();
     for k in 0..24 {
         assert_eq!(rd(&m, field::RTMR + k), 0);
     }
@@ -192,15 +226,6 @@ fn mng_rd_table() {
                 MNG_RD,
                 TDR,
                 field::TDCX_PA + 9,
-                0,
-                0,
-                bad_id,
-            ),
-            (
-                "wrong size",
-                MNG_RD,
-                TDR,
-                field::XFAM & !(1 << 32),
                 0,
                 0,
                 bad_id,

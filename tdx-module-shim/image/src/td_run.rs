@@ -31,7 +31,7 @@ const STACK_GPA: u64 = 0xFFFF_D000;
 const CHUNK: u64 = 256;
 /// TDH.VP.WR field ID of the TD VMCS SHARED_EPT_POINTER (VMCS encoding
 /// 0x203C).
-const SHARED_EPTP_FIELD: u64 = 0x0000_0003_0000_203C; // TEMP
+const SHARED_EPTP_FIELD: u64 = tdx_module_shim::md_vp::field::SHARED_EPT_POINTER;
 /// The AP that runs vCPU 1 when there are two LPs.
 const AP: CpuIndex = CpuIndex(1);
 

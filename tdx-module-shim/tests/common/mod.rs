@@ -9,6 +9,7 @@ use tdx_module_shim::pamt::{MAX_RSVD, TdmrInfo};
 
 pub mod contention;
 pub mod mem_mgmt;
+pub mod vp_md;
 use tdx_module_shim::*;
 
 pub const GIB: u64 = 1 << 30;
