@@ -43,6 +43,7 @@ mod quote;
 mod seam;
 mod td;
 mod td_build;
+mod td_ghci;
 mod td_mem;
 mod td_run;
 mod td_teardown;

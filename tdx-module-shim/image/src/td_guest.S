@@ -12,13 +12,16 @@
  * same after flipping one REPORTDATA bit (must fail); it flips the bit
  * back; makes its memory steps (`memory_steps` below: lazy ACCEPT,
  * MapGPA to shared, GHCI GetQuote of that report over shared memory,
- * MapGPA back, ACCEPT again); times TDG.MR.REPORT and
+ * MapGPA back, ACCEPT again; then GHCI CPUID, MMIO and HLT); times
+ * TDG.MR.REPORT and
  * the vendor sealing leaf with RDTSC and reports them (R11 = 3: R12
  * report ticks, R13 sealing ticks, R14 sealing status); then the vendor
  * "done" TDG.VP.VMCALL (R10 = 0x434D4F4E "CMON", R11 = 1) carrying the
  * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
  * after that, it spins (the shim's preemption timer must get the VMM
- * back). */
+ * back) until the VMM sets a word in its shared page at GPA
+ * 0x8000_FFFF_B800 (linear 0xFFDF_B800); then it stops with GHCI
+ * ReportFatalError. */
 /* TDCALL of leaf \leaf, again while the module answers TDX_OPERAND_BUSY
  * (RAX[63:32] = 0x80000200): the other vCPU holds the TD's lock. Inputs
  * other than RAX are untouched by a failed TDCALL. Clobbers R11. */
@@ -135,7 +138,29 @@ td_guest_start:
     movl $0xFF08, %ecx                  /* expose R8..R15, RBX */
     xorl %eax, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
-5:  jmp 5b
+5:  movl $0xFFDFB800, %eax              /* spin until the VMM sets the stop */
+    cmpq $0, (%rax)                     /* word in the shared page */
+    je 5b
+    leaq fatal_msg(%rip), %rax          /* GHCI ReportFatalError, code 0, */
+    movq 0(%rax), %r14                  /* with its 64-byte message */
+    movq 8(%rax), %r15
+    movq 16(%rax), %rbx
+    movq 24(%rax), %rdi
+    movq 32(%rax), %rsi
+    movq 40(%rax), %r8
+    movq 48(%rax), %r9
+    movq 56(%rax), %rdx
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r10d, %r10d
+    movl $0x10003, %r11d
+    movl $0xFFCC, %ecx                  /* expose RDX, RBX, RSI, RDI, R8..R15 */
+    xorl %eax, %eax
+    .byte 0x66, 0x0f, 0x01, 0xcc
+6:  jmp 6b                              /* never entered again */
+fatal_msg:
+    .ascii "TD2 vCPU 0: stopping through GHCI ReportFatalError"
+    .fill 64 - (. - fatal_msg), 1, 0
 
 /* vCPU 1: its own stack (the lower half of the stack page), TDG.VP.INFO,
  * a console line, then the done call with RBX = VP.INFO status and R8 =
@@ -183,7 +208,14 @@ vcpu1:
  *      value read back;
  *  [8] MapGPA of 0xFFFF_C000 back to private (R10);
  *  [9] ACCEPT of it (a new page: the lazy path again);
- *  [10] the OR of its 512 words (0: none of the quote survives). */
+ *  [10] the OR of its 512 words (0: none of the quote survives);
+ *  [11] GHCI <Instruction.CPUID> of leaf 0 (R10); [12] 1 if the VMM's
+ *      EBX, ECX, EDX equal the CPU's own CPUID;
+ *  [13] GHCI MMIO: an 8-byte read of the VMM device's ID register
+ *      (shared GPA 0x8000_FE00_0000);
+ *  [14] an 8-byte write of 0x1122334455667788 to its scratch register
+ *      (+8), then a 4-byte read back;
+ *  [15] GHCI <Instruction.HLT> (R10). */
 memory_steps:
     movl $0xFFFFC000, %ecx
     TDCALL_RETRY 6
@@ -250,7 +282,56 @@ memory_steps:
     decl %ecx
     jnz 10b
     movq %rax, 80(%rdx)
-    xorl %r12d, %r12d                   /* hand the 11 results over */
+    xorl %r12d, %r12d                   /* [11] GHCI CPUID leaf 0 (R10) */
+    xorl %r13d, %r13d
+    movl $10, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r10, 88(%rdx)
+    movq %r13, %r8                      /* the VMM's EBX, ECX, EDX */
+    movq %r14, %r9
+    movq %r15, %r10
+    xorl %eax, %eax                     /* [12] = 1 if they are the CPU's */
+    xorl %ecx, %ecx
+    cpuid
+    xorl %esi, %esi
+    cmpl %ebx, %r8d
+    jne 12f
+    cmpl %ecx, %r9d
+    jne 12f
+    cmpl %edx, %r10d
+    jne 12f
+    movl $1, %esi
+12: movl $0xFFFFE800, %edx
+    movq %rsi, 96(%rdx)
+    movl $8, %r12d                      /* [13] MMIO read of the VMM device's */
+    xorl %r13d, %r13d                   /* 8-byte ID register (R11) */
+    movabsq $0x8000FE000000, %r14
+    xorl %r15d, %r15d
+    movl $48, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r11, 104(%rdx)
+    movl $8, %r12d                      /* MMIO write of its scratch register, */
+    movl $1, %r13d                      /* then a 4-byte read back: [14] */
+    movabsq $0x8000FE000008, %r14
+    movabsq $0x1122334455667788, %r15
+    movl $48, %r11d
+    call ghci
+    movl $4, %r12d
+    xorl %r13d, %r13d
+    movabsq $0x8000FE000008, %r14
+    xorl %r15d, %r15d
+    movl $48, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r11, 112(%rdx)
+    xorl %r12d, %r12d                   /* [15] GHCI HLT (R10) */
+    movl $12, %r11d
+    call ghci
+    movl $0xFFFFE800, %edx
+    movq %r10, 120(%rdx)
+    xorl %r12d, %r12d                   /* hand the 16 results over */
 11: movl $0xFFFFE800, %eax
     movq (%rax,%r12,8), %r13
     movl $0x434D4F4E, %r10d
@@ -259,16 +340,16 @@ memory_steps:
     xorl %eax, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
     incq %r12
-    cmpq $11, %r12
+    cmpq $16, %r12
     jne 11b
     ret
 
-/* ghci: TDG.VP.VMCALL with R10 = 0 (GHCI), R11 = sub-function, R12 and
- * R13 the arguments; returns R10 = status, R11 = output. Clobbers RAX,
- * RCX. */
+/* ghci: TDG.VP.VMCALL with R10 = 0 (GHCI), R11 = sub-function, R12..R15
+ * the arguments; returns R10 = status, R11..R15 the outputs. Clobbers
+ * RAX, RCX. */
 ghci:
     xorl %r10d, %r10d
-    movl $0x3C00, %ecx                  /* expose R10..R13 */
+    movl $0xFC00, %ecx                  /* expose R10..R15 */
     xorl %eax, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
     ret

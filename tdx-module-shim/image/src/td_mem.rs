@@ -209,6 +209,20 @@ impl TdMem {
         self.private.iter().flatten().copied()
     }
 
+    /// Write `value` at byte `offset` of the shared page the VMM mapped at
+    /// `shared_gpa`; false if there is none.
+    pub fn write_shared(
+        &self,
+        cpu: CpuIndex,
+        space: UserSpace,
+        shared_gpa: u64,
+        offset: u64,
+        value: u64,
+    ) -> bool {
+        let page = self.shared.iter().flatten().find(|m| m.gpa == shared_gpa);
+        page.is_some_and(|m| offset < PAGE && store_words(cpu, space, m.hpa + offset, &[value]))
+    }
+
     fn take_free(&mut self) -> Option<u64> {
         self.free.iter_mut().find_map(Option::take)
     }

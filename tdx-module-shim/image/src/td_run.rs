@@ -29,6 +29,9 @@ const CODE_GPA: u64 = 0xFFFF_F000;
 const DATA_GPA: u64 = 0xFFFF_E000;
 const STACK_GPA: u64 = 0xFFFF_D000;
 const CHUNK: u64 = 256;
+/// The shared page (GPA) whose word at [`STOP_OFFSET`] tells the TD to stop.
+const STOP_PAGE: u64 = crate::td_mem::SHARED | 0xFFFF_B000;
+const STOP_OFFSET: u64 = 0x800;
 /// TDH.VP.WR field ID of the TD VMCS SHARED_EPT_POINTER (VMCS encoding
 /// 0x203C).
 const SHARED_EPTP_FIELD: u64 = tdx_module_shim::md_vp::field::SHARED_EPT_POINTER;
@@ -393,6 +396,24 @@ fn run_td(
             exit_reason::EXTERNAL_INTERRUPT,
         );
     }
+    // Then the VMM lets it stop: the word it polls in its shared page,
+    // and it ends with GHCI ReportFatalError; the VMM never enters it
+    // again.
+    let flagged = mem.write_shared(cpu, space, STOP_PAGE, STOP_OFFSET, 1);
+    v.regs = vmm;
+    let stopped = flagged
+        && v.enter_until_done(cpu, space, vmm::tdvps(0), "TD vCPU 0")
+            .is_some();
+    let fatal = v.ghci.fatal;
+    check(
+        cpu,
+        "TD2 vCPU 0 stopped with GHCI ReportFatalError: code 0 and its 64-byte message",
+        stopped
+            && fatal.is_some_and(|f| {
+                f.code == 0 && f.text() == "TD2 vCPU 0: stopping through GHCI ReportFatalError"
+            }),
+        format_args!("{:?}", fatal.as_ref().map(|f| (f.text(), f.code, f.gpa))),
+    );
     check_eq(
         cpu,
         "TD2 vendor sealing leaf (MRTD-bound key, version 1) status",
@@ -511,6 +532,26 @@ fn memory_checks(cpu: CpuIndex, tdr: u64, r: &[Option<u64>], mem: &TdMem) -> u64
         got(10),
         0,
     );
+    check_eq(cpu, "TD2 GHCI <Instruction.CPUID> leaf 0: R10", got(11), 0);
+    check_eq(
+        cpu,
+        "TD2 GHCI CPUID answer (EBX, ECX, EDX) = the CPU's own CPUID",
+        got(12),
+        1,
+    );
+    check_eq(
+        cpu,
+        "TD2 GHCI MMIO 8-byte read of the VMM device's ID register",
+        got(13),
+        crate::td_ghci::MMIO_ID,
+    );
+    check_eq(
+        cpu,
+        "TD2 GHCI MMIO write of the scratch register, 4-byte read back",
+        got(14),
+        0x5566_7788,
+    );
+    check_eq(cpu, "TD2 GHCI <Instruction.HLT>: R10", got(15), 0);
     check(
         cpu,
         "TD2 VMM memory service: 3 EPT violations, 2 PAGE.AUGs, 1 PAGE.REMOVE, 2 shared maps",

@@ -4,6 +4,9 @@
 //!   become console lines `TD vCPU i | ...`; status R10 = 0;
 //! - GHCI MapGPA and GetQuote, and EPT-violation exits (exit reason 48),
 //!   go to the VMM's memory service (td_mem.rs) if the vCPU has one;
+//! - GHCI <Instruction.CPUID>, <Instruction.HLT>, <#VE.RequestMMIO> and
+//!   ReportFatalError go to td_ghci.rs; after ReportFatalError the loop
+//!   returns the registers and never enters the vCPU again;
 //! - vendor calls (R10 = "CMON"): R11 = 3 the TD's own timings, R11 = 4
 //!   one result of its memory steps (R12 = index, R13 = value), R11 = 1
 //!   "done" (the loop returns the registers);
@@ -64,6 +67,8 @@ pub struct Vmm {
     pub mem: Option<crate::td_mem::TdMem>,
     /// What the TD reported of its memory steps (vendor call R11 = 4).
     pub mem_results: [Option<u64>; MEM_RESULTS],
+    /// Its GHCI instruction calls and fatal-error report.
+    pub ghci: crate::td_ghci::Ghci,
     /// The last console line the vCPU completed.
     pub last_line: [u8; 96],
     pub last_len: usize,
@@ -87,13 +92,16 @@ impl Vmm {
             seal_status: u64::MAX,
             mem: None,
             mem_results: [None; MEM_RESULTS],
+            ghci: crate::td_ghci::Ghci::default(),
             last_line: [0; 96],
             last_len: 0,
         }
     }
 
-    /// Enter the vCPU `tdvpr` until its done call; its registers then, or
-    /// `None` (a harness fault, another exit reason, or too many entries).
+    /// Enter the vCPU `tdvpr` until its done call or its ReportFatalError
+    /// (then `ghci.fatal` is set and it must not be entered again); its
+    /// registers then, or `None` (a harness fault, another exit reason, or
+    /// too many entries).
     pub fn enter_until_done(
         &mut self,
         cpu: CpuIndex,
@@ -167,6 +175,11 @@ impl Vmm {
                     v[gpr::R11] = 0;
                 }
                 (CMON_VMCALL, 1) => return Some(*v),
+                (0, sub) if crate::td_ghci::serves(sub) => {
+                    if !self.ghci.serve(sub, v) {
+                        return Some(*v);
+                    }
+                }
                 (CMON_VMCALL, 3) => {
                     self.stats.report_ticks = v[gpr::R12];
                     self.stats.seal_ticks = v[gpr::R13];
