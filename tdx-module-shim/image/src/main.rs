@@ -43,6 +43,7 @@ mod quote;
 mod seam;
 mod td;
 mod td_build;
+mod td_checks;
 mod td_ghci;
 mod td_mem;
 mod td_run;
