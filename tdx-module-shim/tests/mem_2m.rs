@@ -189,6 +189,15 @@ fn four_k_leaves_refuse_pages_inside_a_2m_page() {
         assert_eq!(m.platform().word(e) & 0xFFFF, 1, "lock word as held");
         assert_eq!(pamt_4k_lock(&m, page), 0, "PAMT_4K untouched");
     }
+    // Another holder of the owned PAMT_2M entry (shared): a 4 KiB walk
+    // that would end there cannot promote it to exclusive.
+    let m = aug2m();
+    let e = share_pamt_2m(&m, BIG);
+    let before = state2m(&m);
+    assert_eq!(call(&m, AUG, 0x3000, TDR, inside, 0), st(BUSY, R8));
+    assert_eq!(state2m(&m), before);
+    unshare_pamt_2m(&m, e);
+    assert_eq!(m.platform().word(e) & 0xFFFF, 0, "no lock left");
     // A 4 KiB page in use inside a 2 MiB range keeps PAGE.AUG 2M out.
     let m = runnable();
     assert_eq!(call(&m, AUG, 0x3000, TDR, BIG + 0x7000, 0), 0);
@@ -237,6 +246,12 @@ fn reclaim_of_a_2m_page_at_teardown() {
     let (s, r) = call_on(&m, LP0, RECLAIM, BIG, 0, 0, 0);
     assert_eq!((s, r.rcx, r.r8), (st(BUSY, OperandId::Rcx), 0, 0));
     unhold_pamt(&m, e);
+    // Another (shared) holder: the exclusive walk cannot promote it.
+    let e = share_pamt_2m(&m, BIG);
+    let (s, r) = call_on(&m, LP0, RECLAIM, BIG, 0, 0, 0);
+    assert_eq!((s, r.rcx, r.r8), (st(BUSY, OperandId::Rcx), 0, 0));
+    unshare_pamt_2m(&m, e);
+    assert_eq!(state2m(&m), before, "locks released");
     // The 2 MiB-aligned HPA reclaims the whole page.
     m.platform().set_word(BIG + 0x5000, 0x77);
     let (s, r) = call_on(&m, LP0, RECLAIM, BIG, 0, 0, 0);

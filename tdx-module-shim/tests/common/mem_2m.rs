@@ -94,6 +94,19 @@ pub fn hold_pamt_2m(m: &M, pa: u64) -> u64 {
     e
 }
 
+/// Add a shared holder to the PAMT_2M entry lock of `pa` (reader count
+/// in bits 15:2), as another LP's walk below it would.
+pub fn share_pamt_2m(m: &M, pa: u64) -> u64 {
+    let e = pamt_2m(m, pa);
+    m.platform().set_word(e, m.platform().word(e) + 4);
+    e
+}
+
+/// Drop the shared holder [`share_pamt_2m`] added.
+pub fn unshare_pamt_2m(m: &M, e: u64) {
+    m.platform().set_word(e, m.platform().word(e) - 4);
+}
+
 /// Page type byte of the PAMT_4K entry of `pa` (raw PAMT memory).
 pub fn pamt_4k_type(m: &M, pa: u64) -> u64 {
     (m.platform().word(PAMT_4K + 16 * (pa >> 12)) >> 16) & 0xFF
