@@ -1,6 +1,6 @@
 //! TDMR table and PAMT (tdx-module-abi.md §4, `pamt_manager.h`).
 //!
-//! # PAMT entry layout (16 bytes, in the VMM-provided PAMT_4K area)
+//! # PAMT entry layout (16 bytes, in the VMM-provided PAMT areas)
 //!
 //! | Word | Bits  | Field |
 //! |------|-------|-------|
@@ -17,7 +17,7 @@
 //! (PT_REG, owner, BEPOCH) and the 512 PAMT_4K entries under it stay PT_NDA,
 //! as in `pamt_manager.c` (`pamt_walk`, `pamt_is_2mb_range_free`).
 //!
-//! [`walk`] follows the module's `pamt_walk`: the PAMT_2M entry is locked
+//! `walk` (in `pamt/walk.rs`) follows the module's `pamt_walk`: the PAMT_2M entry is locked
 //! shared; the walk stops there if it is PT_REG (a 2 MiB page) or if the
 //! caller asked for a 2 MiB entry (its lock is then promoted to exclusive
 //! if needed), else it locks the PAMT_4K leaf and keeps the PAMT_2M entry
@@ -34,9 +34,9 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::platform::TdxPlatform;
+use crate::types::{Hpa, PAGE_2M, PAGE_SIZE, PageType};
 
 mod walk;
-use crate::types::{Hpa, PAGE_2M, PAGE_SIZE, PageType};
 use walk::unlock_word;
 pub(crate) use walk::{WalkError, range_2m_free, try_lock, walk};
 
