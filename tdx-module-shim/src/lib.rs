@@ -15,6 +15,8 @@
 //! - `mem_mgmt`: a running TD's memory: TDH.MEM.PAGE.AUG, RANGE.BLOCK,
 //!   RANGE.UNBLOCK, TRACK, PAGE.REMOVE, SEPT.REMOVE and the guest's
 //!   TDG.MEM.PAGE.ACCEPT (§2 leaves 6, 7, 39, 38, 29, 30; §8 leaf 6);
+//! - `mem_2m`: 2 MiB private pages (PAGE.AUG / ACCEPT / BLOCK / REMOVE /
+//!   RECLAIM / RDMD at level 1);
 //! - [`md`]: metadata field rules, TD-scope metadata, TDH.MNG.RD and
 //!   TDH.MNG.WR (§2 leaves 11, 13);
 //! - [`md_vp`]: VP-scope metadata, TDH.VP.RD and TDH.VP.WR (§2 leaves 26, 43);
@@ -23,7 +25,7 @@
 //! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
 //!   TDG.MEM.PAGE.ACCEPT (§8);
 //! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
-//!   PAGE.WBINVD (§2 "Teardown", §5).
+//!   PAGE.WBINVD, PAGE.RDMD (§2 "Teardown", §5).
 //!
 //! No global state: a [`Module`] owns every table, so host tests run in
 //! parallel. `#![forbid(unsafe_code)]`, no allocation. Every register from
@@ -40,6 +42,7 @@ pub mod leaf;
 pub mod md;
 pub mod md_vp;
 pub mod mem;
+mod mem_2m;
 mod mem_mgmt;
 pub mod mng;
 pub mod pamt;
@@ -68,7 +71,7 @@ pub use status::{Code, OperandId, Status};
 pub use test_hook::{HeldLock, TestLock};
 pub use types::{Gpa, Hpa, Level, Lifecycle, Lp, OpState, PageType, SysState, VmmRegs};
 
-use pamt::{PamtGuard, TdmrTable};
+use pamt::{PamtGuard, PamtLevel, TdmrTable, WalkError};
 use status::{TdxResult, err};
 use types::{KotState, PAGE_SIZE};
 
@@ -425,9 +428,7 @@ impl<P: TdxPlatform> Module<P> {
 
     /// Check a page operand and lock its PAMT entry, in the module's order
     /// (§4 "Every leaf that takes a page checks"): 4 KiB alignment and HKID
-    /// bits (`OPERAND_INVALID`), inside an initialised TDMR
-    /// (`OPERAND_ADDR_RANGE_ERROR`), lock (`OPERAND_BUSY`), page type
-    /// (`PAGE_METADATA_INCORRECT`); each plus `op`.
+    /// bits (`OPERAND_INVALID`), then [`Self::lock_at`] for a 4 KiB page.
     pub(crate) fn lock_page(
         &self,
         raw: u64,
@@ -436,12 +437,30 @@ impl<P: TdxPlatform> Module<P> {
         expected: PageType,
     ) -> TdxResult<PamtGuard<'_, P>> {
         let hpa = self.check_hpa(raw, PAGE_SIZE, op)?;
-        let entry = self
+        self.lock_at(hpa, op, exclusive, expected, PamtLevel::P4k)
+    }
+
+    /// The rest of a page-operand check (`non_shared_hpa_metadata_check_and_lock`
+    /// in the module's `helpers.c`): inside an initialised TDMR
+    /// (`OPERAND_ADDR_RANGE_ERROR`), the PAMT walk to `size` (`OPERAND_BUSY`;
+    /// a 2 MiB page in the way of a 4 KiB walk is `PAGE_METADATA_INCORRECT`),
+    /// page type (`PAGE_METADATA_INCORRECT`); each plus `op`.
+    pub(crate) fn lock_at(
+        &self,
+        hpa: Hpa,
+        op: OperandId,
+        exclusive: bool,
+        expected: PageType,
+        size: PamtLevel,
+    ) -> TdxResult<PamtGuard<'_, P>> {
+        let loc = self
             .tdmrs
-            .pamt_entry(hpa)
+            .locate(hpa)
             .ok_or(Status::with_operand(Code::OperandAddrRangeError, op))?;
-        let g = pamt::try_lock(&self.plat, entry, hpa, exclusive)
-            .ok_or(Status::with_operand(Code::OperandBusy, op))?;
+        let g = pamt::walk(&self.plat, loc, hpa, exclusive, Some(size)).map_err(|e| match e {
+            WalkError::Busy => Status::with_operand(Code::OperandBusy, op),
+            WalkError::Size => Status::with_operand(Code::PageMetadataIncorrect, op),
+        })?;
         if g.page_type() != Some(expected) {
             return err(Code::PageMetadataIncorrect, op);
         }
@@ -454,24 +473,6 @@ impl<P: TdxPlatform> Module<P> {
             return err(Code::OperandInvalid, op);
         }
         Ok(Hpa(raw))
-    }
-
-    /// TDH.PHYMEM.PAGE.RDMD (§2 leaf 24): RCX = page type, RDX = owner,
-    /// R8 = size (0 = 4 KiB), R9 = BEPOCH.
-    fn phymem_page_rdmd(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
-        let hpa = self.check_hpa(regs.rcx, PAGE_SIZE, OperandId::Rcx)?;
-        let entry = self.tdmrs.pamt_entry(hpa).ok_or(Status::with_operand(
-            Code::OperandAddrRangeError,
-            OperandId::Rcx,
-        ))?;
-        let g = pamt::try_lock(&self.plat, entry, hpa, false)
-            .ok_or(Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
-        let info = g.info();
-        regs.rcx = u64::from(info.page_type);
-        regs.rdx = info.owner;
-        regs.r8 = 0;
-        regs.r9 = info.bepoch;
-        Ok(Status::SUCCESS)
     }
 
     /// A snapshot of the TD whose TDR is `tdr` (after TDH.MNG.INIT), for

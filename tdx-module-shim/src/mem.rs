@@ -13,11 +13,19 @@
 //! |-------|-------|-------|---------|
 //! | FREE | 0 | any | nothing mapped (the whole entry is 0) |
 //! | NL_MAPPED | 1 | ≥ 1 | points to a lower-level SEPT page |
-//! | MAPPED | 2 | 0 | a 4 KiB private page the TD can access |
-//! | PENDING | 3 | 0 | added by TDH.MEM.PAGE.AUG, waiting for TDG.MEM.PAGE.ACCEPT; the TD cannot access it |
-//! | BLOCKED | 4 | 0 | a MAPPED page after TDH.MEM.RANGE.BLOCK |
-//! | PENDING_BLOCKED | 5 | 0 | a PENDING page after TDH.MEM.RANGE.BLOCK |
+//! | MAPPED | 2 | 0, 1 | a private page (4 KiB, or 2 MiB at level 1) the TD can access |
+//! | PENDING | 3 | 0, 1 | added by TDH.MEM.PAGE.AUG, waiting for TDG.MEM.PAGE.ACCEPT; the TD cannot access it |
+//! | BLOCKED | 4 | 0, 1 | a MAPPED page after TDH.MEM.RANGE.BLOCK |
+//! | PENDING_BLOCKED | 5 | 0, 1 | a PENDING page after TDH.MEM.RANGE.BLOCK |
 //! | NL_BLOCKED | 6 | ≥ 1 | an NL_MAPPED entry after TDH.MEM.RANGE.BLOCK; walks stop here |
+//!
+//! MAPPED, PENDING, BLOCKED and PENDING_BLOCKED are the leaf states
+//! (`SeptState::is_leaf`, the module's leaf bit): at level 1 they map a
+//! 2 MiB page (2 MiB-aligned HPA), which only TDH.MEM.PAGE.AUG creates
+//! (`mem_2m.rs`). A walk to a lower level stops at any entry that is not
+//! NL_MAPPED, as the module's `secure_ept_walk` stops at a leaf or a
+//! non-present entry. TDH.MEM.PAGE.ADD stays 4 KiB only, as in the module
+//! (`tdh_mem_page_add.c` takes level 0 only).
 //!
 //! The names are the module's (§5 "SEPT entry states"); the encoding is the
 //! shim's own (the module's uses other bits, `sept_state_lookup.c`). Which
@@ -60,9 +68,9 @@ pub enum SeptState {
     Free = 0,
     /// Points to a lower-level SEPT page.
     NlMapped = 1,
-    /// Maps a 4 KiB private page.
+    /// Maps a private page (4 KiB, or 2 MiB at level 1).
     Mapped = 2,
-    /// A 4 KiB page added by TDH.MEM.PAGE.AUG, not yet accepted.
+    /// A page added by TDH.MEM.PAGE.AUG, not yet accepted.
     Pending = 3,
     /// A MAPPED page blocked by TDH.MEM.RANGE.BLOCK.
     Blocked = 4,
@@ -73,6 +81,15 @@ pub enum SeptState {
 }
 
 impl SeptState {
+    /// A leaf state (MAPPED, PENDING, BLOCKED, PENDING_BLOCKED); FREE and
+    /// the non-leaf states are not (the module's leaf bit is 0 for them).
+    pub(crate) const fn is_leaf(self) -> bool {
+        matches!(
+            self,
+            SeptState::Mapped | SeptState::Pending | SeptState::Blocked | SeptState::PendingBlocked
+        )
+    }
+
     /// The state in an entry's bits 54:52 (`None` for the unused value 7).
     pub(crate) const fn of(e: u64) -> Option<SeptState> {
         Some(match state_of(e) {

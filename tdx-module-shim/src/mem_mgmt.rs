@@ -18,10 +18,10 @@
 //! - Locks: the module's Secure-EPT lock and per-entry host locks are
 //!   subsumed by the TDCS try-lock every leaf here holds (contention is
 //!   `OPERAND_BUSY` + OP_STATE), as for TDH.MEM.SEPT.ADD.
-//! - 4 KiB private pages only: PAGE.AUG takes level 0 only (a 2 MiB AUG
-//!   gets `OPERAND_INVALID` + RCX, the module's answer for a level beyond
-//!   what it supports). The other leaves take the module's level ranges;
-//!   with no large leaves in the tree they answer as the module does.
+//! - Page sizes: PAGE.AUG and ACCEPT take levels 0 and 1 (4 KiB and
+//!   2 MiB pages, `mem_2m.rs`), BLOCK, UNBLOCK and PAGE.REMOVE work on a
+//!   leaf of either size. There are no 1 GiB leaves (the module has none
+//!   in 1.5's PAGE.AUG either: `verify_page_info_input` up to LVL_PD).
 //! - TLB tracking: TD_EPOCH lives in the TDCS, the two REFCOUNTs in
 //!   `Module::epoch_refs`. TDH.VP.ENTER counts the vCPU into the current
 //!   epoch and the TD exit counts it out (the image builds the TD's
@@ -33,22 +33,25 @@
 //!   `is_tlb_and_iotlb_tracked` does not apply (no TDX-IO).
 //! - A removed page (PAGE.REMOVE, SEPT.REMOVE) is zeroed and released to
 //!   the VMM at once, as PAGE.RECLAIM does (`teardown.rs`). RCX returns
-//!   the plain HPA: the module ORs in a PAMT_2M page-count hint, and the
-//!   shim keeps no PAMT_2M counts.
+//!   the plain HPA (the 1.5 `tdh_mem_page_remove.c`; later modules OR in
+//!   a PAMT_2M page-count hint).
 //! - A page is zeroed both when AUG isolates it (no VMM data ever becomes
 //!   TD-visible) and when the TD accepts it (`init_sept_4k_page`).
+//! - CHLDCNT counts 4 KiB units: ± 512 for a 2 MiB page, as the module's
+//!   `1 << (9 * level)`.
 
 use core::sync::atomic::Ordering;
 
 use crate::enter::{GuestState, TdExit, gpr};
 use crate::mem::{HPA_MASK, SeptState, entry, page_info, septe_details};
-use crate::pamt::{self, PamtGuard};
+use crate::mem_2m::{leaf_size, page_count};
+use crate::pamt::{self, PamtGuard, PamtLevel};
 use crate::platform::PAGE_WORDS;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
 use crate::tdg::Tdcall;
 use crate::tdr;
-use crate::types::{Hpa, Level, OpState, PageType, VmmRegs};
+use crate::types::{Hpa, OpState, PageType, VmmRegs};
 use crate::{MAX_HKIDS, Module, Tdcs, TryLock};
 
 /// What the common prologue of a SEPT leaf found.
@@ -126,13 +129,25 @@ impl<P: TdxPlatform> Module<P> {
         bepoch + 1 < t.td_epoch
     }
 
-    /// Exclusive lock of the PAMT entry of a page the SEPT points to
-    /// (`pamt_implicit_get_with_nl_entry_and_lock`): `OPERAND_BUSY` + RCX.
-    fn lock_implicit(&self, hpa: Hpa) -> TdxResult<PamtGuard<'_, P>> {
+    /// Exclusive lock of the PAMT entry of a page of `size` the SEPT
+    /// points to (`pamt_implicit_get_and_lock`): `OPERAND_BUSY` + RCX.
+    fn lock_implicit(&self, hpa: Hpa, size: PamtLevel) -> TdxResult<PamtGuard<'_, P>> {
         let busy = Status::with_operand(Code::OperandBusy, OperandId::Rcx);
         // Pages in the SEPT are inside an initialised TDMR by construction.
-        let pe = self.tdmrs.pamt_entry(hpa).ok_or(busy)?;
-        pamt::try_lock(&self.plat, pe, hpa, true).ok_or(busy)
+        let pe = self.tdmrs.leaf_entry(hpa, size).ok_or(busy)?;
+        pamt::try_lock(&self.plat, pe, hpa, size, true).ok_or(busy)
+    }
+
+    /// The PAMT entry of what the entry `f.e` points to: the page of a
+    /// leaf (PAMT_2M for a level-1 leaf), or a SEPT page.
+    fn child_pamt(&self, f: &Found<'_, P>) -> Option<Hpa> {
+        let leaf = SeptState::of(f.e).is_some_and(SeptState::is_leaf);
+        let size = if leaf {
+            leaf_size(f.lvl)
+        } else {
+            PamtLevel::P4k
+        };
+        self.tdmrs.leaf_entry(Hpa(f.e & HPA_MASK), size)
     }
 
     /// A leaf removing a page in a RUNNABLE TD needs its entry *BLOCKED
@@ -159,22 +174,23 @@ impl<P: TdxPlatform> Module<P> {
         Ok(())
     }
 
-    /// TDH.MEM.PAGE.AUG (leaf 6): RCX = GPA|level (0), RDX = TDR, R8 = the
-    /// new page (PT_NDA). The FREE leaf entry becomes PENDING.
+    /// TDH.MEM.PAGE.AUG (leaf 6): RCX = GPA|level (0 or 1), RDX = TDR,
+    /// R8 = the new page (PT_NDA; 2 MiB-aligned and wholly free at level
+    /// 1, `mem_2m.rs`). The FREE entry becomes a PENDING leaf.
     pub(crate) fn mem_page_aug(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
-        let f = self.sept_leaf(regs, 0, Some(0))?;
+        let f = self.sept_leaf(regs, 0, Some(1))?;
         // AUG is allowed on FREE (and the migration-only REMOVED).
         if SeptState::of(f.e) != Some(SeptState::Free) {
             return Self::bad_state(regs, &f);
         }
-        let page = self.lock_page(regs.r8, OperandId::R8, true, PageType::Nda)?;
+        let page = self.lock_free_range(regs.r8, OperandId::R8, f.lvl)?;
         // All checks passed.
         let tdr = f.tdr.hpa();
-        self.plat.isolate_page(page.hpa());
-        self.plat.zero_page(page.hpa());
+        self.take_pages(page.hpa(), page.size());
         self.set_entry(&f, entry(page.hpa(), SeptState::Pending));
         // Shared TDR lock: atomic, like the module's `_lock_xadd_64b`.
-        self.plat.map_page(tdr)[tdr::W_CHLDCNT].fetch_add(1, Ordering::AcqRel);
+        self.plat.map_page(tdr)[tdr::W_CHLDCNT]
+            .fetch_add(page_count(page.size()), Ordering::AcqRel);
         page.set(PageType::Reg, tdr);
         Ok(Status::SUCCESS)
     }
@@ -197,7 +213,7 @@ impl<P: TdxPlatform> Module<P> {
             _ => return Self::bad_state(regs, &f),
         };
         let child = Hpa(f.e & HPA_MASK);
-        let Some(pe) = self.tdmrs.pamt_entry(child) else {
+        let Some(pe) = self.child_pamt(&f) else {
             // Cannot happen (SEPT pages and TD pages lie in a TDMR).
             return Self::bad_state(regs, &f);
         };
@@ -222,8 +238,7 @@ impl<P: TdxPlatform> Module<P> {
         let child = Hpa(f.e & HPA_MASK);
         if f.t.op_state == OpState::Runnable {
             let bepoch = self
-                .tdmrs
-                .pamt_entry(child)
+                .child_pamt(&f)
                 .map_or(u64::MAX, |pe| pamt::read_bepoch(&self.plat, pe));
             if !self.tlb_tracked(f.hkid, &f.t, bepoch) {
                 return err(Code::TlbTrackingNotDone, OperandId::Rcx);
@@ -250,18 +265,18 @@ impl<P: TdxPlatform> Module<P> {
     }
 
     /// TDH.MEM.PAGE.REMOVE (leaf 29): RCX = GPA|level (0..=2), RDX = TDR.
-    /// A leaf entry MAPPED, PENDING or *BLOCKED (blocked and tracked in a
-    /// RUNNABLE TD) becomes FREE; the page goes back to PT_NDA, CHLDCNT − 1,
-    /// RCX = the page's HPA.
+    /// A leaf entry (4 KiB, or 2 MiB at level 1) MAPPED, PENDING or
+    /// *BLOCKED (blocked and tracked in a RUNNABLE TD) becomes FREE; the
+    /// page goes back to PT_NDA, CHLDCNT − 1 or 512, RCX = the page's HPA.
     pub(crate) fn mem_page_remove(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
         let f = self.sept_leaf(regs, 0, Some(2))?;
         let st = SeptState::of(f.e);
         let blocked = matches!(st, Some(SeptState::Blocked | SeptState::PendingBlocked));
-        // Only level 0 holds leaves in the shim's tree.
-        if f.lvl != 0 || !(blocked || matches!(st, Some(SeptState::Mapped | SeptState::Pending))) {
+        // There are no 1 GiB leaves, so a level-2 entry is never a leaf.
+        if !st.is_some_and(SeptState::is_leaf) {
             return Self::bad_state(regs, &f);
         }
-        let page = self.lock_implicit(Hpa(f.e & HPA_MASK))?;
+        let page = self.lock_implicit(Hpa(f.e & HPA_MASK), leaf_size(f.lvl))?;
         self.check_removable(regs, &f, blocked, page.info().bepoch)?;
         // All checks passed.
         self.set_entry(&f, 0);
@@ -281,7 +296,7 @@ impl<P: TdxPlatform> Module<P> {
         if !(blocked || st == Some(SeptState::NlMapped)) {
             return Self::bad_state(regs, &f);
         }
-        let page = self.lock_implicit(Hpa(f.e & HPA_MASK))?;
+        let page = self.lock_implicit(Hpa(f.e & HPA_MASK), PamtLevel::P4k)?;
         self.check_removable(regs, &f, blocked, page.info().bepoch)?;
         let all_free = {
             let m = self.plat.map_page(page.hpa());
@@ -300,11 +315,10 @@ impl<P: TdxPlatform> Module<P> {
 
     /// The commit of PAGE.REMOVE / SEPT.REMOVE for the locked `page`.
     fn free_td_page(&self, tdr: Hpa, page: PamtGuard<'_, P>, regs: &mut VmmRegs) {
-        self.plat.map_page(tdr)[tdr::W_CHLDCNT].fetch_sub(1, Ordering::AcqRel);
-        self.plat.zero_page(page.hpa());
-        page.set(PageType::Nda, Hpa(0));
-        self.plat.release_page(page.hpa());
+        let n = page_count(page.size());
+        self.plat.map_page(tdr)[tdr::W_CHLDCNT].fetch_sub(n, Ordering::AcqRel);
         regs.rcx = page.hpa().raw();
+        self.give_back(page);
     }
 
     /// A vCPU of the TD with `hkid` enters in `t.td_epoch` (TDH.VP.ENTER,
@@ -332,51 +346,62 @@ impl<P: TdxPlatform> Module<P> {
     }
 
     /// TDG.MEM.PAGE.ACCEPT (TDCALL leaf 6): RCX = GPA|level (0..=1). A
-    /// PENDING 4 KiB page is zeroed and becomes MAPPED. A MAPPED entry is
-    /// the warning `PAGE_ALREADY_ACCEPTED` + level; a non-leaf entry at the
-    /// requested level is `PAGE_SIZE_MISMATCH` + level.
-    ///
-    /// Nothing to accept (a FREE, BLOCKED or PENDING_BLOCKED entry at the
-    /// requested level, or a missing SEPT table above it) is the module's
-    /// TDACCEPT_VIOLATION case: an EPT-violation TD exit to the VMM
-    /// ([`TdExit::EptViolation`], EEQ type ACCEPT), so that the VMM can
-    /// TDH.MEM.PAGE.AUG the page; the guest then runs the same TDCALL
-    /// again (`check_tdaccept_failure` in `tdg_mem_page_accept.c`).
+    /// PENDING leaf of the requested size (4 KiB, or 2 MiB at level 1) is
+    /// zeroed and becomes MAPPED. The other outcomes follow
+    /// `check_tdaccept_failure` in `tdg_mem_page_accept.c`:
+    /// - the walk stopped above the requested level at a MAPPED leaf (a
+    ///   4 KiB ACCEPT inside an accepted 2 MiB page): the warning
+    ///   `PAGE_ALREADY_ACCEPTED` + that level;
+    /// - a non-leaf entry (NL_MAPPED, NL_BLOCKED) at the requested level:
+    ///   `PAGE_SIZE_MISMATCH` + level;
+    /// - a MAPPED leaf at the requested level: `PAGE_ALREADY_ACCEPTED` +
+    ///   level;
+    /// - anything else (the walk stopped above the requested level at a
+    ///   non-accessible leaf, e.g. a PENDING 2 MiB page for a 4 KiB
+    ///   ACCEPT, or at a FREE or blocked entry; a FREE, BLOCKED or
+    ///   PENDING_BLOCKED entry at the requested level) is the module's
+    ///   TDACCEPT_VIOLATION: an EPT-violation TD exit to the VMM
+    ///   ([`TdExit::EptViolation`], EEQ type ACCEPT), so that the VMM can
+    ///   TDH.MEM.PAGE.AUG the page; the guest then runs the same TDCALL
+    ///   again.
     pub(crate) fn tdg_mem_page_accept(&self, tdvpr: Hpa, g: &mut GuestState) -> TdxResult<Tdcall> {
         let (gpa, lvl) = page_info(g.gprs[gpr::RCX], 0, 1)?;
         let (tdr, t) = self.td_of(tdvpr)?;
         Self::check_private_gpa(&t, gpa)?;
         let mut scratch = VmmRegs::default();
-        // `leaf`: a level-0 entry always is one; the shim has no larger
-        // leaves.
         let violation = |err_lvl: u8, e: u64| {
             Ok(Tdcall::EptViolation(TdExit::EptViolation {
                 gpa,
                 qualification: 0,
-                ext: accept_eeq(lvl.get(), err_lvl, e, err_lvl == 0),
+                ext: accept_eeq(lvl.get(), err_lvl, e),
             }))
         };
-        // No leaf lies above level 0 in the shim's tree, so a failed walk
-        // is always "an intermediate table is missing", never "accepted
-        // at a larger size".
+        let accepted = |at: u8| Err(Status::with_details(Code::PageAlreadyAccepted, at.into()));
         let table = match self.sept_walk(tdr.hpa(), &t, gpa, lvl.get(), &mut scratch) {
             Ok(table) => table,
             Err(_) => {
                 // The walk stopped at the level in RDX[7:0], entry in RCX.
-                return violation((scratch.rdx & 7) as u8, scratch.rcx);
+                let (at, e) = ((scratch.rdx & 7) as u8, scratch.rcx);
+                if SeptState::of(e) == Some(SeptState::Mapped) {
+                    return accepted(at);
+                }
+                return violation(at, e);
             }
         };
         let idx = lvl.index(gpa);
         let e = self.plat.map_page(table)[idx].load(Ordering::Acquire);
-        let level = u32::from(lvl.get());
         match SeptState::of(e) {
-            Some(SeptState::NlMapped | SeptState::NlBlocked) => {
-                Err(Status::with_details(Code::PageSizeMismatch, level))
-            }
-            Some(SeptState::Mapped) => Err(Status::with_details(Code::PageAlreadyAccepted, level)),
-            Some(SeptState::Pending) if lvl == Level::L0 => {
+            Some(SeptState::NlMapped | SeptState::NlBlocked) => Err(Status::with_details(
+                Code::PageSizeMismatch,
+                lvl.get().into(),
+            )),
+            Some(SeptState::Mapped) => accepted(lvl.get()),
+            Some(SeptState::Pending) => {
                 let page = Hpa(e & HPA_MASK);
-                self.plat.zero_page(page);
+                // The module's 2 MiB loop (`init_sept_4k_page` with the
+                // entry's ACCEPT counter) stops early only for a pending
+                // interrupt, which the shim never has: one go.
+                self.zero_pages(page, leaf_size(lvl.get()));
                 self.plat.map_page(table)[idx]
                     .store(entry(page, SeptState::Mapped), Ordering::Release);
                 Ok(Tdcall::Resume)
@@ -387,11 +412,14 @@ impl<P: TdxPlatform> Module<P> {
 }
 
 /// The extended exit qualification of an ACCEPT violation
-/// (`vmx_ext_exit_qual_t` with `tdaccept_vmx_eeq_info_t` in bits 63:32):
-/// info bits 2:0 the requested level, 5:3 the level where the walk
-/// stopped, 13:6 that entry's SEPT state (the shim's encoding, mem.rs),
-/// 14 whether it is a leaf.
-fn accept_eeq(req_lvl: u8, err_lvl: u8, e: u64, leaf: bool) -> u64 {
+/// (`vmx_ext_exit_qual_t` with `tdaccept_vmx_eeq_info_t` in bits 63:32,
+/// `async_tdexit_ept_violation`): info bits 2:0 the requested level, 5:3
+/// the level where the walk stopped, 13:6 that entry's SEPT state (the
+/// shim's encoding, mem.rs), 14 whether it is a leaf (the module's leaf
+/// bit: set for MAPPED, PENDING, BLOCKED, PENDING_BLOCKED at any level,
+/// clear for FREE and non-leaf entries).
+fn accept_eeq(req_lvl: u8, err_lvl: u8, e: u64) -> u64 {
+    let leaf = SeptState::of(e).is_some_and(SeptState::is_leaf);
     let info = u64::from(req_lvl & 7)
         | u64::from(err_lvl & 7) << 3
         | crate::mem::state_of(e) << 6

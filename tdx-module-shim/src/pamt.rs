@@ -1,6 +1,6 @@
 //! TDMR table and PAMT (tdx-module-abi.md §4, `pamt_manager.h`).
 //!
-//! # PAMT entry layout (16 bytes, in the VMM-provided PAMT_4K area)
+//! # PAMT entry layout (16 bytes, in the VMM-provided PAMT areas)
 //!
 //! | Word | Bits  | Field |
 //! |------|-------|-------|
@@ -12,11 +12,21 @@
 //! An all-zero entry is PT_NDA with no owner, so TDH.SYS.TDMR.INIT only
 //! zeroes the PAMT and marks reserved areas PT_RSVD.
 //!
-//! The shim manages memory at 4 KiB granularity only (it never creates 2 MiB
-//! or 1 GiB private mappings), so the PAMT_1G and PAMT_2M arrays are sized,
-//! validated, isolated and zeroed like the real module's but their entries
-//! stay PT_NDA; the 1G → 2M → 4K walk therefore always ends at PAMT_4K and
-//! takes only the leaf lock.
+//! PAMT_2M and PAMT_4K entries share this layout. A 2 MiB TD private page
+//! (TDH.MEM.PAGE.AUG at level 1) is described by its PAMT_2M entry alone
+//! (PT_REG, owner, BEPOCH) and the 512 PAMT_4K entries under it stay PT_NDA,
+//! as in `pamt_manager.c` (`pamt_walk`, `pamt_is_2mb_range_free`).
+//!
+//! `walk` (in `pamt/walk.rs`) follows the module's `pamt_walk`: the PAMT_2M entry is locked
+//! shared; the walk stops there if it is PT_REG (a 2 MiB page) or if the
+//! caller asked for a 2 MiB entry (its lock is then promoted to exclusive
+//! if needed), else it locks the PAMT_4K leaf and keeps the PAMT_2M entry
+//! shared until the guard drops. So a 4 KiB leaf on a page inside a 2 MiB
+//! page that is owned as a whole reaches the PAMT_2M entry: a size mismatch
+//! (`PAGE_METADATA_INCORRECT`) or, if its lock is held, `OPERAND_BUSY`. The
+//! shim has no 1 GiB pages and no 1 GiB promote/demote, so the PAMT_1G
+//! entries stay PT_NDA and their lock, only ever taken shared by the
+//! module, is not taken (it could never fail).
 //!
 //! Locks are never waited on: a failed compare-and-swap is reported to the
 //! caller, which returns `TDX_OPERAND_BUSY` with the operand's ID.
@@ -24,7 +34,11 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::platform::TdxPlatform;
-use crate::types::{Hpa, PAGE_SIZE, PageType};
+use crate::types::{Hpa, PAGE_2M, PAGE_SIZE, PageType};
+
+mod walk;
+use walk::unlock_word;
+pub(crate) use walk::{WalkError, range_2m_free, try_lock, walk};
 
 /// TDMR_INFO entries accepted by TDH.SYS.CONFIG (§2 leaf 45: count ≤ 64).
 pub const MAX_TDMRS: usize = 64;
@@ -222,33 +236,66 @@ impl TdmrTable {
         self.slots[i].busy.store(false, Ordering::Release);
     }
 
-    /// HPA of the PAMT_4K entry of `hpa` if `hpa` lies in the initialised
-    /// part of a published TDMR.
-    pub fn pamt_entry(&self, hpa: Hpa) -> Option<Hpa> {
+    /// Where the PAMT entries of `hpa` are, if `hpa` lies in the
+    /// initialised part of a published TDMR (the module's
+    /// `pamt_get_block`; TDMRs and their initialisation are 1 GiB-granular,
+    /// so a 2 MiB-aligned range is wholly inside or wholly outside).
+    pub fn locate(&self, hpa: Hpa) -> Option<PamtLoc> {
         let a = hpa.raw();
         for i in 0..self.count() {
-            let base = self.slots[i].words[0].load(Ordering::Relaxed);
+            let w = &self.slots[i].words;
+            let base = w[0].load(Ordering::Relaxed);
             if a >= base && a < self.next_init(i) {
-                let pamt4k = self.slots[i].words[6].load(Ordering::Relaxed);
-                return Some(Hpa(pamt4k + ((a - base) / PAGE_SIZE) * PAMT_ENTRY_SIZE));
+                let off = a - base;
+                let pamt4k = w[6].load(Ordering::Relaxed);
+                let pamt2m = w[4].load(Ordering::Relaxed);
+                return Some(PamtLoc {
+                    e4k: Hpa(pamt4k + (off / PAGE_SIZE) * PAMT_ENTRY_SIZE),
+                    e2m: Hpa(pamt2m + (off / PAGE_2M) * PAMT_ENTRY_SIZE),
+                });
             }
         }
         None
     }
+
+    /// HPA of the PAMT_4K entry of `hpa` (see [`Self::locate`]).
+    pub fn pamt_entry(&self, hpa: Hpa) -> Option<Hpa> {
+        self.locate(hpa).map(|l| l.e4k)
+    }
+
+    /// The PAMT entry describing a page mapped by a leaf of `size` (4 KiB
+    /// or 2 MiB) at `hpa`, the module's `pamt_implicit_get`.
+    pub fn leaf_entry(&self, hpa: Hpa, size: PamtLevel) -> Option<Hpa> {
+        let l = self.locate(hpa)?;
+        Some(if size == PamtLevel::P4k { l.e4k } else { l.e2m })
+    }
 }
 
-/// A held PAMT entry lock; released on drop.
+/// The PAMT_4K entry of a page and the PAMT_2M entry of its 2 MiB block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PamtLoc {
+    /// PAMT_4K entry.
+    pub e4k: Hpa,
+    /// PAMT_2M entry.
+    pub e2m: Hpa,
+}
+
+/// A held PAMT entry lock (and, for a 4 KiB leaf, the shared lock of its
+/// PAMT_2M entry); released on drop.
 pub struct PamtGuard<'a, P: TdxPlatform + 'a> {
     map: P::Mapping<'a>,
     word: usize,
     exclusive: bool,
     hpa: Hpa,
+    size: PamtLevel,
+    parent: Option<(P::Mapping<'a>, usize)>,
 }
 
 impl<P: TdxPlatform> core::fmt::Debug for PamtGuard<'_, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PamtGuard")
             .field("hpa", &self.hpa)
+            .field("size", &self.size)
             .field("exclusive", &self.exclusive)
             .finish()
     }
@@ -270,45 +317,15 @@ fn split(entry: Hpa) -> (Hpa, usize) {
     (page, ((entry.raw() & (PAGE_SIZE - 1)) / 8) as usize)
 }
 
-/// Try to lock the PAMT entry at `entry` (an HPA from
-/// [`TdmrTable::pamt_entry`]) for the page `hpa`. `None` if contended.
-pub(crate) fn try_lock<P: TdxPlatform>(
-    plat: &P,
-    entry: Hpa,
-    hpa: Hpa,
-    exclusive: bool,
-) -> Option<PamtGuard<'_, P>> {
-    let (page, word) = split(entry);
-    let map = plat.map_page(page);
-    let w = &map[word];
-    let ok = if exclusive {
-        let cur = w.load(Ordering::Relaxed);
-        cur & LOCK_MASK == 0
-            && w.compare_exchange(cur, cur | LOCK_EXCL, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    } else {
-        w.fetch_update(Ordering::Acquire, Ordering::Relaxed, |cur| {
-            let readers = (cur & LOCK_MASK) >> 2;
-            (cur & LOCK_EXCL == 0 && readers < 0x3FFF).then_some(cur + LOCK_READER)
-        })
-        .is_ok()
-    };
-    // Build the guard only on success: dropping it releases the lock.
-    if !ok {
-        return None;
-    }
-    Some(PamtGuard {
-        map,
-        word,
-        exclusive,
-        hpa,
-    })
-}
-
 impl<P: TdxPlatform> PamtGuard<'_, P> {
-    /// The page this entry describes.
+    /// The page this entry describes (the address the walk was given).
     pub fn hpa(&self) -> Hpa {
         self.hpa
+    }
+
+    /// The size of the page this entry describes.
+    pub fn size(&self) -> PamtLevel {
+        self.size
     }
 
     /// The entry's fields.
@@ -337,11 +354,9 @@ impl<P: TdxPlatform> PamtGuard<'_, P> {
 
 impl<P: TdxPlatform> Drop for PamtGuard<'_, P> {
     fn drop(&mut self) {
-        let w = &self.map[self.word];
-        if self.exclusive {
-            w.fetch_and(!LOCK_EXCL, Ordering::Release);
-        } else {
-            w.fetch_sub(LOCK_READER, Ordering::Release);
+        unlock_word(&self.map[self.word], self.exclusive);
+        if let Some((m, w)) = &self.parent {
+            unlock_word(&m[*w], false);
         }
     }
 }

@@ -9,12 +9,14 @@
 //! vendor sealing leaves (0x7F00, 0x7F01). Every other leaf
 //! answers TDX_OPERAND_INVALID + RAX, as the module does for an unknown
 //! leaf. Guest memory is reached through the TD's Secure EPT only: a GPA
-//! must be private (below the shared bit) and mapped by a 4 KiB MAPPED
-//! leaf: PENDING (not yet accepted) and blocked pages are not accessible.
+//! must be private (below the shared bit) and mapped by a MAPPED leaf, a
+//! 4 KiB page or a 2 MiB page at level 1 (the 4 KiB page inside it is
+//! used): PENDING (not yet accepted) and blocked pages are not accessible.
 
 use core::sync::atomic::Ordering;
 
 use crate::enter::{GuestState, gpr};
+use crate::mem::state_of;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
 use crate::tdr::{self, SEPT_ROOT_TDCX};
@@ -54,6 +56,7 @@ const HPA_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 /// Only MAPPED leaves are TD-accessible (mem.rs SEPT table); PENDING,
 /// BLOCKED and PENDING_BLOCKED are not, and NL_BLOCKED stops a walk.
 const SEPT_MAPPED: u64 = 2;
+const SEPT_NL_MAPPED: u64 = 1;
 
 impl<P: TdxPlatform> Module<P> {
     /// One TDCALL of the vCPU running on `lp`, with its registers.
@@ -129,9 +132,20 @@ impl<P: TdxPlatform> Module<P> {
         Ok(())
     }
 
-    /// The HPA a private GPA maps to through the TD's Secure EPT (a 4 KiB
-    /// MAPPED leaf); `None` if it is shared, unmapped or not a 4 KiB leaf.
+    /// The HPA a private GPA maps to through the TD's Secure EPT (a MAPPED
+    /// leaf: a 4 KiB page, or a 2 MiB page at level 1, plus the offset of
+    /// `gpa` in it); `None` if it is shared, unmapped or not accessible.
     pub(crate) fn private_hpa(&self, tdr: Hpa, t: &Tdcs, gpa: Gpa) -> Option<Hpa> {
+        let (lv, e) = self.private_entry(tdr, t, gpa, 0)?;
+        let span = Level::new(lv)?.entry_span();
+        (state_of(e) == SEPT_MAPPED && lv <= 1)
+            .then_some(Hpa((e & HPA_MASK) | (gpa.0 & (span - 1))))
+    }
+
+    /// Walk the Secure EPT for private `gpa` down to level `to` (or the
+    /// first entry that is not NL_MAPPED above it); returns that entry's
+    /// level and value. `None` for a shared GPA.
+    fn private_entry(&self, tdr: Hpa, t: &Tdcs, gpa: Gpa, to: u8) -> Option<(u8, u64)> {
         let shared_bit = if t.gpaw52 { 51 } else { 47 };
         if gpa.0 >> shared_bit != 0 {
             return None;
@@ -139,17 +153,12 @@ impl<P: TdxPlatform> Module<P> {
         let mut table = Hpa(tdr::read(&self.plat, tdr, tdr::W_TDCX + SEPT_ROOT_TDCX));
         let mut lv: u8 = if t.gpaw52 { 4 } else { 3 };
         loop {
-            let l = Level::new(lv)?;
-            let e = self.plat.map_page(table)[l.index(gpa)].load(Ordering::Acquire);
-            let state = (e >> 52) & 7;
-            if lv == 0 {
-                return (state == SEPT_MAPPED).then_some(Hpa((e & HPA_MASK) | (gpa.0 & 0xFFF)));
-            }
-            if state != 1 {
-                return None;
+            let e = self.plat.map_page(table)[Level::new(lv)?.index(gpa)].load(Ordering::Acquire);
+            if lv == to || state_of(e) != SEPT_NL_MAPPED {
+                return Some((lv, e));
             }
             table = Hpa(e & HPA_MASK);
-            lv -= 1;
+            lv = lv.checked_sub(1)?;
         }
     }
 
@@ -164,40 +173,43 @@ impl<P: TdxPlatform> Module<P> {
         self.private_hpa(g.hpa(), &t, gpa)
     }
 
-    /// The private pages mapped by 4 KiB leaves in the 2 MiB-aligned range
-    /// at `base` of the TD whose TDR is `tdr`: one Secure-EPT walk to the
-    /// level-0 table, then its 512 entries. Writes `(gpa, hpa)` pairs into
-    /// `out` and returns how many (0 if there is no table there), or
-    /// `None` if the TDR or TDCS lock is busy (the caller retries) or `tdr`
-    /// is not a usable TDR.
+    /// The private pages mapped in the 2 MiB-aligned range at `base` of
+    /// the TD whose TDR is `tdr`: one Secure-EPT walk to the level-1
+    /// entry; a MAPPED 2 MiB leaf there gives its 512 pages, an NL_MAPPED
+    /// one the MAPPED entries of its level-0 table. Writes `(gpa, hpa)`
+    /// pairs (one per 4 KiB page) into `out` and returns how many (0 if
+    /// nothing is mapped there), or `None` if the TDR or TDCS lock is busy
+    /// (the caller retries) or `tdr` is not a usable TDR.
     pub fn private_pages_2m(&self, tdr: Hpa, base: Gpa, out: &mut [(Gpa, Hpa)]) -> Option<usize> {
         let g = self
             .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
             .ok()?;
         let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
-        let shared_bit = if t.gpaw52 { 51 } else { 47 };
-        if base.0 >> shared_bit != 0 || !base.0.is_multiple_of(1 << 21) {
+        if !base.0.is_multiple_of(1 << 21) {
             return Some(0);
         }
-        let mut table = Hpa(tdr::read(&self.plat, g.hpa(), tdr::W_TDCX + SEPT_ROOT_TDCX));
-        let mut lv: u8 = if t.gpaw52 { 4 } else { 3 };
-        while lv > 0 {
-            let l = Level::new(lv)?;
-            let e = self.plat.map_page(table)[l.index(base)].load(Ordering::Acquire);
-            if (e >> 52) & 7 != 1 {
-                return Some(0);
-            }
-            table = Hpa(e & HPA_MASK);
-            lv -= 1;
-        }
-        let m = self.plat.map_page(table);
+        let Some((1, e)) = self.private_entry(g.hpa(), &t, base, 1) else {
+            return Some(0);
+        };
+        let page = |i: usize| Gpa(base.0 + ((i as u64) << 12));
         let mut n = 0;
+        if state_of(e) == SEPT_MAPPED {
+            for (i, slot) in out.iter_mut().take(512).enumerate() {
+                *slot = (page(i), Hpa((e & HPA_MASK) + ((i as u64) << 12)));
+                n += 1;
+            }
+            return Some(n);
+        }
+        if state_of(e) != SEPT_NL_MAPPED {
+            return Some(0);
+        }
+        let m = self.plat.map_page(Hpa(e & HPA_MASK));
         for (i, w) in m.iter().enumerate() {
             let e = w.load(Ordering::Acquire);
-            if (e >> 52) & 7 == SEPT_MAPPED
+            if state_of(e) == SEPT_MAPPED
                 && let Some(slot) = out.get_mut(n)
             {
-                *slot = (Gpa(base.0 + ((i as u64) << 12)), Hpa(e & HPA_MASK));
+                *slot = (page(i), Hpa(e & HPA_MASK));
                 n += 1;
             }
         }

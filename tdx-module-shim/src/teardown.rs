@@ -1,9 +1,12 @@
 //! TD teardown (tdx-module-abi.md §2 "Teardown", §5 lifecycle and KOT):
 //! TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB, TDH.MNG.KEY.FREEID,
-//! TDH.PHYMEM.PAGE.RECLAIM, TDH.PHYMEM.PAGE.WBINVD. Check orders follow
-//! intel/tdx-module `tdh_mng_vpflushdone.c`, `tdh_phymem_cache_wb.c`,
-//! `tdh_mng_key_freeid.c`, `tdh_phymem_page_reclaim.c`,
-//! `tdh_phymem_page_wbinvd.c` (TDX_1.5.01).
+//! TDH.PHYMEM.PAGE.RECLAIM, TDH.PHYMEM.PAGE.WBINVD, and TDH.PHYMEM.PAGE.RDMD
+//! (any time). Check orders follow intel/tdx-module `tdh_mng_vpflushdone.c`,
+//! `tdh_phymem_cache_wb.c`, `tdh_mng_key_freeid.c`,
+//! `tdh_phymem_page_reclaim.c`, `tdh_phymem_page_wbinvd.c`,
+//! `tdh_phymem_page_rdmd.c` (TDX_1.5.01). RECLAIM and RDMD walk the PAMT
+//! to the entry that describes the page, so they see a 2 MiB page's
+//! PAMT_2M entry (`mem_2m.rs`).
 //!
 //! Lifecycle: KEYS_CONFIGURED (or HKID_ASSIGNED) → VPFLUSHDONE → BLOCKED
 //! (KOT entry FLUSHED, its WBINVD bitmap = every package) → CACHE.WB on
@@ -21,10 +24,11 @@
 
 use core::sync::atomic::Ordering;
 
+use crate::mem_2m::page_count;
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
 use crate::tdr;
-use crate::types::{Hpa, KotState, Lifecycle, Lp, OpState, PAGE_SIZE, PageType, VmmRegs};
+use crate::types::{KotState, Lifecycle, Lp, OpState, PAGE_SIZE, PageType, VmmRegs};
 use crate::{MAX_HKIDS, Module, TryLock};
 
 impl<P: TdxPlatform> Module<P> {
@@ -110,22 +114,51 @@ impl<P: TdxPlatform> Module<P> {
         Ok(Status::SUCCESS)
     }
 
+    /// TDH.PHYMEM.PAGE.RDMD (§2 leaf 24, `tdh_phymem_page_rdmd.c`): RCX =
+    /// any 4 KiB page. Outputs start at 0; the walk ends at the entry that
+    /// describes the page (a 2 MiB page's PAMT_2M entry): RCX = page type,
+    /// RDX = owner, R8 = size (0 = 4 KiB, 1 = 2 MiB), R9 = BEPOCH of a
+    /// PT_REG or PT_EPT page (else 0).
+    pub(crate) fn phymem_page_rdmd(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let raw = regs.rcx;
+        (regs.rcx, regs.rdx, regs.r8, regs.r9, regs.r10, regs.r11) = (0, 0, 0, 0, 0, 0);
+        let hpa = self.check_hpa(raw, PAGE_SIZE, OperandId::Rcx)?;
+        let loc = self.tdmrs.locate(hpa).ok_or(Status::with_operand(
+            Code::OperandAddrRangeError,
+            OperandId::Rcx,
+        ))?;
+        let g = crate::pamt::walk(&self.plat, loc, hpa, false, None)
+            .map_err(|_| Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
+        let info = g.info();
+        regs.rcx = u64::from(info.page_type);
+        regs.rdx = info.owner;
+        regs.r8 = g.size() as u64;
+        if matches!(g.page_type(), Some(PageType::Reg | PageType::Ept)) {
+            regs.r9 = info.bepoch;
+        }
+        Ok(Status::SUCCESS)
+    }
+
     /// TDH.PHYMEM.PAGE.RECLAIM (leaf 28): RCX = page. Outputs RCX = page
-    /// type, RDX = owner, R8 = 0 (4 KiB), set once the page is locked. A
-    /// child page (REG, EPT, TDCX, TDVPR) needs its TDR (implicit, shared,
-    /// operand TDR) in TEARDOWN and decrements CHLDCNT; the TDR itself
-    /// needs TEARDOWN and CHLDCNT = 0 (`TDX_TD_ASSOCIATED_PAGES_EXIST`).
-    /// The page becomes PT_NDA, is zeroed and released to the VMM.
+    /// type, RDX = owner, R8 = size (0 = 4 KiB, 1 = 2 MiB), set once the
+    /// page is locked and typed. The PAMT walk ends at the entry that
+    /// describes the page (a 2 MiB page's PAMT_2M entry), and a 2 MiB page
+    /// must then be named by its 2 MiB-aligned HPA (`OPERAND_INVALID` +
+    /// RCX). A child page (REG, EPT, TDCX, TDVPR) needs its TDR (implicit,
+    /// shared, operand TDR) in TEARDOWN and decrements CHLDCNT by its 4 KiB
+    /// pages (512 for 2 MiB); the TDR itself needs TEARDOWN and CHLDCNT =
+    /// 0 (`TDX_TD_ASSOCIATED_PAGES_EXIST`). The page becomes PT_NDA, is
+    /// zeroed and released to the VMM (`tdh_phymem_page_reclaim.c`).
     pub(crate) fn phymem_page_reclaim(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
         let raw = regs.rcx;
         (regs.rcx, regs.rdx, regs.r8, regs.r9, regs.r10, regs.r11) = (0, 0, 0, 0, 0, 0);
         let hpa = self.check_hpa(raw, PAGE_SIZE, OperandId::Rcx)?;
-        let entry = self.tdmrs.pamt_entry(hpa).ok_or(Status::with_operand(
+        let loc = self.tdmrs.locate(hpa).ok_or(Status::with_operand(
             Code::OperandAddrRangeError,
             OperandId::Rcx,
         ))?;
-        let page = crate::pamt::try_lock(&self.plat, entry, hpa, true)
-            .ok_or(Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
+        let page = crate::pamt::walk(&self.plat, loc, hpa, true, None)
+            .map_err(|_| Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
         let info = page.info();
         let ty = match page.page_type() {
             None | Some(PageType::Nda) | Some(PageType::Rsvd) => {
@@ -135,7 +168,11 @@ impl<P: TdxPlatform> Module<P> {
         };
         regs.rcx = u64::from(info.page_type);
         regs.rdx = info.owner;
-        regs.r8 = 0;
+        regs.r8 = page.size() as u64;
+        let n = page_count(page.size());
+        if !hpa.raw().is_multiple_of(n * PAGE_SIZE) {
+            return err(Code::OperandInvalid, OperandId::Rcx);
+        }
         if ty == PageType::Tdr {
             let lc = Lifecycle::from_u64(tdr::read(&self.plat, hpa, tdr::W_LIFECYCLE));
             if lc != Lifecycle::Teardown {
@@ -152,12 +189,10 @@ impl<P: TdxPlatform> Module<P> {
             }
             // Shared TDR lock: concurrent reclaims of siblings decrement
             // atomically (`_lock_xadd_64b` in the module source).
-            self.plat.map_page(owner.hpa())[tdr::W_CHLDCNT].fetch_sub(1, Ordering::AcqRel);
+            self.plat.map_page(owner.hpa())[tdr::W_CHLDCNT].fetch_sub(n, Ordering::AcqRel);
         }
         // All checks passed.
-        self.plat.zero_page(hpa);
-        page.set(PageType::Nda, Hpa(0));
-        self.plat.release_page(hpa);
+        self.give_back(page);
         Ok(Status::SUCCESS)
     }
 

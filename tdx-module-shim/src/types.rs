@@ -2,6 +2,8 @@
 
 /// 4 KiB.
 pub const PAGE_SIZE: u64 = 4096;
+/// 2 MiB.
+pub const PAGE_2M: u64 = 1 << 21;
 /// 1 GiB.
 pub const GIB: u64 = 1 << 30;
 

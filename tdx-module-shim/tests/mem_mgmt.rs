@@ -77,7 +77,8 @@ fn accept_with_nothing_to_accept_is_an_ept_violation_exit() {
     let m = augmented();
     enter_vcpu(&m);
     let cases = [
-        ("FREE 4K entry", 0x3000, accept_eeq(0, 0, 0, true)),
+        // A FREE entry is not a leaf (the module's leaf bit is 0).
+        ("FREE 4K entry", 0x3000, accept_eeq(0, 0, 0, false)),
         (
             "no SEPT below level 2 (walk stops)",
             GB1,

@@ -27,7 +27,7 @@ fn aug_table() {
         &[
             ("tdr not a TDR", AUG, 0x2000, TDCX0, AUG0, 0, st(META, Rdx)),
             ("tdr first", AUG, 0x2000 | 8, TDCX0, 1, 0, st(META, Rdx)),
-            ("level 1 (2 MiB)", AUG, 1, TDR, AUG0, 0, st(INV, Rcx)),
+            ("level 2 (1 GiB)", AUG, 2, TDR, AUG0, 0, st(INV, Rcx)),
             ("reserved bits", AUG, 0x2000 | 8, TDR, AUG0, 0, st(INV, Rcx)),
             (
                 "GPA bit 52",

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tdx_module_shim::pamt::{MAX_RSVD, TdmrInfo};
 
 pub mod contention;
+pub mod mem_2m;
 pub mod mem_mgmt;
 pub mod vp_md;
 use tdx_module_shim::*;
