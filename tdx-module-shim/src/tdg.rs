@@ -15,8 +15,8 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::enter::{GuestState, gpr};
-use crate::mem::state_of;
+use crate::enter::{GuestState, TdExit, eeq, gpr};
+use crate::mem::{SeptState, state_of};
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult, err};
 use crate::tdr::{self, SEPT_ROOT_TDCX};
@@ -171,6 +171,33 @@ impl<P: TdxPlatform> Module<P> {
             .ok()?;
         let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
         self.private_hpa(g.hpa(), &t, gpa)
+    }
+
+    /// The TD exit for an access of the TD whose TDR is `tdr` to `gpa`,
+    /// which its EPTs do not map (the image takes it as a page fault): an
+    /// EPT violation whose extended exit qualification is
+    /// PENDING_EPT_VIOLATION when `gpa` is private and its Secure-EPT leaf
+    /// is PENDING, and none otherwise (`td_ept_violation.c`). For a
+    /// PENDING page the module injects #VE instead unless the TD has
+    /// ATTRIBUTES.SEPT_VE_DISABLE; the shim's TDs cannot take a #VE, so
+    /// they always exit. `None` while the TD's locks are busy.
+    pub fn ept_violation(&self, tdr: Hpa, gpa: Gpa, qualification: u64) -> Option<TdExit> {
+        let g = self
+            .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
+            .ok()?;
+        let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
+        let pending = self
+            .private_entry(g.hpa(), &t, Gpa(gpa.0 & !(PAGE_SIZE - 1)), 0)
+            .is_some_and(|(_, e)| SeptState::of(e) == Some(SeptState::Pending));
+        Some(TdExit::EptViolation {
+            gpa,
+            qualification,
+            ext: if pending {
+                eeq::PENDING_EPT_VIOLATION
+            } else {
+                eeq::NONE
+            },
+        })
     }
 
     /// The private pages mapped in the 2 MiB-aligned range at `base` of

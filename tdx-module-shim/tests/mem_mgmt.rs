@@ -272,3 +272,36 @@ fn initialized_td_needs_no_block_or_track() {
     assert_eq!(call(&m, SEPT_REMOVE, 1, TDR, 0, 0), 0, "NL_MAPPED");
     assert_eq!(rdmd(&m, AUG0), (0, 0));
 }
+
+/// A TD access to a GPA its EPTs do not map (the image's page fault):
+/// EEQ PENDING_EPT_VIOLATION for a PENDING private page, none otherwise.
+#[test]
+fn page_fault_exits_say_whether_the_page_is_pending() {
+    let m = augmented();
+    let q = 1 << 1 | 1 << 7 | 1 << 8;
+    let exit = |gpa: u64| m.ept_violation(Hpa(TDR), Gpa(gpa), q);
+    let want = |gpa: u64, ext: u64| {
+        Some(TdExit::EptViolation {
+            gpa: Gpa(gpa),
+            qualification: q,
+            ext,
+        })
+    };
+    let before = state(&m);
+    assert_eq!(
+        exit(0x2008),
+        want(0x2008, enter::eeq::PENDING_EPT_VIOLATION),
+        "PENDING (AUGed, not accepted)"
+    );
+    assert_eq!(exit(0x3000), want(0x3000, enter::eeq::NONE), "FREE");
+    assert_eq!(exit(GB1), want(GB1, enter::eeq::NONE), "no SEPT table");
+    let shared = 1 << 47 | 0x2000;
+    assert_eq!(exit(shared), want(shared, enter::eeq::NONE), "shared GPA");
+    assert_eq!(state(&m), before, "nothing changes");
+    // Blocked, it is no longer guest-acceptable: no PENDING type.
+    assert_eq!(call(&m, BLOCK, 0x2000, TDR, 0, 0), 0);
+    assert_eq!(exit(0x2000), want(0x2000, enter::eeq::NONE));
+    // Busy TD locks: no answer (the image retries).
+    let _held = m.hold_lock(TestLock::Tdcs { hkid: HKID as u16 });
+    assert_eq!(exit(0x2000), None);
+}

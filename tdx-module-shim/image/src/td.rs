@@ -354,7 +354,7 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
         .then(|| gpa_of(qemu_q35::arch::cr2(), ctx.map.shared_bit))
         .flatten()
     {
-        page_fault(gpa, frame.error_code)
+        page_fault(m, ctx.map.tdr, gpa, frame.error_code)
     } else {
         TdExit::TripleFault {
             vector: frame.vector,
@@ -373,9 +373,10 @@ pub fn td_trap(frame: &mut TrapFrame) -> TrapOutcome {
 
 /// A #PF in the TD at `gpa`, which its EPTs do not map, as an EPT
 /// violation (qualification: bit 0 read, 1 write, 2 fetch from the #PF
-/// error code's W and I/D bits, 7 GLA valid, 8 final translation). A #PF
-/// outside both windows is no GPA the shim can map: a triple fault.
-fn page_fault(gpa: u64, error: u64) -> TdExit {
+/// error code's W and I/D bits, 7 GLA valid, 8 final translation; the
+/// EEQ from `Module::ept_violation`). A #PF outside both windows is no GPA
+/// the shim can map: a triple fault.
+fn page_fault(m: &crate::global::ShimModule, tdr: Hpa, gpa: u64, error: u64) -> TdExit {
     const PF_WRITE: u64 = 1 << 1;
     const PF_FETCH: u64 = 1 << 4;
     let access = if error & PF_FETCH != 0 {
@@ -385,9 +386,16 @@ fn page_fault(gpa: u64, error: u64) -> TdExit {
     } else {
         1
     };
+    let qualification = access | 1 << 7 | 1 << 8;
+    for _ in 0..LOCK_RETRIES {
+        if let Some(why) = m.ept_violation(tdr, Gpa(gpa), qualification) {
+            return why;
+        }
+        core::hint::spin_loop();
+    }
     TdExit::EptViolation {
         gpa: Gpa(gpa),
-        qualification: access | 1 << 7 | 1 << 8,
+        qualification,
         ext: tdx_module_shim::enter::eeq::NONE,
     }
 }
