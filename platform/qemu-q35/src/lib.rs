@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Physical memory used: 0x1000..0x7000 boot page tables, 0x8000 AP
-//! trampoline, 0x10_0000.. payload and .bss (< 4 MiB; linker/q35-bios.ld).
+//! trampoline, 0x10_0000.. payload and .bss (< 6 MiB; linker/q35-bios.ld).
 //! An image links with `linker/q35-bios.ld` and `--no-pie` and defines the
 //! two hooks in [`image`]. `unsafe` lives in `arch`, `cpu`, `idt`, `smp`,
 //! `paging`, `sync`, `tlb`, `user` and the `image` extern block, each with its

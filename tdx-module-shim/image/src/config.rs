@@ -11,8 +11,8 @@
 //!   the PA; HKID 0 = no key (TME), the lower half of the rest "shared"
 //!   (MKTME), the upper half private (TDX): 32..=63 with 6 bits.
 //! - CMRs: the RAM ranges of fw_cfg `etc/e820` below 4 GiB, with the shim's
-//!   own memory (0..4 MiB: boot tables, AP trampoline, image, .bss, legacy
-//!   VGA/BIOS hole) cut off. Without `etc/e820`: [4 MiB, 128 MiB), QEMU
+//!   own memory (0..6 MiB: boot tables, AP trampoline, image, .bss, legacy
+//!   VGA/BIOS hole) cut off. Without `etc/e820`: [6 MiB, 128 MiB), QEMU
 //!   q35's default `-m`, which is RAM for every `-m` >= 128M.
 
 use tdx_module_shim::{Cmr, MAX_CMRS, ModuleConfig};
@@ -24,7 +24,7 @@ use qemu_q35::{CpuIndex, fw_cfg};
 pub const HKID_BITS: u32 = 6;
 /// Everything below is the shim's (linker/q35-bios.ld asserts the image
 /// ends below it).
-pub const SHIM_END: u64 = 4 << 20;
+pub const SHIM_END: u64 = 6 << 20;
 const _: () = assert!(crate::vmm::REGION.start >= SHIM_END);
 const FOUR_GIB: u64 = 1 << 32;
 const FALLBACK_RAM_END: u64 = 128 << 20;

@@ -5,13 +5,14 @@
 //! source page is written by the harness at CPL 3 (`Op::Store`/`Op::Fill`).
 //!
 //! ```text
-//! 0x40_0000  TDMR_INFO page: pointer array @ +0, one TDMR_INFO @ +0x200
-//! 0x40_1000  TD_PARAMS (1024 B)
-//! 0x40_2000  PAGE.ADD source page (4 KiB of zeros)
-//! 0x60_0000  PAMT_4K (4 MiB: 1 GiB / 4 KiB * 16 B)
-//! 0xA0_0000  PAMT_2M (8 KiB), 0xA0_2000 PAMT_1G (4 KiB)
-//! 0xB0_0000  TD page pool (the TDMR's only available part): TDR, TDCX...
-//! 0xC0_0000  end
+//! 0x60_0000  TDMR_INFO page: pointer array @ +0, one TDMR_INFO @ +0x200
+//! 0x60_1000  TD_PARAMS (1024 B)
+//! 0x60_2000  PAGE.ADD source page (4 KiB of zeros)
+//! 0x60_3000  free up to the PAMT
+//! 0x80_0000  PAMT_4K (4 MiB: 1 GiB / 4 KiB * 16 B)
+//! 0xC0_0000  PAMT_2M (8 KiB), 0xC0_2000 PAMT_1G (4 KiB)
+//! 0xD0_0000  TD page pool (the TDMR's only available part): TDR, TDCX...
+//! 0xE0_0000  end
 //! ```
 //!
 //! One TDMR, [0, 1 GiB), with two reserved areas: [0, POOL) (the shim,
@@ -29,20 +30,20 @@ use crate::harness::Call;
 
 /// The region (2 MiB-aligned; qemu-q35 splits it into 4 KiB pages).
 pub const REGION: VmmRegion = VmmRegion {
-    start: 0x40_0000,
-    end: 0xC0_0000,
+    start: 0x60_0000,
+    end: 0xE0_0000,
 };
 pub const PAGE: u64 = 4096;
 const GIB: u64 = 1 << 30;
 
-pub const TDMR_ARRAY: u64 = 0x40_0000;
+pub const TDMR_ARRAY: u64 = 0x60_0000;
 pub const TDMR_INFO: u64 = TDMR_ARRAY + 0x200;
-pub const TD_PARAMS: u64 = 0x40_1000;
-pub const SOURCE: u64 = 0x40_2000;
-pub const PAMT_4K: u64 = 0x60_0000;
-pub const PAMT_2M: u64 = 0xA0_0000;
-pub const PAMT_1G: u64 = 0xA0_2000;
-pub const POOL: u64 = 0xB0_0000;
+pub const TD_PARAMS: u64 = 0x60_1000;
+pub const SOURCE: u64 = 0x60_2000;
+pub const PAMT_4K: u64 = 0x80_0000;
+pub const PAMT_2M: u64 = 0xC0_0000;
+pub const PAMT_1G: u64 = 0xC0_2000;
+pub const POOL: u64 = 0xD0_0000;
 pub const POOL_END: u64 = REGION.end;
 
 /// TD pages from the pool.
