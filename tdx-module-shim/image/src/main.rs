@@ -237,7 +237,7 @@ fn bsp_main() -> ! {
         sys_rd(td_build::FIELD_MAJOR_VERSION),
         sys_rd(td_build::FIELD_MINOR_VERSION),
         sys_rd(td_build::FIELD_TDCS_BASE_SIZE),
-        Call::seamcall([leaf(LeafId::SysInfo), 0, 0, 0, 0]),
+        Call::seamcall([leaf(LeafId::SysLpShutdown), 0, 0, 0, 0]),
         Call::seamcall([leaf(LeafId::MngCreate), 0, 0, 0, 0]),
         Call::seamcall([leaf(LeafId::SysInit) | 1 << 32, 0, 0, 0, 0]),
         Call::seamcall([rax(UNDEFINED_LEAF, 0), 0, 0, 0, 0]),
@@ -258,7 +258,7 @@ fn bsp_main() -> ! {
         ("CPL3 SEAMCALL TDH.SYS.RD MINOR_VERSION", 0),
         ("CPL3 SEAMCALL TDH.SYS.RD TDCS_BASE_SIZE", 0),
         (
-            "CPL3 SEAMCALL TDH.SYS.INFO (not implemented) -> OPERAND_INVALID",
+            "CPL3 SEAMCALL TDH.SYS.LP.SHUTDOWN (not implemented) -> OPERAND_INVALID",
             invalid_rax,
         ),
         (
