@@ -22,7 +22,7 @@
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
 //! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
-//!   TDG.MEM.PAGE.ACCEPT (§8);
+//!   TDG.MEM.PAGE.ACCEPT (§8); `tdg_vm`: TDG.VM.RD / TDG.VM.WR (§8 7, 8);
 //! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
 //!   PAGE.WBINVD (§2 "Teardown", §5).
 //!
@@ -52,6 +52,7 @@ pub mod sys_info;
 pub mod td_params;
 pub mod tdg;
 pub mod tdg_report;
+mod tdg_vm;
 pub mod tdmr;
 mod tdr;
 mod teardown;

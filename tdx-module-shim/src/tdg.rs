@@ -32,6 +32,7 @@ pub mod leaf {
     pub const MR_REPORT: u64 = 4;
     pub const MEM_PAGE_ACCEPT: u64 = 6;
     pub const VM_RD: u64 = 7;
+    pub const VM_WR: u64 = 8;
     pub const MR_VERIFYREPORT: u64 = 22;
 }
 
@@ -95,6 +96,9 @@ impl<P: TdxPlatform> Module<P> {
             (leaf::VP_VEINFO_GET, 0) => Err(Code::NoValidVeInfo.into()),
             (leaf::MR_REPORT, 0) => self.tdg_mr_report(tdvpr, g).map(|()| Tdcall::Resume),
             (leaf::MEM_PAGE_ACCEPT, 0) => self.tdg_mem_page_accept(tdvpr, g),
+            // TDG.VM.RD checks its own version (tdg_vm.rs).
+            (leaf::VM_RD, v) => self.tdg_vm_rd(tdvpr, v, g),
+            (leaf::VM_WR, 0) => self.tdg_vm_wr(tdvpr, g),
             (leaf::MR_VERIFYREPORT, 0) => {
                 self.tdg_mr_verifyreport(tdvpr, g).map(|()| Tdcall::Resume)
             }
