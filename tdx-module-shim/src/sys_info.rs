@@ -7,13 +7,13 @@
 //! In: RCX = TDSYSINFO_STRUCT HPA (1024-aligned), RDX = its size (≥ 1024),
 //! R8 = CMR_INFO array HPA (512-aligned: 32 entries of 16 bytes), R9 =
 //! entries (≥ 32). Out: RDX = 1024, R9 = 32 (0 and 0 on error). Checks in
-//! the module's order: RCX alignment and shared-HPA check (OPERAND_INVALID
-//! + RCX), RDX (+ RDX), R8 (+ R8), R9 (+ R9). The shim's HPA check is
-//! [`Module::check_hpa`] (HKID bits 0: VMM memory has no HKID aliases
-//! here); a buffer that is not VMM memory (nothing there, or isolated)
-//! fails the copy-out with OPERAND_INVALID + its operand. The module
-//! zeroes the TDSYSINFO buffer before it checks R8 and R9; the shim writes
-//! nothing unless every check passed.
+//! the module's order, each OPERAND_INVALID with the register's operand
+//! ID: RCX alignment and HPA check, RDX, R8 alignment and HPA check, R9.
+//! The shim's HPA check is `Module::check_hpa` (HKID bits 0: VMM memory has
+//! no HKID aliases here); a buffer that is not VMM memory (nothing there,
+//! or isolated) fails its copy-out with OPERAND_INVALID and its operand.
+//! The module zeroes the TDSYSINFO buffer before it checks R8 and R9; the
+//! shim writes nothing unless every check passed.
 //!
 //! TDSYSINFO_STRUCT (`td_sys_info_t` in `tdx_api_defs.h`; Linux 6.2–6.7
 //! `struct tdsysinfo_struct`), little-endian, all other bytes 0:
@@ -40,10 +40,12 @@
 //!
 //! In: RDX = list page HPA (4 KiB-aligned), R8 = first field ID (context
 //! forced to SYS; −1 = the first field). Out: R8 = the next field ID to
-//! dump, −1 when the table ended (also on error). Checks: RDX (OPERAND_INVALID
-//! + RDX), then R8: a non-null ID must name a field by class and field
-//! code, at the start of the field, with the field's element size code
-//! (METADATA_FIELD_ID_INCORRECT, no operand; other bits are ignored).
+//! dump, −1 when the table ended (also on error). Checks: RDX as an HPA
+//! (OPERAND_INVALID with operand RDX), then R8: a non-null ID must name a
+//! field by class and field code, at the start of the field, with the
+//! field's element size code (METADATA_FIELD_ID_INCORRECT, no operand;
+//! other bits are ignored). A page that is not VMM memory fails the
+//! copy-out: OPERAND_INVALID with operand RDX.
 //! Status: SUCCESS when the table ended, METADATA_LIST_OVERFLOW when the
 //! page is full and fields remain (the list is still written; call again
 //! with RDX = a page, R8 = the returned ID).
