@@ -41,6 +41,7 @@ mod heap;
 mod platform;
 mod quote;
 mod seam;
+mod sys_checks;
 mod td;
 mod td_build;
 mod td_mem;
@@ -280,6 +281,7 @@ fn bsp_main() -> ! {
     ];
     let block = harness_calls(cpu, space, &calls, &want);
     let tdcs_size = td_build::check_sys_rd(cpu, &block.calls[4..7]);
+    sys_checks::run(cpu, space);
 
     for i in 1..smp.online {
         let ap = CpuIndex(i);
