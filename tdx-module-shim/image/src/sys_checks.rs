@@ -81,9 +81,12 @@ fn loaded<const N: usize>(b: &Block, from: usize) -> [u64; N] {
     core::array::from_fn(|i| b.calls.get(from + i).map_or(NULL, |c| c.out[0]))
 }
 
-/// (field ID, value) of every field of a list of words, and whether every
-/// sequence header is well formed; `None` if the list does not parse.
-fn decode(w: &[u64]) -> Option<([(u64, u64); FIELDS], usize, bool)> {
+/// (field ID, value) of each field of a list.
+type Fields = [(u64, u64); FIELDS];
+
+/// The fields of a list of words, how many, and whether every sequence
+/// header is well formed; `None` if the list does not parse.
+fn decode(w: &[u64]) -> Option<(Fields, usize, bool)> {
     let mut out = [(0, 0); FIELDS];
     let (mut at, mut n, mut ok) = (1, 0, true);
     for _ in 0..(*w.first()? >> 16) & 0xFFFF {
@@ -146,9 +149,9 @@ fn rdall(cpu: CpuIndex, space: UserSpace, rd: &[Rd; FIELDS]) {
         cpu,
         "TDH.SYS.RDALL list header: 264 bytes, 12 sequences",
         w[0],
-        8 * LIST_WORDS as u64 | 12 << 16,
+        (8 * LIST_WORDS as u64) | (12 << 16),
     );
-    let want: [(u64, u64); FIELDS] = core::array::from_fn(|i| (SYS_RD_FIELDS[i].0, rd[i].1));
+    let want: Fields = core::array::from_fn(|i| (SYS_RD_FIELDS[i].0, rd[i].1));
     let got = decode(&w[..LIST_WORDS]);
     check(
         cpu,
