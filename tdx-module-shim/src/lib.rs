@@ -10,6 +10,7 @@
 //! - [`platform`]: the [`TdxPlatform`] trait (the machine behind the logic);
 //! - [`pamt`] / [`tdmr`]: TDMRs, PAMT and TDH.SYS.CONFIG validation (§4);
 //! - [`sys`]: TDH.SYS.* (§2, §5 module state, §6.2 metadata);
+//!   [`sys_info`]: TDH.SYS.INFO and TDH.SYS.RDALL (§2 leaves 32, 37);
 //! - [`mng`], [`td_params`]: TD creation and TDH.MNG.INIT (§5, §6.1);
 //! - [`mem`]: Secure EPT, TDH.MEM.PAGE.ADD and measurement (§5, §7);
 //! - `mem_mgmt`: a running TD's memory: TDH.MEM.PAGE.AUG, RANGE.BLOCK,
@@ -23,7 +24,7 @@
 //! - [`vp`]: TDH.VP.CREATE, ADDCX, INIT, FLUSH (§2, §5, §6.3);
 //! - [`enter`]: TDH.VP.ENTER and TD exits (§2 leaf 0, §8 VMCALL);
 //! - [`tdg`]: guest leaves TDG.VP.INFO, TDG.MR.RTMR.EXTEND, VEINFO.GET,
-//!   TDG.MEM.PAGE.ACCEPT (§8);
+//!   TDG.MEM.PAGE.ACCEPT (§8); `tdg_vm`: TDG.VM.RD / TDG.VM.WR (§8 7, 8);
 //! - `teardown`: VPFLUSHDONE, CACHE.WB, KEY.FREEID, PAGE.RECLAIM,
 //!   PAGE.WBINVD, PAGE.RDMD (§2 "Teardown", §5).
 //!
@@ -50,9 +51,11 @@ pub mod platform;
 pub mod shared_ept;
 pub mod status;
 pub mod sys;
+pub mod sys_info;
 pub mod td_params;
 pub mod tdg;
 pub mod tdg_report;
+mod tdg_vm;
 pub mod tdmr;
 mod tdr;
 mod teardown;
@@ -255,11 +258,12 @@ impl Tdcs {
 pub fn implemented(leaf: Leaf) -> bool {
     use LeafId::*;
     match leaf.id {
-        SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | PhymemPageRdmd
-        | MngCreate | MngKeyConfig | MngAddCx | MngInit | MngKeyReclaimId | MemPageAdd
-        | MrExtend | MrFinalize | MngRd | MngWr | MngVpFlushDone | PhymemCacheWb | MngKeyFreeId
-        | PhymemPageReclaim | PhymemPageWbinvd | VpCreate | VpAddCx | VpFlush | VpRd | VpWr
-        | MemPageAug | MemRangeBlock | MemRangeUnblock | MemTrack | MemPageRemove => true,
+        SysInit | SysLpInit | SysConfig | SysKeyConfig | SysTdmrInit | SysRd | SysRdAll
+        | SysInfo | PhymemPageRdmd | MngCreate | MngKeyConfig | MngAddCx | MngInit
+        | MngKeyReclaimId | MemPageAdd | MrExtend | MrFinalize | MngRd | MngWr | MngVpFlushDone
+        | PhymemCacheWb | MngKeyFreeId | PhymemPageReclaim | PhymemPageWbinvd | VpCreate
+        | VpAddCx | VpFlush | VpRd | VpWr | MemPageAug | MemRangeBlock | MemRangeUnblock
+        | MemTrack | MemPageRemove => true,
         VpInit => leaf.version <= 1,
         MemSeptAdd | MemSeptRemove => leaf.version == 0,
         _ => false,
@@ -393,6 +397,8 @@ impl<P: TdxPlatform> Module<P> {
             LeafId::SysKeyConfig => self.sys_key_config(lp),
             LeafId::SysTdmrInit => self.sys_tdmr_init(regs),
             LeafId::SysRd => self.sys_rd(regs),
+            LeafId::SysRdAll => self.sys_rdall(regs),
+            LeafId::SysInfo => self.sys_info(regs),
             LeafId::PhymemPageRdmd => self.phymem_page_rdmd(regs),
             LeafId::MngCreate => self.mng_create(regs),
             LeafId::MngKeyConfig => self.mng_key_config(lp, regs),

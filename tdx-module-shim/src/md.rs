@@ -34,8 +34,8 @@
 //!    element size code is *not* checked (Linux builds every ID with size
 //!    code 0: `arch/x86/kvm/vmx/tdx_arch.h` `BUILD_TDX_FIELD`).
 //! 4. Class and field code not in the table → `FIELD_ID_INCORRECT`.
-//! 5. The host masks of the entry are the production or the debug ones by
-//!    ATTRIBUTES.DEBUG (`md_get_rd_wr_mask`).
+//! 5. The masks of the entry: the host's production or debug ones by
+//!    ATTRIBUTES.DEBUG, or the guest's for TDG.VM.RD/WR (`md_get_rd_wr_mask`).
 //!    - Read: read mask 0 → `TDX_METADATA_FIELD_NOT_READABLE`; R8 = value
 //!      & read mask.
 //!    - Write: request mask (R9) & write mask = 0 →
@@ -138,15 +138,24 @@ pub(crate) struct Entry<S> {
     fields: u32,
     elems: u32,
     src: S,
-    /// Host read mask: [production TD, DEBUG TD] (`prod_rd_mask`,
-    /// `dbg_rd_mask`), truncated to the element size.
-    rd: [u64; 2],
-    /// Host write mask, likewise.
-    wr: [u64; 2],
+    /// Read mask by [`Who`]: [host on a production TD, host on a DEBUG TD,
+    /// guest] (`prod_rd_mask`, `dbg_rd_mask`, `guest_rd_mask`), truncated to
+    /// the element size.
+    rd: [u64; 3],
+    /// Write mask, likewise.
+    wr: [u64; 3],
 }
 
+/// Whose masks apply: an index into [`Entry`]'s masks.
+pub(crate) type Who = usize;
+/// The host on a production TD; `HOST + 1` on a DEBUG TD.
+pub(crate) const HOST: Who = 0;
+/// The TD itself (TDG.VM.RD / TDG.VM.WR).
+pub(crate) const GUEST: Who = 2;
+
 impl<S: Copy> Entry<S> {
-    /// An entry with the given host read and write masks.
+    /// An entry with the given host read and write masks; the guest has
+    /// no access.
     pub(crate) const fn new(
         id: u64,
         fields: u32,
@@ -161,9 +170,16 @@ impl<S: Copy> Entry<S> {
             fields,
             elems,
             src,
-            rd: [rd[0] & m, rd[1] & m],
-            wr: [wr[0] & m, wr[1] & m],
+            rd: [rd[0] & m, rd[1] & m, 0],
+            wr: [wr[0] & m, wr[1] & m, 0],
         }
+    }
+
+    /// The same entry with the guest's read and write masks.
+    pub(crate) const fn guest(mut self, rd: u64, wr: u64) -> Self {
+        let m = size_mask(self.id);
+        (self.rd[GUEST], self.wr[GUEST]) = (rd & m, wr & m);
+        self
     }
 
     /// Field code step between elements (2 for VMCS fields).
@@ -190,10 +206,10 @@ fn find<S: Copy>(table: &[Entry<S>], id: u64) -> Option<(usize, u32)> {
 
 /// The first readable element at or after element `k` of entry `i`: its
 /// ID and whether it is in entry `i` itself.
-fn readable_from<S: Copy>(table: &[Entry<S>], i: usize, k: u64, dbg: usize) -> Option<(u64, bool)> {
+fn readable_from<S: Copy>(table: &[Entry<S>], i: usize, k: u64, who: Who) -> Option<(u64, bool)> {
     let mut k = k;
     for (j, e) in table.iter().enumerate().skip(i) {
-        if e.rd[dbg] != 0 && k < e.len() {
+        if e.rd[who] != 0 && k < e.len() {
             return Some((e.id + k * e.stride(), j == i));
         }
         k = 0;
@@ -241,15 +257,14 @@ pub(crate) fn access<F: Fields>(
     f: &mut F,
     table: &[Entry<F::Src>],
     context: u64,
-    debug: bool,
+    who: Who,
     op: Op,
     requested: u64,
     regs: &mut VmmRegs,
 ) -> TdxResult<Status> {
-    let dbg = usize::from(debug);
     let id = (requested & !CONTEXT_MASK) | context;
     if op.v1() && id | CONTEXT_MASK == u64::MAX {
-        regs.rdx = readable_from(table, 0, 0, dbg).map_or(u64::MAX, |(n, _)| n);
+        regs.rdx = readable_from(table, 0, 0, who).map_or(u64::MAX, |(n, _)| n);
         return Ok(Code::MetadataFirstFieldIdInContext.into());
     }
     let bad = Status::new(Code::MetadataFieldIdIncorrect);
@@ -258,7 +273,7 @@ pub(crate) fn access<F: Fields>(
     }
     let (i, k) = find(table, id).ok_or(bad)?;
     let e = table.get(i).ok_or(bad)?;
-    let (rd, wr) = (e.rd[dbg], e.wr[dbg]);
+    let (rd, wr) = (e.rd[who], e.wr[who]);
     let cur = f.get(e.src, k) & size_mask(e.id);
     match op {
         Op::Read { v1 } => {
@@ -267,7 +282,7 @@ pub(crate) fn access<F: Fields>(
             }
             regs.r8 = cur & rd;
             if v1 {
-                regs.rdx = match readable_from(table, i, u64::from(k) + 1, dbg) {
+                regs.rdx = match readable_from(table, i, u64::from(k) + 1, who) {
                     // Within the entry: the requested ID, stepped.
                     Some((_, true)) => {
                         (id & !FIELD_CODE_MASK) | ((id & FIELD_CODE_MASK) + e.stride())
@@ -326,9 +341,14 @@ const fn ro(id: u64, fields: u32, elems: u32, src: Src) -> Entry<Src> {
     Entry::new(id, fields, elems, src, [ALL, ALL], [0, 0])
 }
 
+/// [`ro`], and readable by the guest.
+const fn gro(id: u64, fields: u32, elems: u32, src: Src) -> Entry<Src> {
+    ro(id, fields, elems, src).guest(ALL, 0)
+}
+
 /// The subset of `tdr_tdcs_lookup` (TDX_1.5.01) the shim exposes, with its
-/// host masks.
-const TABLE: [Entry<Src>; 25] = [
+/// host and guest masks.
+pub(crate) const TABLE: [Entry<Src>; 25] = [
     ro(field::FATAL, 1, 1, Src::Fatal),
     ro(field::NUM_TDCX, 1, 1, Src::NumTdcx),
     ro(field::CHLDCNT, 1, 1, Src::Chldcnt),
@@ -336,18 +356,18 @@ const TABLE: [Entry<Src>; 25] = [
     ro(field::TDCX_PA, TDCX_PA_FIELDS, 1, Src::TdcxPa),
     ro(field::HKID, 1, 1, Src::Hkid),
     ro(field::PKG_CONFIG_BITMAP, 1, 1, Src::PkgConfig),
-    ro(field::NUM_VCPUS, 1, 1, Src::NumVcpus),
+    gro(field::NUM_VCPUS, 1, 1, Src::NumVcpus),
     ro(field::NUM_ASSOC_VCPUS, 1, 1, Src::NumAssocVcpus),
     ro(field::OP_STATE, 1, 1, Src::OpState),
-    ro(field::NUM_L2_VMS, 1, 1, Src::NumL2Vms),
-    ro(field::ATTRIBUTES, 1, 1, Src::Attributes),
-    ro(field::XFAM, 1, 1, Src::Xfam),
-    ro(field::MAX_VCPUS, 1, 1, Src::MaxVcpus),
-    ro(field::GPAW, 1, 1, Src::Gpaw),
+    gro(field::NUM_L2_VMS, 1, 1, Src::NumL2Vms),
+    gro(field::ATTRIBUTES, 1, 1, Src::Attributes),
+    gro(field::XFAM, 1, 1, Src::Xfam),
+    gro(field::MAX_VCPUS, 1, 1, Src::MaxVcpus),
+    gro(field::GPAW, 1, 1, Src::Gpaw),
     ro(field::TSC_OFFSET, 1, 1, Src::TscOffset),
     ro(field::TSC_MULTIPLIER, 1, 1, Src::TscMultiplier),
-    ro(field::TSC_FREQUENCY, 1, 1, Src::TscFrequency),
-    // DEBUG TDs only, bit 0 writable (the guest's TDG.VM.WR field).
+    gro(field::TSC_FREQUENCY, 1, 1, Src::TscFrequency),
+    // The host: DEBUG TDs only. The guest: bit 0 (Linux clears it at boot).
     Entry::new(
         field::NOTIFY_ENABLES,
         1,
@@ -355,7 +375,8 @@ const TABLE: [Entry<Src>; 25] = [
         Src::NotifyEnables,
         [0, ALL],
         [0, 1],
-    ),
+    )
+    .guest(1, 1),
     Entry::new(
         field::HP_LOCK_TIMEOUT,
         1,
@@ -364,12 +385,12 @@ const TABLE: [Entry<Src>; 25] = [
         [ALL, ALL],
         [ALL, ALL],
     ),
-    ro(field::MRTD, 1, 6, Src::Mrtd),
-    ro(field::MRCONFIGID, 1, 6, Src::MrConfigId),
-    ro(field::MROWNER, 1, 6, Src::MrOwner),
-    ro(field::MROWNERCONFIG, 1, 6, Src::MrOwnerConfig),
-    // DEBUG TDs only.
-    Entry::new(field::RTMR, 4, 6, Src::Rtmr, [0, ALL], [0, 0]),
+    gro(field::MRTD, 1, 6, Src::Mrtd),
+    gro(field::MRCONFIGID, 1, 6, Src::MrConfigId),
+    gro(field::MROWNER, 1, 6, Src::MrOwner),
+    gro(field::MROWNERCONFIG, 1, 6, Src::MrOwnerConfig),
+    // The host: DEBUG TDs only. The guest: always.
+    Entry::new(field::RTMR, 4, 6, Src::Rtmr, [0, ALL], [0, 0]).guest(ALL, 0),
 ];
 
 fn mr_word(m: &[u8; 48], k: u32) -> u64 {
@@ -380,10 +401,10 @@ fn mr_word(m: &[u8; 48], k: u32) -> u64 {
 }
 
 /// The TD scope: TDR words and the TDCS, locked by the leaf.
-struct TdFields<'a, P: TdxPlatform> {
-    plat: &'a P,
-    tdr: Hpa,
-    t: &'a mut Tdcs,
+pub(crate) struct TdFields<'a, P: TdxPlatform> {
+    pub(crate) plat: &'a P,
+    pub(crate) tdr: Hpa,
+    pub(crate) t: &'a mut Tdcs,
 }
 
 impl<P: TdxPlatform> Fields for TdFields<'_, P> {
@@ -481,12 +502,12 @@ impl<P: TdxPlatform> Module<P> {
         if !matches!(t.op_state, OpState::Initialized | OpState::Runnable) {
             return Err(Code::OpStateIncorrect.into());
         }
-        let debug = t.attributes & ATTR_DEBUG != 0;
+        let who = HOST + usize::from(t.attributes & ATTR_DEBUG != 0);
         let mut f = TdFields {
             plat: &self.plat,
             tdr: g.hpa(),
             t: &mut t,
         };
-        access(&mut f, &TABLE, CONTEXT_TD, debug, op, requested, regs)
+        access(&mut f, &TABLE, CONTEXT_TD, who, op, requested, regs)
     }
 }

@@ -63,7 +63,7 @@
 
 use crate::Module;
 use crate::enter::{GuestReg, gpr};
-use crate::md::{self, ALL, ATTR_DEBUG, CONTEXT_VP, Entry, Fields, Op};
+use crate::md::{self, ALL, ATTR_DEBUG, CONTEXT_VP, Entry, Fields, HOST, Op};
 use crate::platform::TdxPlatform;
 use crate::status::{Code, OperandId, Status, TdxResult};
 use crate::types::{Hpa, Lp, OpState, PageType, VmmRegs};
@@ -270,9 +270,9 @@ impl<P: TdxPlatform> Module<P> {
         if assoc != NOT_ASSOCIATED && assoc != u64::from(lp.index) {
             return Err(Code::VcpuAssociated.into());
         }
-        let debug = t.attributes & ATTR_DEBUG != 0;
+        let who = HOST + usize::from(t.attributes & ATTR_DEBUG != 0);
         let mut f = VpFields { m: self, tdvpr, lp };
-        let st = md::access(&mut f, &TABLE, CONTEXT_VP, debug, op, requested, regs)?;
+        let st = md::access(&mut f, &TABLE, CONTEXT_VP, who, op, requested, regs)?;
         if assoc == NOT_ASSOCIATED {
             vp::wr(&self.plat, tdvpr, W_ASSOC_LP, u64::from(lp.index));
             t.num_assoc_vcpus += 1;

@@ -21,10 +21,19 @@
 //!    name memory that does not exist or that the module has isolated; the
 //!    access then returns `VmmAccessError` instead of faulting. The logic
 //!    copies once, validates the copy and never re-reads (no double fetch).
+//! 7. `copy_to_vmm` writes memory the VMM named as an output buffer
+//!    (TDH.SYS.INFO's TDSYSINFO_STRUCT and CMR_INFO, TDH.SYS.RDALL's list
+//!    page). The range lies within one 4 KiB page. As for `copy_from_vmm`,
+//!    memory that does not exist or that the module has isolated returns
+//!    `VmmAccessError` and nothing is written. A write must never land in
+//!    a page once `isolate_page` of it has returned, even when the two race
+//!    on different LPs: the module writes TD data into an isolated page
+//!    right after. The logic calls it after every check of the leaf has
+//!    passed, once per output buffer, with the whole buffer.
 //! 4. `isolate_page` removes the page from every VMM-accessible mapping
 //!    (and flushes the VMM's TLB entries for it on all LPs) before
-//!    returning; afterwards `copy_from_vmm` of that page fails and the VMM
-//!    cannot read or write it. `release_page` gives it back. Both are only
+//!    returning; afterwards `copy_from_vmm` and `copy_to_vmm` of that page
+//!    fail and the VMM cannot read or write it. `release_page` gives it back. Both are only
 //!    called for pages of contract 2 and never fail. The page-table
 //!    change must be complete before `isolate_page` returns, because the
 //!    module writes TD data into the page right after.
@@ -48,7 +57,8 @@ pub const PAGE_WORDS: usize = 512;
 /// The view of a mapped page.
 pub type PageWords = [AtomicU64; PAGE_WORDS];
 
-/// A VMM-named range could not be read (no memory there, or isolated).
+/// A VMM-named range could not be read or written (no memory there, or
+/// isolated).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmmAccessError(pub u64);
 
@@ -79,6 +89,8 @@ pub trait TdxPlatform: Sync {
     fn zero_page(&self, hpa: Hpa);
     /// Copy `buf.len()` bytes of VMM memory at `hpa` into `buf` (contract 3).
     fn copy_from_vmm(&self, hpa: u64, buf: &mut [u8]) -> Result<(), VmmAccessError>;
+    /// Copy `buf` into VMM memory at `hpa` (contract 7).
+    fn copy_to_vmm(&self, hpa: u64, buf: &[u8]) -> Result<(), VmmAccessError>;
     /// Take the page at `hpa` away from the VMM (contract 4).
     fn isolate_page(&self, hpa: Hpa);
     /// Give the page at `hpa` back to the VMM (contract 4).

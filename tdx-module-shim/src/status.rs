@@ -103,6 +103,8 @@ pub enum Code {
     MetadataFieldNotReadable = 0xC000_0C02_0000_0000,
     /// (source) A metadata write whose value the field refuses.
     MetadataFieldValueNotValid = 0xC000_0C03_0000_0000,
+    /// (source) TDH.SYS.RDALL: the list buffer is full, more fields remain.
+    MetadataListOverflow = 0xC000_0C04_0000_0000,
     /// (source) A write mask the field does not accept (e.g. a partial
     /// write of a field that is only written whole).
     MetadataWrMaskNotValid = 0xC000_0C0A_0000_0000,

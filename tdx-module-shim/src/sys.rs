@@ -60,24 +60,23 @@ impl Drop for GlobalGuard<'_> {
     }
 }
 
-/// Metadata fields returned by TDH.SYS.RD: exactly the ones the sheet
-/// lists as read by Linux (§6.2), in ascending order of field ID. The next
-/// field ID after the last one is `u64::MAX` (shim choice).
+/// Metadata fields returned by TDH.SYS.RD and dumped by TDH.SYS.RDALL
+/// (`sys_info.rs`): exactly the ones the sheet lists as read by Linux
+/// (§6.2), one element each, in the order of the module's
+/// `global_sys_lookup` table (class code, then field code), which is the
+/// order SYS.RD's next field ID and RDALL's list walk. The next field ID
+/// after the last one is −1.
 pub const SYS_RD_FIELDS: [(u64, u64); 20] = [
-    (0x0800_0001_0000_0003, 5),       // MINOR_VERSION
-    (0x0800_0001_0000_0004, 1),       // MAJOR_VERSION
-    (0x0800_0001_0000_0005, 0),       // UPDATE_VERSION
-    (0x0A00_0003_0000_0008, 1 << 18), // TDX_FEATURES0: NO_RBP_MOD
-    (0x1900_0003_0000_0000, td_params::ATTRIBUTES_FIXED0),
-    (0x1900_0003_0000_0001, td_params::ATTRIBUTES_FIXED1),
-    (0x1900_0003_0000_0002, td_params::XFAM_FIXED0),
-    (0x1900_0003_0000_0003, td_params::XFAM_FIXED1),
-    (0x9100_0001_0000_0008, MAX_TDMRS as u64), // MAX_TDMRS
+    (0x0800_0001_0000_0003, 5),                     // MINOR_VERSION
+    (0x0800_0001_0000_0004, 1),                     // MAJOR_VERSION
+    (0x0800_0001_0000_0005, 0),                     // UPDATE_VERSION
+    (0x0A00_0003_0000_0008, 1 << 18),               // TDX_FEATURES0: NO_RBP_MOD
+    (0x9100_0001_0000_0008, MAX_TDMRS as u64),      // MAX_TDMRS
     (0x9100_0001_0000_0009, pamt::MAX_RSVD as u64), // MAX_RESERVED_PER_TDMR
     (0x9100_0001_0000_0010, pamt::PAMT_ENTRY_SIZE), // PAMT_4K_ENTRY_SIZE
     (0x9100_0001_0000_0011, pamt::PAMT_ENTRY_SIZE), // PAMT_2M_ENTRY_SIZE
     (0x9100_0001_0000_0012, pamt::PAMT_ENTRY_SIZE), // PAMT_1G_ENTRY_SIZE
-    (0x9800_0001_0000_0000, PAGE_SIZE),        // TDR_BASE_SIZE
+    (0x9800_0001_0000_0000, PAGE_SIZE),             // TDR_BASE_SIZE
     (
         0x9800_0001_0000_0100,
         crate::tdr::NUM_TDCX as u64 * PAGE_SIZE,
@@ -87,6 +86,10 @@ pub const SYS_RD_FIELDS: [(u64, u64); 20] = [
         0x9800_0001_0000_0200,
         crate::vp::TDVPS_PAGES as u64 * PAGE_SIZE,
     ),
+    (0x1900_0003_0000_0000, td_params::ATTRIBUTES_FIXED0),
+    (0x1900_0003_0000_0001, td_params::ATTRIBUTES_FIXED1),
+    (0x1900_0003_0000_0002, td_params::XFAM_FIXED0),
+    (0x1900_0003_0000_0003, td_params::XFAM_FIXED1),
     (0x9900_0001_0000_0004, 0), // NUM_CPUID_CONFIG: none configurable
     (0x9900_0001_0000_0008, td_params::MAX_VCPUS as u64), // MAX_VCPUS_PER_TD
     // CPUID_CONFIG leaves/values: empty lists (NUM_CPUID_CONFIG = 0), so
@@ -94,6 +97,11 @@ pub const SYS_RD_FIELDS: [(u64, u64); 20] = [
     (0x9900_0003_0000_0400, 0),
     (0x9900_0003_0000_0500, 0),
 ];
+
+/// The SYS.RD value of field `id` (0 if the table has no such field).
+pub(crate) fn sys_field(id: u64) -> u64 {
+    SYS_RD_FIELDS.iter().find(|f| f.0 == id).map_or(0, |f| f.1)
+}
 
 impl<P: TdxPlatform> Module<P> {
     /// TDH.SYS.INIT (leaf 33): SYSINIT_PENDING → SYSINIT_DONE; RCX must be 0.

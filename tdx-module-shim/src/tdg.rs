@@ -4,9 +4,10 @@
 //! Implemented: TDG.VP.VMCALL (0; the bitmap check, then a TD exit),
 //! TDG.VP.INFO (1), TDG.MR.RTMR.EXTEND (2), TDG.VP.VEINFO.GET (3; the shim
 //! injects no #VE, so there is never valid information),
-//! TDG.MEM.PAGE.ACCEPT (6, in `mem_mgmt.rs`), and in
-//! `tdg_report.rs` TDG.MR.REPORT (4), TDG.MR.VERIFYREPORT (22) and the
-//! vendor sealing leaves (0x7F00, 0x7F01). Every other leaf
+//! TDG.MEM.PAGE.ACCEPT (6, in `mem_mgmt.rs` / `mem_2m.rs`), TDG.VM.RD (7)
+//! and TDG.VM.WR (8) in `tdg_vm.rs`, and in `tdg_report.rs`
+//! TDG.MR.REPORT (4), TDG.MR.VERIFYREPORT (22) and the vendor sealing
+//! leaves (0x7F00, 0x7F01). Every other leaf
 //! answers TDX_OPERAND_INVALID + RAX, as the module does for an unknown
 //! leaf. Guest memory is reached through the TD's Secure EPT only: a GPA
 //! must be private (below the shared bit) and mapped by a MAPPED leaf, a
@@ -34,6 +35,7 @@ pub mod leaf {
     pub const MR_REPORT: u64 = 4;
     pub const MEM_PAGE_ACCEPT: u64 = 6;
     pub const VM_RD: u64 = 7;
+    pub const VM_WR: u64 = 8;
     pub const MR_VERIFYREPORT: u64 = 22;
 }
 
@@ -98,6 +100,9 @@ impl<P: TdxPlatform> Module<P> {
             (leaf::VP_VEINFO_GET, 0) => Err(Code::NoValidVeInfo.into()),
             (leaf::MR_REPORT, 0) => self.tdg_mr_report(tdvpr, g).map(|()| Tdcall::Resume),
             (leaf::MEM_PAGE_ACCEPT, 0) => self.tdg_mem_page_accept(tdvpr, g),
+            // TDG.VM.RD checks its own version (tdg_vm.rs).
+            (leaf::VM_RD, v) => self.tdg_vm_rd(tdvpr, v, g),
+            (leaf::VM_WR, 0) => self.tdg_vm_wr(tdvpr, g),
             (leaf::MR_VERIFYREPORT, 0) => {
                 self.tdg_mr_verifyreport(tdvpr, g).map(|()| Tdcall::Resume)
             }

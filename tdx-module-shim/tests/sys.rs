@@ -38,7 +38,7 @@ fn rax_decoding_table() {
         0xFFFF,       // unknown leaf
         33 | 1 << 16, // SYS.INIT v1
         3 | 2 << 16,  // SEPT.ADD v2
-        32,           // SYS.INFO: not implemented
+        44,           // SYS.LP.SHUTDOWN: not implemented
     ] {
         assert_eq!(call(&m, rax, 0, 0, 0, 0), bad, "rax {rax:#x}");
     }

@@ -1,6 +1,6 @@
 //! The shim's own `unsafe`: reading instruction bytes at a trapping RIP,
 //! volatile access to the harness's user pages, the module's view of RAM
-//! pages and of VMM memory, the try-lock cell, the CPL 0 self-test
+//! pages and its reads and writes of VMM memory, the try-lock cell, the CPL 0 self-test
 //! that executes SEAMCALL/TDCALL, and bench mode's sample storage. Each
 //! block says why it is sound.
 
@@ -110,6 +110,38 @@ fn copy_bytes(addr: u64, buf: &mut [u8]) {
         // for CPL 0 in the boot tables; a volatile byte read of RAM cannot
         // fault or tear.
         *b = unsafe { core::ptr::read_volatile((addr + i as u64) as *const u8) };
+    }
+}
+
+/// Volatile copy of `buf` into VMM memory at `addr`: whole aligned u64
+/// words where it can, bytes at the unaligned ends. The caller
+/// (`platform.rs`) has checked that the range is inside one page of the
+/// VMM region that is mapped for CPL 3, i.e. RAM, and keeps the page from
+/// being isolated until this returns.
+pub fn write_ram(addr: u64, buf: &[u8]) {
+    let head = (addr.next_multiple_of(8) - addr).min(buf.len() as u64) as usize;
+    let (first, rest) = buf.split_at(head);
+    write_bytes(addr, first);
+    let mut words = rest.chunks_exact(8);
+    let mut at = addr + head as u64;
+    for w in &mut words {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(w);
+        // SAFETY: `at` is 8-aligned and `at..at + 8` lies in the checked
+        // RAM page, identity mapped RW for CPL 0 in the boot tables; it is
+        // VMM memory, not memory the shim or the module owns, so no Rust
+        // reference aliases it; a volatile aligned write cannot tear.
+        unsafe { core::ptr::write_volatile(at as *mut u64, u64::from_le_bytes(v)) };
+        at += 8;
+    }
+    write_bytes(at, words.remainder());
+}
+
+fn write_bytes(addr: u64, buf: &[u8]) {
+    for (i, b) in buf.iter().enumerate() {
+        // SAFETY: as for the words of `write_ram`: `addr + i` is a byte of
+        // the checked VMM page, identity mapped RW for CPL 0.
+        unsafe { core::ptr::write_volatile((addr + i as u64) as *mut u8, *b) };
     }
 }
 

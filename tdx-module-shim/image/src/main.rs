@@ -41,6 +41,7 @@ mod heap;
 mod platform;
 mod quote;
 mod seam;
+mod sys_checks;
 mod td;
 mod td_build;
 mod td_checks;
@@ -239,7 +240,7 @@ fn bsp_main() -> ! {
         sys_rd(td_build::FIELD_MAJOR_VERSION),
         sys_rd(td_build::FIELD_MINOR_VERSION),
         sys_rd(td_build::FIELD_TDCS_BASE_SIZE),
-        Call::seamcall([leaf(LeafId::SysInfo), 0, 0, 0, 0]),
+        Call::seamcall([leaf(LeafId::SysLpShutdown), 0, 0, 0, 0]),
         Call::seamcall([leaf(LeafId::MngCreate), 0, 0, 0, 0]),
         Call::seamcall([leaf(LeafId::SysInit) | 1 << 32, 0, 0, 0, 0]),
         Call::seamcall([rax(UNDEFINED_LEAF, 0), 0, 0, 0, 0]),
@@ -260,7 +261,7 @@ fn bsp_main() -> ! {
         ("CPL3 SEAMCALL TDH.SYS.RD MINOR_VERSION", 0),
         ("CPL3 SEAMCALL TDH.SYS.RD TDCS_BASE_SIZE", 0),
         (
-            "CPL3 SEAMCALL TDH.SYS.INFO (not implemented) -> OPERAND_INVALID",
+            "CPL3 SEAMCALL TDH.SYS.LP.SHUTDOWN (not implemented) -> OPERAND_INVALID",
             invalid_rax,
         ),
         (
@@ -282,6 +283,7 @@ fn bsp_main() -> ! {
     ];
     let block = harness_calls(cpu, space, &calls, &want);
     let tdcs_size = td_build::check_sys_rd(cpu, &block.calls[4..7]);
+    sys_checks::run(cpu, space);
 
     for i in 1..smp.online {
         let ap = CpuIndex(i);

@@ -10,16 +10,25 @@
 //!   identity map with volatile loads. The TLB epoch (`qemu_q35::tlb`) is a
 //!   seqlock: if a page was isolated while copying, the copy is retried, so
 //!   a copy never returns data the module wrote into an isolated page.
+//! - `copy_to_vmm`: the same range checks, then volatile stores through
+//!   the identity map. A write cannot be taken back, so instead of the
+//!   seqlock a writer announces itself in [`VMM_WRITERS`] before it checks
+//!   the PTE, and `isolate_page` waits, after clearing P, until no writer
+//!   is in flight (Dekker: each side stores, fences, then loads the
+//!   other's variable, so either the writer sees P clear or the isolator
+//!   sees the writer). No write lands in a page once its isolation
+//!   returned, as the module then writes TD data into it.
 //! - `isolate_page`: clear P in the VMM page's CPL 3 PTE, then
-//!   `tlb::shootdown` (every CPU off the user tables or reloaded since).
-//!   `release_page`: set P again (no flush needed). Pages outside the VMM
+//!   `tlb::shootdown` (every CPU off the user tables or reloaded since),
+//!   then wait for in-flight `copy_to_vmm` writers. `release_page`: set P
+//!   again (no flush needed). Pages outside the VMM
 //!   region (none today: the TDMR's available part is inside it) have no
 //!   CPL 3 mapping to remove.
 //! - `Lock<T>`: [`SpinCell`], a one-CAS try-lock.
 
 use tdx_module_shim::{Cmr, Hpa, PAGE_WORDS, PageWords, TdxPlatform, VmmAccessError};
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering, fence};
 
 use qemu_q35::{paging, println, tlb};
 
@@ -28,6 +37,9 @@ use crate::arch::{self, SpinCell};
 const PAGE: u64 = 4096;
 /// Copies retried when a page was isolated meanwhile.
 const COPY_RETRIES: u32 = 16;
+
+/// `copy_to_vmm` calls between their PTE check and their last store.
+static VMM_WRITERS: AtomicU64 = AtomicU64::new(0);
 
 /// The machine behind the module.
 #[derive(Debug)]
@@ -99,9 +111,32 @@ impl TdxPlatform for ShimPlatform {
         Err(err)
     }
 
+    fn copy_to_vmm(&self, hpa: u64, buf: &[u8]) -> Result<(), VmmAccessError> {
+        let err = VmmAccessError(hpa);
+        let Some(last) = hpa.checked_add(buf.len().max(1) as u64 - 1) else {
+            return Err(err);
+        };
+        if hpa / PAGE != last / PAGE {
+            return Err(err);
+        }
+        VMM_WRITERS.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let mapped = paging::vmm_page_mapped(hpa);
+        if mapped {
+            arch::write_ram(hpa, buf);
+        }
+        VMM_WRITERS.fetch_sub(1, Ordering::Release);
+        if mapped { Ok(()) } else { Err(err) }
+    }
+
     fn isolate_page(&self, hpa: Hpa) {
         if paging::set_vmm_page(hpa.raw(), false) {
+            fence(Ordering::SeqCst);
             tlb::shootdown();
+            // Writers that saw P set finish before the module uses the page.
+            while VMM_WRITERS.load(Ordering::Acquire) != 0 {
+                core::hint::spin_loop();
+            }
         }
     }
 

@@ -8,6 +8,10 @@
 //! 0x60_0000  TDMR_INFO page: pointer array @ +0, one TDMR_INFO @ +0x200
 //! 0x60_1000  TD_PARAMS (1024 B)
 //! 0x60_2000  PAGE.ADD source page (4 KiB of zeros)
+//! 0x60_3000  TDH.SYS.INFO outputs: TDSYSINFO_STRUCT @ +0 (1 KiB),
+//!            CMR_INFO @ +0x400 (32 x 16 B) (sys_info.rs)
+//! 0x60_4000  TDH.SYS.RDALL md_list page (sys_info.rs)
+//! 0x60_5000  free up to the PAMT
 //! 0x80_0000  PAMT_4K (4 MiB: 1 GiB / 4 KiB * 16 B)
 //! 0xC0_0000  PAMT_2M (8 KiB), 0xC0_2000 PAMT_1G (4 KiB)
 //! 0xD0_0000  TD page pool (the TDMR's only available part): TDR, TDCX...
@@ -29,21 +33,26 @@ use crate::harness::Call;
 
 /// The region (2 MiB-aligned; qemu-q35 splits it into 4 KiB pages).
 pub const REGION: VmmRegion = VmmRegion {
-    start: BASE,
-    end: BASE + 0x80_0000,
+    start: 0x60_0000,
+    end: 0xE0_0000,
 };
-const BASE: u64 = 0x60_0000;
 pub const PAGE: u64 = 4096;
 const GIB: u64 = 1 << 30;
 
-pub const TDMR_ARRAY: u64 = BASE;
+pub const TDMR_ARRAY: u64 = 0x60_0000;
 pub const TDMR_INFO: u64 = TDMR_ARRAY + 0x200;
-pub const TD_PARAMS: u64 = BASE + 0x1000;
-pub const SOURCE: u64 = BASE + 0x2000;
-pub const PAMT_4K: u64 = BASE + 0x20_0000;
-pub const PAMT_2M: u64 = BASE + 0x60_0000;
-pub const PAMT_1G: u64 = PAMT_2M + 0x2000;
-pub const POOL: u64 = BASE + 0x70_0000;
+pub const TD_PARAMS: u64 = 0x60_1000;
+pub const SOURCE: u64 = 0x60_2000;
+/// TDH.SYS.INFO's TDSYSINFO_STRUCT (1 KiB-aligned) and CMR_INFO array
+/// (512-aligned), in one page.
+pub const SYSINFO: u64 = 0x60_3000;
+pub const CMR_INFO: u64 = SYSINFO + 0x400;
+/// TDH.SYS.RDALL's list page.
+pub const MD_LIST: u64 = 0x60_4000;
+pub const PAMT_4K: u64 = 0x80_0000;
+pub const PAMT_2M: u64 = 0xC0_0000;
+pub const PAMT_1G: u64 = 0xC0_2000;
+pub const POOL: u64 = 0xD0_0000;
 pub const POOL_END: u64 = REGION.end;
 
 /// TD pages from the pool.

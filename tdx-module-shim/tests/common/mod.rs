@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tdx_module_shim::pamt::{MAX_RSVD, TdmrInfo};
@@ -40,6 +40,8 @@ pub struct FakePlat {
     pages: Mutex<HashMap<u64, Arc<PageWords>>>,
     isolated: Mutex<HashSet<u64>>,
     keys: cmon_keys::KeyHierarchy,
+    /// `copy_to_vmm` calls that wrote something.
+    vmm_copies_out: AtomicUsize,
 }
 
 impl Default for FakePlat {
@@ -51,6 +53,7 @@ impl Default for FakePlat {
             keys: cmon_keys::KeyHierarchy::new(root, cmon_keys::KeyVersion(2))
                 .with_minimum_version(cmon_keys::KeyVersion(1))
                 .unwrap(),
+            vmm_copies_out: AtomicUsize::new(0),
         }
     }
 }
@@ -100,6 +103,11 @@ impl FakePlat {
         }
     }
 
+    /// How many `copy_to_vmm` calls wrote VMM memory so far.
+    pub fn copies_out(&self) -> usize {
+        self.vmm_copies_out.load(Ordering::Relaxed)
+    }
+
     pub fn word(&self, pa: u64) -> u64 {
         self.page(pa)[((pa & 0xFFF) / 8) as usize].load(Ordering::Relaxed)
     }
@@ -133,6 +141,19 @@ impl TdxPlatform for FakePlat {
             return Err(VmmAccessError(hpa));
         }
         self.read(hpa, buf);
+        Ok(())
+    }
+    fn copy_to_vmm(&self, hpa: u64, buf: &[u8]) -> Result<(), VmmAccessError> {
+        let end = hpa + buf.len() as u64;
+        assert!(
+            buf.is_empty() || (hpa & !0xFFF) == ((end - 1) & !0xFFF),
+            "crosses a page"
+        );
+        if end > RAM_END || self.is_isolated(hpa) {
+            return Err(VmmAccessError(hpa));
+        }
+        self.vmm_write(hpa, buf);
+        self.vmm_copies_out.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
     fn isolate_page(&self, hpa: Hpa) {
