@@ -89,6 +89,23 @@ pub fn memory_checks(cpu: CpuIndex, tdr: u64, r: &[Option<u64>], mem: &TdMem) ->
         0x5566_7788,
     );
     check_eq(cpu, "TD2 GHCI <Instruction.HLT>: R10", got(15), 0);
+    check_eq(
+        cpu,
+        "TD2 TDG.VM.WR NOTIFY_ENABLES (as Linux at boot)",
+        got(16),
+        0,
+    );
+    let mrtd0 = global::MODULE
+        .get()
+        .and_then(|m| m.td_info(Hpa(tdr)).ok())
+        .and_then(|i| i.mrtd)
+        .map(|d| u64::from_le_bytes(core::array::from_fn(|i| d[i])));
+    check(
+        cpu,
+        "TD2 TDG.VM.RD of the MRTD's first 8 bytes = the TD's MRTD",
+        got(18) == 0 && Some(got(17)) == mrtd0,
+        format_args!("status {:#x}, {:#x}", got(18), got(17)),
+    );
     check(
         cpu,
         "TD2 VMM memory service: 3 EPT violations, 2 PAGE.AUGs, 1 PAGE.REMOVE, 2 shared maps",

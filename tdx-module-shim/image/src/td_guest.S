@@ -215,7 +215,9 @@ vcpu1:
  *      (shared GPA 0x8000_FE00_0000);
  *  [14] an 8-byte write of 0x1122334455667788 to its scratch register
  *      (+8), then a 4-byte read back;
- *  [15] GHCI <Instruction.HLT> (R10). */
+ *  [15] GHCI <Instruction.HLT> (R10);
+ *  [16] TDG.VM.WR of NOTIFY_ENABLES (0, mask -1, as Linux at boot);
+ *  [17] TDG.VM.RD of the MRTD's first 8 bytes, [18] its status. */
 memory_steps:
     movl $0xFFFFC000, %ecx
     TDCALL_RETRY 6
@@ -331,7 +333,20 @@ memory_steps:
     call ghci
     movl $0xFFFFE800, %edx
     movq %r10, 120(%rdx)
-    xorl %r12d, %r12d                   /* hand the 16 results over */
+    xorl %ecx, %ecx                     /* [16] TDG.VM.WR NOTIFY_ENABLES = 0, */
+    movabsq $0x9100000000000010, %rdx   /* mask -1, as Linux does at boot */
+    xorl %r8d, %r8d                     /* (RCX = VM id 0: the TD itself) */
+    movq $-1, %r9
+    TDCALL_RETRY 8
+    movl $0xFFFFE800, %edx
+    movq %rax, 128(%rdx)
+    xorl %ecx, %ecx                     /* TDG.VM.RD of MRTD bytes 0..7: */
+    movabsq $0x1310000300000000, %rdx   /* [17] the value, [18] the status */
+    TDCALL_RETRY 7
+    movl $0xFFFFE800, %edx
+    movq %r8, 136(%rdx)
+    movq %rax, 144(%rdx)
+    xorl %r12d, %r12d                   /* hand the 19 results over */
 11: movl $0xFFFFE800, %eax
     movq (%rax,%r12,8), %r13
     movl $0x434D4F4E, %r10d
@@ -340,7 +355,7 @@ memory_steps:
     xorl %eax, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
     incq %r12
-    cmpq $16, %r12
+    cmpq $19, %r12
     jne 11b
     ret
 
