@@ -444,9 +444,9 @@ fn mng_init_td_params_limits() {
         let mut p = td_params();
         edit(&mut p);
         m.platform().vmm_write(TD_PARAMS, &p);
-        let before = state(&m);
+        let before = watched(&m);
         assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), want, "{name}");
-        let after = state(&m);
+        let after = watched(&m);
         assert_same(&after.0, &before.0, name);
         assert!(after.1 == before.1, "{name}: a TDCX page changed");
         m.platform().vmm_write(TD_PARAMS, &td_params());

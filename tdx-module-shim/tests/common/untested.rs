@@ -19,7 +19,7 @@ pub const CACHE_WB: u64 = 40;
 pub type Row = (&'static str, fn() -> M, Call, u64);
 
 /// Everything a failing leaf must leave as it was.
-pub fn state(m: &M) -> (World, Vec<Vec<u64>>) {
+pub fn watched(m: &M) -> (World, Vec<Vec<u64>>) {
     let cx = (0..6).map(|i| page_words(m, TDCX0 + 0x1000 * i)).collect();
     (world(m), cx)
 }
@@ -29,11 +29,11 @@ pub fn state(m: &M) -> (World, Vec<Vec<u64>>) {
 pub fn run_rows(rows: &[Row]) {
     for &(name, setup, call, want) in rows {
         let m = setup();
-        let before = state(&m);
+        let before = watched(&m);
         assert_eq!(call.run(&m), want, "{name}");
         // `Hold::Pamt(0)`: no module lock is held by the test.
         assert_module_locks_free(&m, Hold::Pamt(0), name);
-        let after = state(&m);
+        let after = watched(&m);
         assert_same(&after.0, &before.0, &format!("{name}: state changed"));
         assert!(after.1 == before.1, "{name}: a TDCX page changed");
     }
