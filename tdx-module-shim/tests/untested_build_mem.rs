@@ -72,6 +72,9 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
+/// (name, setup, status of the build leaves there).
+type TdState = (&'static str, fn() -> M, Code);
+
 #[test]
 fn build_leaves_tdr_operand_and_td_state() {
     let mut rows: Vec<Row> = Vec::new();
@@ -89,7 +92,7 @@ fn build_leaves_tdr_operand_and_td_state() {
     }
     // Row 6: not KEYS_CONFIGURED (checked before the TDCX count, row 7).
     // Row 7: fewer than 6 TDCX pages.
-    let states: [(&str, fn() -> M, Code); 4] = [
+    let states: [TdState; 4] = [
         ("hkid assigned", hkid_assigned, Code::TdKeysNotConfigured),
         ("blocked", blocked_built, Code::TdKeysNotConfigured),
         ("no tdcx", keys_configured, Code::TdcsNotAllocated),
@@ -125,7 +128,7 @@ fn build_leaves_operand_rows() {
         (
             "SEPT.ADD page hkid bits",
             built,
-            sept_add(SEPT0 + 0x3000 | 1 << 41),
+            sept_add((SEPT0 + 0x3000) | 1 << 41),
             st(INV, R8),
         ),
         // PAGE.ADD row 11: shared GPAs, before the SEPT walk (row 12; no
