@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tdx_module_shim::pamt::{MAX_RSVD, TdmrInfo};
@@ -34,12 +34,14 @@ impl<T: Send> TryLock<T> for StdLock<T> {
 }
 
 /// Sparse RAM `[0, RAM_END)`: absent pages read as zero; a fixed test
-/// device root secret.
+/// device root secret (see [`FakePlat::remove_keys`]).
 #[derive(Debug)]
 pub struct FakePlat {
     pages: Mutex<HashMap<u64, Arc<PageWords>>>,
     isolated: Mutex<HashSet<u64>>,
     keys: cmon_keys::KeyHierarchy,
+    /// `keys()` answers `None` (no device root secret).
+    keyless: AtomicBool,
     /// `copy_to_vmm` calls that wrote something.
     vmm_copies_out: AtomicUsize,
 }
@@ -53,6 +55,7 @@ impl Default for FakePlat {
             keys: cmon_keys::KeyHierarchy::new(root, cmon_keys::KeyVersion(2))
                 .with_minimum_version(cmon_keys::KeyVersion(1))
                 .unwrap(),
+            keyless: AtomicBool::new(false),
             vmm_copies_out: AtomicUsize::new(0),
         }
     }
@@ -115,6 +118,15 @@ impl FakePlat {
     pub fn set_word(&self, pa: u64, v: u64) {
         self.page(pa)[((pa & 0xFFF) / 8) as usize].store(v, Ordering::Relaxed);
     }
+
+    /// From now on the platform has no device root secret: `keys()` is
+    /// `None`, as in the image booted without fw_cfg opt/cmon/root-secret.
+    /// Only the attestation and sealing leaves (`tdg_report.rs`) read
+    /// `keys()`, so a TD built before the call is the TD a keyless
+    /// platform would have built.
+    pub fn remove_keys(&self) {
+        self.keyless.store(true, Ordering::Relaxed);
+    }
 }
 
 impl TdxPlatform for FakePlat {
@@ -163,7 +175,7 @@ impl TdxPlatform for FakePlat {
         self.isolated.lock().unwrap().remove(&hpa.raw());
     }
     fn keys(&self) -> Option<&cmon_keys::KeyHierarchy> {
-        Some(&self.keys)
+        (!self.keyless.load(Ordering::Relaxed)).then_some(&self.keys)
     }
 }
 
