@@ -59,6 +59,7 @@ mod tdg_vm;
 pub mod tdmr;
 mod tdr;
 mod teardown;
+#[cfg(feature = "test-hooks")]
 mod test_hook;
 pub mod types;
 pub mod vp;
@@ -71,6 +72,7 @@ pub use leaf::{Leaf, LeafId, decode_rax};
 pub use platform::{PAGE_WORDS, PageWords, TdxPlatform, TryLock, VmmAccessError};
 pub use status::{Code, OperandId, Status};
 #[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub use test_hook::{HeldLock, TestLock};
 pub use types::{Gpa, Hpa, Level, Lifecycle, Lp, OpState, PageType, SysState, VmmRegs};
 

@@ -1,6 +1,6 @@
-//! Test hook (not part of the module's interface): hold one of the
-//! module's own locks the way another LP holds it while it runs a leaf, so
-//! host tests can provoke each leaf's contention statuses (`SYS_BUSY`,
+//! Test hook (feature `test-hooks`, for the host tests only; not part of
+//! the module's interface): hold one of the module's own locks the way
+//! another LP holds it while it runs a leaf, so host tests can provoke each leaf's contention statuses (`SYS_BUSY`,
 //! `OPERAND_BUSY` + OP_STATE / KOT / RCX / WBCACHE). PAMT entry locks need
 //! no hook: they live in PAMT memory, which a test sets directly.
 //!
