@@ -1,8 +1,9 @@
 //! Test hook (feature `test-hooks`, for the host tests only; not part of
 //! the module's interface): hold one of the module's own locks the way
-//! another LP holds it while it runs a leaf, so host tests can provoke each leaf's contention statuses (`SYS_BUSY`,
-//! `OPERAND_BUSY` + OP_STATE / KOT / RCX / WBCACHE). PAMT entry locks need
-//! no hook: they live in PAMT memory, which a test sets directly.
+//! another LP holds it while it runs a leaf, so host tests can provoke
+//! each leaf's contention statuses (`SYS_BUSY`, `OPERAND_BUSY` + OP_STATE /
+//! KOT / RCX / WBCACHE). PAMT entry locks need no hook: they live in PAMT
+//! memory, which a test sets directly.
 //!
 //! Taking a lock here is the same try-lock a leaf takes; nothing about a
 //! leaf changes.
