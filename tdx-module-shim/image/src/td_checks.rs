@@ -31,11 +31,16 @@ pub fn memory_checks(cpu: CpuIndex, tdr: u64, r: &[Option<u64>], mem: &TdMem) ->
     );
     check_eq(
         cpu,
-        "TD2 GHCI MapGPA to shared (VMM: RANGE.BLOCK, MEM.TRACK, PAGE.REMOVE, shared EPT)",
+        "TD2 GHCI MapGPA of 8 KiB to shared (VMM: RANGE.BLOCK, MEM.TRACK, PAGE.REMOVE, shared EPT)",
         got(2),
         0,
     );
-    check_eq(cpu, "TD2 GHCI GetQuote over shared memory: R10", got(3), 0);
+    check_eq(
+        cpu,
+        "TD2 GHCI GetQuote over an 8 KiB shared buffer: R10",
+        got(3),
+        0,
+    );
     check_eq(cpu, "TD2 GetQuote buffer status SUCCESS", got(4), 0);
     let qlen = s.quote.as_ref().map_or(0, |q| q.len() as u64);
     check(
@@ -65,7 +70,7 @@ pub fn memory_checks(cpu: CpuIndex, tdr: u64, r: &[Option<u64>], mem: &TdMem) ->
     );
     check_eq(
         cpu,
-        "TD2 the re-accepted page reads all zeros (the quote in it is gone)",
+        "TD2 the re-accepted page reads all zeros (its shared data is gone)",
         got(10),
         0,
     );
@@ -108,8 +113,8 @@ pub fn memory_checks(cpu: CpuIndex, tdr: u64, r: &[Option<u64>], mem: &TdMem) ->
     );
     check(
         cpu,
-        "TD2 VMM memory service: 3 EPT violations, 2 PAGE.AUGs, 1 PAGE.REMOVE, 2 shared maps",
-        s.ept_violations == 3 && s.augs == 2 && s.removes == 1 && s.shared_maps == 2,
+        "TD2 VMM memory service: 3 EPT violations, 2 PAGE.AUGs, 1 PAGE.REMOVE, 3 shared maps",
+        s.ept_violations == 3 && s.augs == 2 && s.removes == 1 && s.shared_maps == 3,
         format_args!(
             "{} violations, {} AUGs, {} REMOVEs ({} retries while the other vCPU held the epoch), {} shared maps",
             s.ept_violations, s.augs, s.removes, s.track_retries, s.shared_maps

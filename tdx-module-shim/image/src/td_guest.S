@@ -20,7 +20,7 @@
  * statuses in R12..R15, RBX, RSI, RDI, R8 and R9. If it is entered again
  * after that, it spins (the shim's preemption timer must get the VMM
  * back) until the VMM sets a word in its shared page at GPA
- * 0x8000_FFFF_B800 (linear 0xFFDF_B800); then it stops with GHCI
+ * 0x8000_FFFF_A800 (linear 0xFFDF_A800); then it stops with GHCI
  * ReportFatalError. */
 /* TDCALL of leaf \leaf, again while the module answers TDX_OPERAND_BUSY
  * (RAX[63:32] = 0x80000200): the other vCPU holds the TD's lock. Inputs
@@ -138,7 +138,7 @@ td_guest_start:
     movl $0xFF08, %ecx                  /* expose R8..R15, RBX */
     xorl %eax, %eax
     .byte 0x66, 0x0f, 0x01, 0xcc
-5:  movl $0xFFDFB800, %eax              /* spin until the VMM sets the stop */
+5:  movl $0xFFDFA800, %eax              /* spin until the VMM sets the stop */
     cmpq $0, (%rax)                     /* word in the shared page */
     je 5b
     leaq fatal_msg(%rip), %rax          /* GHCI ReportFatalError, code 0, */
@@ -197,18 +197,20 @@ vcpu1:
  *  [0] TDG.MEM.PAGE.ACCEPT of GPA 0xFFFF_C000, which the VMM never added:
  *      an EPT-violation exit, the VMM AUGs a page, the TDCALL reruns;
  *  [1] the same ACCEPT again (PAGE_ALREADY_ACCEPTED);
- *  [2] GHCI MapGPA of that page to shared (R10);
- *  [3] GHCI GetQuote (R10) over a buffer in it (shared GPA
- *      0x8000_FFFF_C000, linear 0xFFDF_C000: the shim's shared window)
- *      holding the TDREPORT at 0xFFFF_E400; [4] the buffer's status;
- *      [5] out_len | the quote's version << 32;
+ *  [2] GHCI MapGPA to shared (R10) of 8 KiB: 0xFFFF_B000 (never
+ *      private) and that page;
+ *  [3] GHCI GetQuote (R10) over an 8 KiB buffer there, as Linux's
+ *      tdx-guest driver uses (shared GPA 0x8000_FFFF_B000, linear
+ *      0xFFDF_B000: the shim's shared window), holding the TDREPORT at
+ *      0xFFFF_E400, its second page filled with 0xA5 bytes; [4] the
+ *      buffer's status; [5] out_len | the quote's version << 32;
  *  [6] GetQuote over a private GPA (R10: INVALID_OPERAND);
- *  [7] a write to the shared GPA 0x8000_FFFF_B000, which nothing maps: an
+ *  [7] a write to the shared GPA 0x8000_FFFF_A000, which nothing maps: an
  *      EPT-violation exit, the VMM maps a page, the write reruns; the
  *      value read back;
  *  [8] MapGPA of 0xFFFF_C000 back to private (R10);
  *  [9] ACCEPT of it (a new page: the lazy path again);
- *  [10] the OR of its 512 words (0: none of the quote survives);
+ *  [10] the OR of its 512 words (0: none of the shared data survives);
  *  [11] GHCI <Instruction.CPUID> of leaf 0 (R10); [12] 1 if the VMM's
  *      EBX, ECX, EDX equal the CPU's own CPUID;
  *  [13] GHCI MMIO: an 8-byte read of the VMM device's ID register
@@ -227,13 +229,17 @@ memory_steps:
     TDCALL_RETRY 6
     movl $0xFFFFE800, %edx
     movq %rax, 8(%rdx)
-    movabsq $0x8000FFFFC000, %r12       /* MapGPA -> shared */
-    movl $0x1000, %r13d
+    movabsq $0x8000FFFFB000, %r12       /* MapGPA -> shared, 8 KiB */
+    movl $0x2000, %r13d
     movl $0x10001, %r11d
     call ghci
     movl $0xFFFFE800, %edx
     movq %r10, 16(%rdx)
-    movl $0xFFDFC000, %edi              /* the GetQuote buffer */
+    movl $0xFFDFC000, %edi              /* its second page: 0xA5 bytes */
+    movabsq $0xA5A5A5A5A5A5A5A5, %rax
+    movl $512, %ecx
+    rep stosq
+    movl $0xFFDFB000, %edi              /* the GetQuote buffer */
     movq $1, 0(%rdi)                    /* version */
     movq $0, 8(%rdi)                    /* status */
     movl $1024, 16(%rdi)                /* in_len */
@@ -242,13 +248,13 @@ memory_steps:
     movl $0xFFFFE400, %esi
     movl $128, %ecx
     rep movsq
-    movabsq $0x8000FFFFC000, %r12       /* GetQuote */
-    movl $0x1000, %r13d
+    movabsq $0x8000FFFFB000, %r12       /* GetQuote, 8 KiB */
+    movl $0x2000, %r13d
     movl $0x10002, %r11d
     call ghci
     movl $0xFFFFE800, %edx
     movq %r10, 24(%rdx)
-    movl $0xFFDFC000, %edi
+    movl $0xFFDFB000, %edi
     movq 8(%rdi), %rax
     movq %rax, 32(%rdx)
     movzwl 24(%rdi), %eax
@@ -262,7 +268,7 @@ memory_steps:
     call ghci
     movl $0xFFFFE800, %edx
     movq %r10, 48(%rdx)
-    movl $0xFFDFB000, %eax              /* unmapped shared GPA: write */
+    movl $0xFFDFA000, %eax              /* unmapped shared GPA: write */
     movq $0x5EED5EED, (%rax)
     movq (%rax), %rcx
     movq %rcx, 56(%rdx)

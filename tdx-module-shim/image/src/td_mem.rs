@@ -63,6 +63,8 @@ const EPT_WB: u64 = 6 << 3;
 const TRACK_RETRIES: u32 = 100_000;
 const FREE_SLOTS: usize = 4;
 const EPTP_ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+/// The largest GetQuote buffer the VMM takes, in pages.
+pub const MAX_QUOTE_PAGES: usize = 4;
 const RECORDS: usize = 8;
 
 /// A GPA and the page behind it.
@@ -376,16 +378,30 @@ impl TdMem {
         ok
     }
 
-    /// GHCI GetQuote (R12 = shared GPA of the buffer, R13 = its size):
-    /// R10 status. The buffer gets the quote and its status.
+    /// GHCI GetQuote (R12 = shared GPA of the buffer, R13 = its size, a
+    /// multiple of 4 KiB, at most [`MAX_QUOTE_PAGES`] pages; Linux's
+    /// tdx-guest driver uses 8 KiB): R10 status. Every page of the buffer
+    /// must be a shared page the VMM mapped (they need not be contiguous
+    /// in its memory). The buffer gets the quote and its status, or status
+    /// ERROR if the report does not verify or the quote does not fit.
     pub fn get_quote(&mut self, cpu: CpuIndex, space: UserSpace, gpa: u64, size: u64) -> u64 {
         use vmcall_status::*;
-        let mapped = self.shared.iter().flatten().find(|m| m.gpa == gpa).copied();
-        let (Some(buf), true) = (mapped, size.is_multiple_of(PAGE) && size == PAGE) else {
+        let pages = size / PAGE;
+        if !size.is_multiple_of(PAGE) || pages == 0 || pages > MAX_QUOTE_PAGES as u64 {
             return INVALID_OPERAND;
-        };
+        }
+        let mut hpas = [0u64; MAX_QUOTE_PAGES];
+        for (k, h) in hpas.iter_mut().take(pages as usize).enumerate() {
+            let page_gpa = gpa.wrapping_add(k as u64 * PAGE);
+            match self.shared.iter().flatten().find(|m| m.gpa == page_gpa) {
+                Some(m) => *h = m.hpa,
+                None => return INVALID_OPERAND,
+            }
+        }
+        let hpas = &hpas[..pages as usize];
+        // The header and the TDREPORT lie in the first page.
         let mut words = [0u64; (QUOTE_HEADER + TDREPORT_LEN) / 8];
-        if !load_words(cpu, space, buf.hpa, &mut words) {
+        if !load_words(cpu, space, hpas[0], &mut words) {
             return INVALID_OPERAND;
         }
         let (version, in_len) = (words[0], words[2] & 0xFFFF_FFFF);
@@ -403,7 +419,8 @@ impl TdMem {
         self.stats.report = Some(report);
         let fits = quote
             .as_ref()
-            .filter(|q| QUOTE_HEADER + q.len() <= PAGE as usize);
+            .filter(|q| QUOTE_HEADER + q.len() <= size as usize);
+        // From byte 8 of the buffer: status, in_len | out_len << 32, data.
         let mut out = Vec::new();
         match fits {
             Some(q) => {
@@ -420,7 +437,16 @@ impl TdMem {
                 out.push(in_len);
             }
         }
-        if !store_words(cpu, space, buf.hpa + 8, &out) {
+        let calls: Vec<Call> = out
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let at = 8 + 8 * i as u64;
+                Call::store(hpas[(at / PAGE) as usize] + at % PAGE, w)
+            })
+            .collect();
+        let mut done = alloc::vec![0u64; calls.len()];
+        if !ops(cpu, space, &calls, &mut done) {
             return INVALID_OPERAND;
         }
         self.stats.quote = fits.cloned();

@@ -30,7 +30,7 @@ const DATA_GPA: u64 = 0xFFFF_E000;
 const STACK_GPA: u64 = 0xFFFF_D000;
 const CHUNK: u64 = 256;
 /// The shared page (GPA) whose word at [`STOP_OFFSET`] tells the TD to stop.
-const STOP_PAGE: u64 = crate::td_mem::SHARED | 0xFFFF_B000;
+const STOP_PAGE: u64 = crate::td_mem::SHARED | 0xFFFF_A000;
 const STOP_OFFSET: u64 = 0x800;
 /// TDH.VP.WR field ID of the TD VMCS SHARED_EPT_POINTER (VMCS encoding
 /// 0x203C).
@@ -96,19 +96,20 @@ pub fn ap_vcpu_flush(cpu: CpuIndex, space: UserSpace, tdvpr: u64) {
 
 /// Private pages of the TD (code, data, stack): `vmm::private(0..3)`.
 const TD_PRIVATE: u64 = 3;
-/// VMM pages after vCPU 1's TDVPS: three the memory service hands out
+/// VMM pages after vCPU 1's TDVPS: four the memory service hands out
 /// (PAGE.AUG, shared pages), then the four tables of its shared EPT.
 const MEM_FIRST: u64 = TD_PRIVATE + vmm::TDVPS_PAGES;
-const MEM_PAGES: [u64; 3] = [
+const MEM_PAGES: [u64; 4] = [
     vmm::private(MEM_FIRST),
     vmm::private(MEM_FIRST + 1),
     vmm::private(MEM_FIRST + 2),
+    vmm::private(MEM_FIRST + 3),
 ];
 const SHARED_EPT: [u64; 4] = [
-    vmm::private(MEM_FIRST + 3),
     vmm::private(MEM_FIRST + 4),
     vmm::private(MEM_FIRST + 5),
     vmm::private(MEM_FIRST + 6),
+    vmm::private(MEM_FIRST + 7),
 ];
 
 /// TDVPS page `i` of vCPU 1 (its TDVPR, then its TDCX pages): the pool
