@@ -19,24 +19,15 @@ use core::cell::UnsafeCell;
 
 use crate::MAX_CPUS;
 use crate::arch::{self, EFER_NXE, IA32_EFER};
-use crate::paging::PAGE_SIZE;
+use crate::paging::{LARGE, NX, P, PAGE_SIZE, RW, Table, US, identity_pde};
 
 /// The linear window guest pages live in: `[WINDOW, 4 GiB)`.
 pub const WINDOW: u64 = 0xFFE0_0000;
 const WINDOW_END: u64 = 1 << 32;
-const LARGE: u64 = 2 << 20;
 /// The linear window of the guest's shared pages: the 2 MiB below
 /// [`WINDOW`].
 pub const SHARED_WINDOW: u64 = WINDOW - LARGE;
 const SHARED_WINDOW_END: u64 = WINDOW;
-
-const P: u64 = 1 << 0;
-const RW: u64 = 1 << 1;
-const US: u64 = 1 << 2;
-const PWT: u64 = 1 << 3;
-const PCD: u64 = 1 << 4;
-const PS: u64 = 1 << 7;
-const NX: u64 = 1 << 63;
 
 /// One guest page: linear address in [`WINDOW`] or [`SHARED_WINDOW`],
 /// physical page, rights.
@@ -47,10 +38,6 @@ pub struct GuestPage {
     pub writable: bool,
     pub executable: bool,
 }
-
-#[repr(C, align(4096))]
-#[derive(Clone, Copy)]
-struct Table([u64; 512]);
 
 const PML4: usize = 0;
 const PDPT: usize = 1;
@@ -72,7 +59,7 @@ const fn low_pds() -> [[u64; 512]; 3] {
     while gib < 3 {
         let mut j = 0;
         while j < 512 {
-            t[gib][j] = ((gib as u64) << 30) | ((j as u64) << 21) | P | RW | PS;
+            t[gib][j] = identity_pde(gib as u64, j as u64);
             j += 1;
         }
         gib += 1;
@@ -136,9 +123,8 @@ pub fn build(cpu: usize, pages: &[GuestPage]) -> Result<u64, GuestSpaceError> {
     for (i, pd) in pds.iter().enumerate() {
         t[PDPT].0[i] = pd | P | RW | US;
     }
-    // 3..4 GiB (MMIO and the flash alias) is uncacheable.
     for (j, e) in t[PD3].0.iter_mut().enumerate() {
-        *e = (3 << 30) | ((j as u64) << 21) | P | RW | PS | PCD | PWT;
+        *e = identity_pde(3, j as u64);
     }
     t[PD3].0[((WINDOW >> 21) & 511) as usize] = ptw | P | RW | US;
     t[PD3].0[((SHARED_WINDOW >> 21) & 511) as usize] = pts | P | RW | US;

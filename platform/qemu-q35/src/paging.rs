@@ -19,18 +19,27 @@ use crate::arch::{self, EFER_NXE, IA32_EFER};
 
 pub const PAGE_SIZE: u64 = 4096;
 const SPLIT_LIMIT: u64 = 2 << 20;
-const LARGE: u64 = 2 << 20;
+pub(crate) const LARGE: u64 = 2 << 20;
 /// Largest [`VmmRegion`] (one 4 KiB page table per 2 MiB).
 pub const VMM_MAX_BYTES: u64 = VMM_PTS as u64 * LARGE;
 const VMM_PTS: usize = 4;
 
-const P: u64 = 1 << 0;
-const RW: u64 = 1 << 1;
-const US: u64 = 1 << 2;
-const PWT: u64 = 1 << 3;
-const PCD: u64 = 1 << 4;
-const PS: u64 = 1 << 7;
-const NX: u64 = 1 << 63;
+// Page-table entry bits (SDM Vol. 3A §4.5), shared with guest_space.rs.
+pub(crate) const P: u64 = 1 << 0;
+pub(crate) const RW: u64 = 1 << 1;
+pub(crate) const US: u64 = 1 << 2;
+pub(crate) const PWT: u64 = 1 << 3;
+pub(crate) const PCD: u64 = 1 << 4;
+pub(crate) const PS: u64 = 1 << 7;
+pub(crate) const NX: u64 = 1 << 63;
+
+/// The boot tables' mapping of 2 MiB page `j` of GiB `gib` (0..4), as
+/// every user and guest space maps it for CPL 0: supervisor, read/write,
+/// 3..4 GiB (MMIO) uncacheable.
+pub(crate) const fn identity_pde(gib: u64, j: u64) -> u64 {
+    let uc = if gib == 3 { PCD | PWT } else { 0 };
+    (gib << 30) | (j << 21) | P | RW | PS | uc
+}
 
 /// How CPL 3 may use a range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +90,7 @@ pub struct UserSpace {
 
 #[repr(C, align(4096))]
 #[derive(Clone, Copy)]
-struct Table([u64; 512]);
+pub(crate) struct Table(pub(crate) [u64; 512]);
 
 const PML4: usize = 0;
 const PDPT: usize = 1;
@@ -185,9 +194,7 @@ fn fill(t: &mut [Table; 7], ranges: &[UserRange], nx: u64) {
     for gib in 0..4 {
         let pd = &mut t[PD0 + gib].0;
         for (j, e) in pd.iter_mut().enumerate() {
-            let base = ((gib as u64) << 30) | ((j as u64) << 21);
-            let uc = if gib == 3 { PCD | PWT } else { 0 };
-            *e = base | P | RW | PS | uc;
+            *e = identity_pde(gib as u64, j as u64);
         }
     }
     t[PD0].0[0] = pt0 | P | RW | US;
