@@ -167,14 +167,22 @@ impl<P: TdxPlatform> Module<P> {
         }
     }
 
-    /// The HPA behind private `gpa` of the TD whose TDR is `tdr` (the image
-    /// maps a running TD's pages with it), or `None`. Takes the TDR shared
-    /// and the TDCS lock; `None` also if they are busy.
-    pub fn gpa_to_hpa(&self, tdr: Hpa, gpa: Gpa) -> Option<Hpa> {
+    /// The TDR `tdr` locked shared and its TDCS, for the image's lookups
+    /// into a running TD; `None` if either is busy or `tdr` is not a
+    /// usable TDR.
+    fn td_locked(&self, tdr: Hpa) -> Option<crate::mem::BuildGuards<'_, P>> {
         let g = self
             .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
             .ok()?;
         let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
+        Some((g, t))
+    }
+
+    /// The HPA behind private `gpa` of the TD whose TDR is `tdr` (the image
+    /// maps a running TD's pages with it), or `None`. Takes the TDR shared
+    /// and the TDCS lock; `None` also if they are busy.
+    pub fn gpa_to_hpa(&self, tdr: Hpa, gpa: Gpa) -> Option<Hpa> {
+        let (g, t) = self.td_locked(tdr)?;
         self.private_hpa(g.hpa(), &t, gpa)
     }
 
@@ -187,10 +195,7 @@ impl<P: TdxPlatform> Module<P> {
     /// ATTRIBUTES.SEPT_VE_DISABLE; the shim's TDs cannot take a #VE, so
     /// they always exit. `None` while the TD's locks are busy.
     pub fn ept_violation(&self, tdr: Hpa, gpa: Gpa, qualification: u64) -> Option<TdExit> {
-        let g = self
-            .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
-            .ok()?;
-        let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
+        let (g, t) = self.td_locked(tdr)?;
         let pending = self
             .private_entry(g.hpa(), &t, Gpa(gpa.0 & !(PAGE_SIZE - 1)), 0)
             .is_some_and(|(_, e)| SeptState::of(e) == Some(SeptState::Pending));
@@ -213,10 +218,7 @@ impl<P: TdxPlatform> Module<P> {
     /// nothing is mapped there), or `None` if the TDR or TDCS lock is busy
     /// (the caller retries) or `tdr` is not a usable TDR.
     pub fn private_pages_2m(&self, tdr: Hpa, base: Gpa, out: &mut [(Gpa, Hpa)]) -> Option<usize> {
-        let g = self
-            .lock_page(tdr.raw(), OperandId::Tdr, false, PageType::Tdr)
-            .ok()?;
-        let (_, t) = self.lock_tdcs(g.hpa()).ok()?;
+        let (g, t) = self.td_locked(tdr)?;
         if !base.0.is_multiple_of(1 << 21) {
             return Some(0);
         }

@@ -114,12 +114,16 @@ impl<P: TdxPlatform> Module<P> {
         Ok(Status::SUCCESS)
     }
 
-    /// TDH.PHYMEM.PAGE.RDMD (§2 leaf 24, `tdh_phymem_page_rdmd.c`): RCX =
-    /// any 4 KiB page. Outputs start at 0; the walk ends at the entry that
-    /// describes the page (a 2 MiB page's PAMT_2M entry): RCX = page type,
-    /// RDX = owner, R8 = size (0 = 4 KiB, 1 = 2 MiB), R9 = BEPOCH of a
-    /// PT_REG or PT_EPT page (else 0).
-    pub(crate) fn phymem_page_rdmd(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+    /// The common start of PAGE.RDMD and PAGE.RECLAIM: clear the outputs,
+    /// check the 4 KiB page in RCX (alignment and HKID bits, then inside a
+    /// TDMR: `OPERAND_ADDR_RANGE_ERROR` + RCX) and walk the PAMT to the
+    /// entry that describes it, locked shared or `exclusive`
+    /// (`OPERAND_BUSY` + RCX).
+    fn walk_rcx_page(
+        &self,
+        regs: &mut VmmRegs,
+        exclusive: bool,
+    ) -> TdxResult<(crate::types::Hpa, crate::pamt::PamtGuard<'_, P>)> {
         let raw = regs.rcx;
         (regs.rcx, regs.rdx, regs.r8, regs.r9, regs.r10, regs.r11) = (0, 0, 0, 0, 0, 0);
         let hpa = self.check_hpa(raw, PAGE_SIZE, OperandId::Rcx)?;
@@ -127,8 +131,18 @@ impl<P: TdxPlatform> Module<P> {
             Code::OperandAddrRangeError,
             OperandId::Rcx,
         ))?;
-        let g = crate::pamt::walk(&self.plat, loc, hpa, false, None)
+        let g = crate::pamt::walk(&self.plat, loc, hpa, exclusive, None)
             .map_err(|_| Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
+        Ok((hpa, g))
+    }
+
+    /// TDH.PHYMEM.PAGE.RDMD (§2 leaf 24, `tdh_phymem_page_rdmd.c`): RCX =
+    /// any 4 KiB page. Outputs start at 0; the walk ends at the entry that
+    /// describes the page (a 2 MiB page's PAMT_2M entry): RCX = page type,
+    /// RDX = owner, R8 = size (0 = 4 KiB, 1 = 2 MiB), R9 = BEPOCH of a
+    /// PT_REG or PT_EPT page (else 0).
+    pub(crate) fn phymem_page_rdmd(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
+        let (_, g) = self.walk_rcx_page(regs, false)?;
         let info = g.info();
         regs.rcx = u64::from(info.page_type);
         regs.rdx = info.owner;
@@ -150,15 +164,7 @@ impl<P: TdxPlatform> Module<P> {
     /// 0 (`TDX_TD_ASSOCIATED_PAGES_EXIST`). The page becomes PT_NDA, is
     /// zeroed and released to the VMM (`tdh_phymem_page_reclaim.c`).
     pub(crate) fn phymem_page_reclaim(&self, regs: &mut VmmRegs) -> TdxResult<Status> {
-        let raw = regs.rcx;
-        (regs.rcx, regs.rdx, regs.r8, regs.r9, regs.r10, regs.r11) = (0, 0, 0, 0, 0, 0);
-        let hpa = self.check_hpa(raw, PAGE_SIZE, OperandId::Rcx)?;
-        let loc = self.tdmrs.locate(hpa).ok_or(Status::with_operand(
-            Code::OperandAddrRangeError,
-            OperandId::Rcx,
-        ))?;
-        let page = crate::pamt::walk(&self.plat, loc, hpa, true, None)
-            .map_err(|_| Status::with_operand(Code::OperandBusy, OperandId::Rcx))?;
+        let (hpa, page) = self.walk_rcx_page(regs, true)?;
         let info = page.info();
         let ty = match page.page_type() {
             None | Some(PageType::Nda) | Some(PageType::Rsvd) => {
