@@ -8,15 +8,6 @@ const INV: Code = Code::OperandInvalid;
 const RANGE: Code = Code::OperandAddrRangeError;
 const META: Code = Code::PageMetadataIncorrect;
 
-fn six_cx() -> M {
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
-    m
-}
-
 fn with_sept() -> M {
     let m = initialized();
     sept_for_low_gpa(&m);

@@ -130,16 +130,7 @@ fn v1_walks_every_readable_field() {
 
 /// Initialised (not finalised) TD with ATTRIBUTES.DEBUG.
 fn debug_td() -> M {
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
-    let mut p = td_params();
-    p[0] |= 1; // DEBUG
-    m.platform().vmm_write(TD_PARAMS, &p);
-    assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), 0);
-    m
+    initialized_as(true)
 }
 
 #[test]
@@ -297,14 +288,7 @@ fn mng_rd_table() {
         ],
     );
     run_table(
-        || {
-            let m = ready();
-            created(&m);
-            for i in 0..6 {
-                assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-            }
-            m
-        },
+        six_cx,
         &[(
             "uninitialized",
             MNG_RD,

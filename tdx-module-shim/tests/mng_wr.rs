@@ -30,16 +30,7 @@ fn finalized() -> M {
 }
 
 fn debug_td() -> M {
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
-    let mut p = td_params();
-    p[0] |= 1; // DEBUG
-    m.platform().vmm_write(TD_PARAMS, &p);
-    assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), 0);
-    m
+    initialized_as(true)
 }
 
 /// The generic snapshot plus the TD fields a write could touch.
@@ -211,14 +202,7 @@ fn mng_wr_failures_in_order() {
         )],
     );
     table(
-        || {
-            let m = ready();
-            created(&m);
-            for i in 0..6 {
-                assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-            }
-            m
-        },
+        six_cx,
         &[(
             "uninitialized",
             TDR,

@@ -32,15 +32,7 @@ fn page() -> [u8; 4096] {
 /// A RUNNABLE TD (DEBUG or not) with one page at GPA 0x1000, its vCPU
 /// running on LP0.
 fn running(debug: bool) -> M {
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
-    let mut p = td_params();
-    p[0] |= u8::from(debug);
-    m.platform().vmm_write(TD_PARAMS, &p);
-    assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), 0);
+    let m = initialized_as(debug);
     add_vcpu(&m, TDVPR, VCX0, TDVPS_PAGES as u64 - 1);
     assert_eq!(call_on(&m, LP0, VP_INIT, TDVPR, 0, 0, 0).0, 0);
     sept_for_low_gpa(&m);

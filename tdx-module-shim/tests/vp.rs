@@ -107,11 +107,7 @@ fn vp_create_failures_in_order() {
     );
     // Wrong OP_STATE: before MNG.INIT (UNINITIALIZED) and after
     // MR.FINALIZE (RUNNABLE).
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
+    let m = six_cx();
     assert_eq!(
         call(&m, VP_CREATE, TDVPR, TDR, 0, 0),
         c(Code::OpStateIncorrect)

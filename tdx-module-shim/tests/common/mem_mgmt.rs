@@ -59,16 +59,6 @@ pub fn blocked_tracked() -> M {
     m
 }
 
-/// Six TDCX pages, no MNG.INIT (OP_STATE UNINITIALIZED).
-pub fn six_cx() -> M {
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
-    m
-}
-
 pub fn sept_state(e: u64) -> u64 {
     (e >> 52) & 7
 }

@@ -339,16 +339,29 @@ pub fn created(m: &M) {
     assert_eq!(call_on(m, LP1, MNG_KEY_CONFIG, TDR, 0, 0, 0).0, 0);
 }
 
-/// Created, 6 TDCX pages, MNG.INIT done.
-pub fn initialized() -> M {
+/// Created with six TDCX pages, no MNG.INIT (OP_STATE UNINITIALIZED).
+pub fn six_cx() -> M {
     let m = ready();
     created(&m);
     for i in 0..6 {
         assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
     }
-    m.platform().vmm_write(TD_PARAMS, &td_params());
+    m
+}
+
+/// Created, 6 TDCX pages, MNG.INIT done, ATTRIBUTES.DEBUG = `debug`.
+pub fn initialized_as(debug: bool) -> M {
+    let m = six_cx();
+    let mut p = td_params();
+    p[0] |= u8::from(debug);
+    m.platform().vmm_write(TD_PARAMS, &p);
     assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), 0);
     m
+}
+
+/// Created, 6 TDCX pages, MNG.INIT done (a production TD).
+pub fn initialized() -> M {
+    initialized_as(false)
 }
 
 /// SEPT pages for levels 3..1 covering GPA 0 (PDPT, PD, PT).

@@ -39,17 +39,7 @@ pub fn add_vcpu(m: &M, tdvpr: u64, cx: u64, pages: u64) {
 /// A TD (DEBUG or not) with vCPU 0 initialised on LP0 and vCPU 1 created
 /// with all its pages but not initialised; RUNNABLE if `finalize`.
 pub fn td(debug: bool, finalize: bool) -> M {
-    let m = ready();
-    created(&m);
-    for i in 0..6 {
-        assert_eq!(call(&m, MNG_ADDCX, TDCX0 + 0x1000 * i, TDR, 0, 0), 0);
-    }
-    let mut p = td_params();
-    if debug {
-        p[0] |= 1;
-    }
-    m.platform().vmm_write(TD_PARAMS, &p);
-    assert_eq!(call(&m, MNG_INIT, TDR, TD_PARAMS, 0, 0), 0);
+    let m = initialized_as(debug);
     add_vcpu(&m, TDVPR, VCX0, TDVPS_PAGES as u64 - 1);
     assert_eq!(call_on(&m, LP0, VP_INIT, TDVPR, 0x1234, 0, 0).0, 0);
     add_vcpu(&m, TDVPR2, VCX2, TDVPS_PAGES as u64 - 1);
