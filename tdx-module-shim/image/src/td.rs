@@ -67,10 +67,21 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// virtual time, so 2 ms; under `-icount shift=0` one tick per instruction).
 const TD_QUANTUM: u32 = 2_000_000;
 const PAGES: usize = 512;
-/// GPAW 48's shared bit (the shim maps shared GPAs of GPAW-48 TDs only).
-const SHARED_BIT_48: u64 = 1 << 47;
 /// Attempts at the TD's locks while mapping it (each a PAUSE apart).
 const LOCK_RETRIES: u32 = 10_000_000;
+
+/// `f` again while it answers `None` (another LP holds the TD's locks for
+/// a moment: its vCPU is in a leaf; it never holds them across a TD run),
+/// at most [`LOCK_RETRIES`] times.
+fn retry_locked<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..LOCK_RETRIES {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        core::hint::spin_loop();
+    }
+    None
+}
 
 #[derive(Clone, Copy)]
 struct VmmCtx {
@@ -173,17 +184,7 @@ fn map_td(a: &MapArgs) -> Option<(u64, u64)> {
         executable: false,
     }; 2 * PAGES];
     let mut found = [(Gpa(0), Hpa(0)); PAGES];
-    // Another LP may hold the TD's locks for a moment (its vCPU is in a
-    // leaf): retry, it never holds them across a TD run.
-    let mut n = None;
-    for _ in 0..LOCK_RETRIES {
-        n = m.private_pages_2m(a.tdr, Gpa(WINDOW), &mut found);
-        if n.is_some() {
-            break;
-        }
-        core::hint::spin_loop();
-    }
-    let n = n?;
+    let n = retry_locked(|| m.private_pages_2m(a.tdr, Gpa(WINDOW), &mut found))?;
     for (p, (gpa, hpa)) in pages.iter_mut().zip(&found[..n]) {
         // EPT gives the TD RWX; its own paging would restrict further.
         *p = GuestPage {
@@ -194,7 +195,8 @@ fn map_td(a: &MapArgs) -> Option<(u64, u64)> {
         };
     }
     let mut shared = [SharedPage::EMPTY; PAGES];
-    let ns = if a.shared_bit == SHARED_BIT_48 {
+    // The shim maps shared GPAs of GPAW-48 TDs only.
+    let ns = if a.shared_bit == crate::td_mem::SHARED {
         m.shared_pages_2m(
             a.shared_eptp,
             false,
@@ -387,15 +389,9 @@ fn page_fault(m: &crate::global::ShimModule, tdr: Hpa, gpa: u64, error: u64) -> 
         1
     };
     let qualification = access | 1 << 7 | 1 << 8;
-    for _ in 0..LOCK_RETRIES {
-        if let Some(why) = m.ept_violation(tdr, Gpa(gpa), qualification) {
-            return why;
-        }
-        core::hint::spin_loop();
-    }
-    TdExit::EptViolation {
+    retry_locked(|| m.ept_violation(tdr, Gpa(gpa), qualification)).unwrap_or(TdExit::EptViolation {
         gpa: Gpa(gpa),
         qualification,
         ext: tdx_module_shim::enter::eeq::NONE,
-    }
+    })
 }

@@ -23,6 +23,7 @@
 use tdx_module_shim::enter::{Gprs, gpr};
 
 use crate::td_mem::vmcall_status::{INVALID_OPERAND, SUCCESS};
+use crate::vmm::PAGE;
 
 pub const CPUID: u64 = 10;
 pub const HLT: u64 = 12;
@@ -33,7 +34,6 @@ pub const REPORT_FATAL_ERROR: u64 = 0x10003;
 pub const MMIO_BASE: u64 = crate::td_mem::SHARED | 0xFE00_0000;
 /// The ID register's value.
 pub const MMIO_ID: u64 = u64::from_le_bytes(*b"CMONMMIO");
-const PAGE: u64 = 4096;
 
 /// A TD's ReportFatalError.
 #[derive(Debug, Clone, Copy)]
